@@ -1,0 +1,62 @@
+"""Random secrets, keyed hashes and sealed boxes.
+
+Tokens, session ids and PINs are long and random, so an HMAC-SHA-256 keyed hash is enough to
+store them (cheap to check, useless without the key). Secrets that travel in events are sealed
+with a libsodium sealed box to the one party that must read them.
+"""
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+from nacl.public import PrivateKey, PublicKey, SealedBox
+
+# Generated passwords and PINs avoid look-alikes (l/I/1, O/0) — the FAQ's most common trap.
+UNAMBIGUOUS_LOWER = "abcdefghijkmnpqrstuvwxyz"
+UNAMBIGUOUS_UPPER = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+UNAMBIGUOUS_DIGITS = "23456789"
+UNAMBIGUOUS = UNAMBIGUOUS_LOWER + UNAMBIGUOUS_UPPER + UNAMBIGUOUS_DIGITS
+
+
+def random_token(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def random_string(length: int, alphabet: str = UNAMBIGUOUS) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def derive_key(master: str, purpose: str) -> bytes:
+    """A separate key per purpose from one master secret, so one leak does not open the rest."""
+    return hmac.new(master.encode(), b"kundenportal/" + purpose.encode(), hashlib.sha256).digest()
+
+
+def keyed_hash(key: bytes, value: str) -> bytes:
+    return hmac.new(key, value.encode(), hashlib.sha256).digest()
+
+
+def generate_keypair() -> tuple[str, str]:
+    """(public, private), both base64 — the form of the PORTAL_*_KEY variables."""
+    private = PrivateKey.generate()
+    return _b64(bytes(private.public_key)), _b64(bytes(private))
+
+
+def seal(public_key_b64: str, plaintext: str) -> str:
+    box = SealedBox(PublicKey(base64.b64decode(public_key_b64)))
+    return _b64(box.encrypt(plaintext.encode()))
+
+
+def unseal(private_key_b64: str, sealed_b64: str) -> str:
+    box = SealedBox(PrivateKey(base64.b64decode(private_key_b64)))
+    return box.decrypt(base64.b64decode(sealed_b64)).decode()
+
+
+def check_public_key(value: str) -> str:
+    if len(base64.b64decode(value, validate=True)) != 32:
+        raise ValueError("must be a base64 Curve25519 public key (32 bytes)")
+    return value
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()

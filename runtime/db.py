@@ -1,0 +1,71 @@
+"""The asyncpg pool of one service, confined to the service's own schema, and its migrations.
+
+Migrations are plain SQL files applied in name order, the runtime's own first, each in its own
+transaction, under an advisory lock: replicas that start at once wait for each other.
+"""
+
+import json
+import logging
+import re
+from pathlib import Path
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
+_SCHEMA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for kind in ("json", "jsonb"):
+        await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def connect_args(dsn: str, schema: str) -> dict:
+    if not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"bad schema name {schema!r}")
+    return {"dsn": dsn, "server_settings": {"search_path": schema, "application_name": schema}}
+
+
+async def create_pool(
+    dsn: str, schema: str, migrations: Path | None = None, *, min_size: int = 1, max_size: int = 10
+) -> asyncpg.Pool:
+    args = await connect_args(dsn, schema)
+    conn = await asyncpg.connect(**args)
+    try:
+        await migrate(conn, schema, [RUNTIME_MIGRATIONS] + ([migrations] if migrations else []))
+    finally:
+        await conn.close()
+    return await asyncpg.create_pool(
+        **args, min_size=min_size, max_size=max_size, init=_init_connection
+    )
+
+
+async def migrate(conn: asyncpg.Connection, schema: str, folders: list[Path]) -> list[str]:
+    """Apply what is missing; return the versions applied now."""
+    applied_now: list[str] = []
+    await conn.execute("select pg_advisory_lock(hashtext($1))", f"migrations:{schema}")
+    try:
+        await conn.execute(f"create schema if not exists {schema}")
+        await conn.execute(
+            f"create table if not exists {schema}.schema_migrations ("
+            " version text primary key, applied_at timestamptz not null default now())"
+        )
+        done = {r["version"] for r in await conn.fetch(f"select version from {schema}.schema_migrations")}
+        for folder in folders:
+            prefix = "runtime" if folder == RUNTIME_MIGRATIONS else "service"
+            for path in sorted(folder.glob("*.sql")):
+                version = f"{prefix}/{path.stem}"
+                if version in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(path.read_text(encoding="utf-8"))
+                    await conn.execute(
+                        f"insert into {schema}.schema_migrations (version) values ($1)", version
+                    )
+                applied_now.append(version)
+                log.info("migration applied", extra={"schema": schema, "version": version})
+    finally:
+        await conn.execute("select pg_advisory_unlock(hashtext($1))", f"migrations:{schema}")
+    return applied_now

@@ -1,0 +1,77 @@
+"""The portal's error answer: JSON `{"error": {"code", "message", "fields"}}`, a German sentence for
+a person, a 4xx status. Pydantic's validation errors are translated here, once for every service."""
+
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+
+class ApiError(Exception):
+    def __init__(
+        self, status: int, code: str, message: str, fields: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = fields or {}
+
+
+def error_body(code: str, message: str, fields: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def error_response(
+    status: int, code: str, message: str, fields: dict[str, str] | None = None
+) -> web.Response:
+    return web.json_response(error_body(code, message, fields), status=status)
+
+
+INVALID_INPUT = "Bitte prüfen Sie Ihre Eingaben."
+
+_GERMAN = {
+    "missing": "Bitte füllen Sie dieses Feld aus.",
+    "string_too_short": "Bitte füllen Sie dieses Feld aus.",
+    "string_too_long": "Diese Eingabe ist zu lang.",
+    "string_type": "Bitte geben Sie einen Text ein.",
+    "date_from_datetime_parsing": "Bitte geben Sie ein gültiges Datum ein (TT.MM.JJJJ).",
+    "date_parsing": "Bitte geben Sie ein gültiges Datum ein (TT.MM.JJJJ).",
+    "date_type": "Bitte geben Sie ein gültiges Datum ein (TT.MM.JJJJ).",
+    "uuid_parsing": "Dieser Wert ist ungültig.",
+    "extra_forbidden": "Dieses Feld ist unbekannt.",
+    "string_pattern_mismatch": "Diese Eingabe enthält unzulässige Zeichen.",
+}
+
+
+def german_fields(error: ValidationError) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for problem in error.errors():
+        name = ".".join(str(p) for p in problem["loc"]) or "body"
+        if name in fields:
+            continue
+        if problem["type"] == "value_error":
+            # Our own validators raise ValueError with the German sentence itself.
+            fields[name] = str(problem.get("ctx", {}).get("error", problem["msg"]))
+        else:
+            fields[name] = _GERMAN.get(problem["type"], "Diese Eingabe ist ungültig.")
+    return fields
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def parse_json(request: web.Request, model: type[M]) -> M:
+    """The request body as `model`, or an ApiError (400/422) with German field messages."""
+    if request.content_type != "application/json":
+        raise ApiError(415, "unsupported_media_type", "Bitte senden Sie die Daten als JSON.")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise ApiError(413, "too_large", "Die Anfrage ist zu groß.") from None
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as error:
+        if any(p["type"] in ("json_invalid", "model_type") for p in error.errors()):
+            raise ApiError(400, "bad_json", "Die Anfrage konnte nicht gelesen werden.") from None
+        raise ApiError(422, "invalid_input", INVALID_INPUT, german_fields(error)) from None

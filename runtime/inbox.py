@@ -1,0 +1,16 @@
+"""The idempotent consumer's record: an event's work and its id commit together."""
+
+import asyncpg
+
+from contracts import Event
+
+
+async def first_time(conn: asyncpg.Connection, event: Event) -> bool:
+    """Inside the handler's transaction: True if this service has not handled the event yet."""
+    inserted = await conn.fetchval(
+        "insert into processed_events (event_id, subject) values ($1, $2)"
+        " on conflict (event_id) do nothing returning true",
+        event.event_id,
+        event.SUBJECT,
+    )
+    return bool(inserted)

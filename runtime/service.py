@@ -1,0 +1,120 @@
+"""Running a service: resources as aiohttp cleanup contexts, SIGTERM drains, one `main()`.
+
+Nothing connects at import time; `create_app(settings)` only declares, and the contexts below
+open the pool, the broker and the background tasks when the app starts.
+"""
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import asyncpg
+from aiohttp import web
+from faststream.nats import NatsBroker
+
+from runtime import bus, db
+from runtime.logs import setup_logging
+from runtime.outbox import OutboxRelay
+from runtime.settings import ServiceSettings, load_settings
+from runtime.web import READINESS
+
+log = logging.getLogger(__name__)
+
+POOL = web.AppKey("pool", asyncpg.Pool)
+BROKER = web.AppKey("broker", NatsBroker)
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def postgres(dsn: str, schema: str, migrations: Path | None, *, max_size: int = 10):
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        pool = await _retry(lambda: db.create_pool(dsn, schema, migrations, max_size=max_size), "postgres")
+
+        async def database() -> None:
+            async with pool.acquire(timeout=2) as conn:
+                await conn.fetchval("select 1")
+
+        app[POOL] = pool
+        app[READINESS].append(database)
+        yield
+        await pool.close()
+
+    return context
+
+
+def nats(broker: NatsBroker, streams: list[str] | None = None):
+    """Connect, make sure the streams exist, then start the subscribers declared on `broker`."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        await _retry(broker.connect, "nats")
+        await _retry(lambda: bus.ensure_streams(broker, streams), "nats streams")
+        await broker.start()
+
+        async def messaging() -> None:
+            if not broker.connection.is_connected:
+                raise ConnectionError("nats not connected")
+
+        app[BROKER] = broker
+        app[READINESS].append(messaging)
+        yield
+        await broker.stop()
+
+    return context
+
+
+def outbox_relay(schema: str, broker: NatsBroker):
+    return background(lambda app: OutboxRelay(app[POOL], bus.publisher(broker), schema).run())
+
+
+def background(start: Callable[[web.Application], Awaitable[None]]):
+    """A task that lives as long as the app; cancelled (and awaited) on shutdown."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(start(app))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return context
+
+
+async def _retry(connect: Callable[[], Awaitable], what: str):
+    delay = 0.5
+    while True:
+        try:
+            return await connect()
+        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError, Exception) as error:
+            if isinstance(error, asyncpg.exceptions.InvalidCatalogNameError | ValueError):
+                raise
+            log.warning("waiting for %s", what, extra={"error": repr(error)})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10)
+
+
+async def serve(app: web.Application, host: str, port: int, *, reuse_port: bool = False) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_port=reuse_port)
+    await site.start()
+    log.info("listening", extra={"host": host, "port": port})
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping")
+        await runner.cleanup()
+
+
+def main(service: str, settings_cls: type[S], create_app: Callable[[S], web.Application]) -> None:
+    settings = load_settings(settings_cls, service)
+    setup_logging(service, settings.log_level, settings.instance)
+    app = create_app(settings)
+    asyncio.run(serve(app, settings.http_host, settings.http_port))

@@ -1,0 +1,55 @@
+"""Configuration from `PORTAL_*` environment variables only (pydantic-settings).
+
+Secrets have no defaults: a service refuses to start without them and says which one is missing.
+"""
+
+import sys
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore", frozen=True)
+
+    database_url: SecretStr = Field(description="Postgres DSN; the service uses its own schema.")
+    nats_url: str = Field(description="Comma-separated NATS servers.")
+    nats_creds: Path | None = None
+    public_url: str = Field(description="The portal's public base URL, e.g. https://portal.example")
+    internal_secret: SecretStr = Field(min_length=32)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    log_level: str = "INFO"
+    instance: str = Field(default="", description="Replica name in logs and the NATS client name.")
+
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def nats_servers(self) -> list[str]:
+        return [s.strip() for s in self.nats_url.split(",") if s.strip()]
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://")
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def load_settings(cls: type[S], service: str) -> S:
+    """Read the settings or stop the process with one line per problem (no values shown)."""
+    try:
+        return cls()  # type: ignore[call-arg]
+    except ValidationError as error:
+        for problem in error.errors():
+            name = "PORTAL_" + "_".join(str(p) for p in problem["loc"]).upper()
+            reason = "is not set" if problem["type"] == "missing" else problem["msg"]
+            print(f"{service}: cannot start: {name} {reason}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,121 @@
+"""What every service's HTTP side shares: middlewares, health, readiness, metrics, identity."""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from runtime import identity, metrics
+from runtime.errors import ApiError, error_response
+
+log = logging.getLogger(__name__)
+
+Check = Callable[[], Awaitable[None]]
+READINESS = web.AppKey("readiness", list)
+INTERNAL_SECRET = web.AppKey("internal_secret", str)
+IDENTITY = "portal.identity"
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except ApiError as error:
+        return error_response(error.status, error.code, error.message, error.fields)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        return error_response(error.status, _HTTP_CODES.get(error.status, ("error", ""))[0],
+                              _HTTP_CODES.get(error.status, ("", "Die Anfrage ist fehlgeschlagen."))[1])
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error", extra={"path": request.path})
+        return error_response(
+            500, "internal", "Es ist ein Fehler aufgetreten. Bitte versuchen Sie es später erneut."
+        )
+
+
+_HTTP_CODES = {
+    400: ("bad_request", "Die Anfrage konnte nicht gelesen werden."),
+    401: ("unauthenticated", "Bitte melden Sie sich an."),
+    403: ("forbidden", "Dafür fehlt Ihnen die Berechtigung."),
+    404: ("not_found", "Diese Seite gibt es nicht."),
+    405: ("method_not_allowed", "Diese Aktion ist hier nicht möglich."),
+    413: ("too_large", "Die Anfrage ist zu groß."),
+    429: ("too_many_requests", "Zu viele Versuche. Bitte warten Sie einen Moment."),
+}
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler):
+    started = time.perf_counter()
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as error:
+        status = error.status
+        raise
+    finally:
+        metrics.HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
+        metrics.HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
+
+
+@web.middleware
+async def identity_middleware(request: web.Request, handler):
+    """Internal services answer /api only to requests the gateway signed."""
+    if request.path.startswith("/api/"):
+        found = identity.verify(request.app[INTERNAL_SECRET], request.headers)
+        if found is None:
+            return error_response(403, "forbidden", "Dafür fehlt Ihnen die Berechtigung.")
+        request[IDENTITY] = found
+    return await handler(request)
+
+
+def create_service_app(internal_secret: str, *, client_max_size: int = 64 * 1024) -> web.Application:
+    app = web.Application(
+        middlewares=[metrics_middleware, error_middleware, identity_middleware],
+        client_max_size=client_max_size,
+    )
+    app[INTERNAL_SECRET] = internal_secret
+    app[READINESS] = []
+    add_health_routes(app)
+    return app
+
+
+def add_health_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    app.router.add_get("/metrics", _metrics)
+
+
+async def _healthz(_: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    problems = {}
+    for check in request.app.get(READINESS, []):
+        try:
+            await asyncio.wait_for(check(), 2)
+        except Exception as error:
+            problems[getattr(check, "__name__", "check")] = type(error).__name__
+    if problems:
+        return web.json_response({"status": "unavailable", "failing": problems}, status=503)
+    return web.json_response({"status": "ready"})
+
+
+async def _metrics(_: web.Request) -> web.Response:
+    response = web.Response(body=generate_latest())
+    response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+    return response
+
+
+def current_identity(request: web.Request) -> identity.Identity:
+    return request[IDENTITY]

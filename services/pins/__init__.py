@@ -1,0 +1,1 @@
+"""pins: the business register, PIN letters, linking accounts to businesses (issue 4)."""
