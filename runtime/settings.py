@@ -14,7 +14,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore", frozen=True)
 
-    database_url: SecretStr = Field(description="Postgres DSN; the service uses its own schema.")
     nats_url: str = Field(description="Comma-separated NATS servers.")
     nats_creds: Path | None = None
     public_url: str = Field(description="The portal's public base URL, e.g. https://portal.example")
@@ -38,6 +37,12 @@ class ServiceSettings(BaseSettings):
     @property
     def secure_cookies(self) -> bool:
         return self.public_url.startswith("https://")
+
+
+class DatabaseServiceSettings(ServiceSettings):
+    """A service that owns a Postgres schema (all but the gateway)."""
+
+    database_url: SecretStr = Field(description="Postgres DSN; the service uses its own schema.")
 
 
 S = TypeVar("S", bound=ServiceSettings)
