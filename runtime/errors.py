@@ -61,7 +61,7 @@ def german_fields(error: ValidationError) -> dict[str, str]:
 M = TypeVar("M", bound=BaseModel)
 
 
-async def parse_json(request: web.Request, model: type[M]) -> M:
+async def parse_json(request: web.Request, model: type[M], context: dict[str, Any] | None = None) -> M:
     """The request body as `model`, or an ApiError (400/422) with German field messages."""
     if request.content_type != "application/json":
         raise ApiError(415, "unsupported_media_type", "Bitte senden Sie die Daten als JSON.")
@@ -70,7 +70,7 @@ async def parse_json(request: web.Request, model: type[M]) -> M:
     except web.HTTPRequestEntityTooLarge:
         raise ApiError(413, "too_large", "Die Anfrage ist zu groß.") from None
     try:
-        return model.model_validate_json(raw or b"{}")
+        return model.model_validate_json(raw or b"{}", context=context)
     except ValidationError as error:
         if any(p["type"] in ("json_invalid", "model_type") for p in error.errors()):
             raise ApiError(400, "bad_json", "Die Anfrage konnte nicht gelesen werden.") from None

@@ -28,10 +28,10 @@ def channel(schema: str) -> str:
 
 async def enqueue(conn: asyncpg.Connection, event: Event, schema: str) -> None:
     await conn.execute(
-        "insert into outbox (event_id, subject, payload) values ($1, $2, $3::jsonb)",
+        "insert into outbox (event_id, subject, payload) values ($1, $2, $3)",
         event.event_id,
         event.SUBJECT,
-        event.model_dump_json(),
+        event.model_dump(mode="json"),
     )
     await conn.execute("select pg_notify($1, '')", channel(schema))
 

@@ -1,0 +1,1 @@
+"""accounts: users, e-mail confirmation, the initial password, login, sessions, memberships."""

@@ -1,0 +1,119 @@
+"""The rules of an account, without I/O: what a valid registration is, when links expire."""
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from runtime.crypto import random_string
+
+BERLIN = ZoneInfo("Europe/Berlin")
+ADULT_AGE = 18
+OLDEST_AGE = 120
+INITIAL_PASSWORD_LENGTH = 14
+MAX_CONFIRMATION_MAILS_PER_HOUR = 5
+REPEAT_NOTICE_INTERVAL = timedelta(hours=1)
+
+_NAME = re.compile(r"^[^\W\d_]+(?:(?:[ .'’-]|\. )[^\W\d_]+)*\.?$")
+_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+class Invalid(ValueError):
+    """A German sentence for a person; pydantic carries it to the field it belongs to."""
+
+
+def clean_name(value: str) -> str:
+    name = " ".join(unicodedata.normalize("NFC", value).split())
+    if not name:
+        raise Invalid("Bitte füllen Sie dieses Feld aus.")
+    if len(name) > 100:
+        raise Invalid("Bitte kürzen Sie den Namen auf höchstens 100 Zeichen.")
+    if not _NAME.match(name):
+        raise Invalid("Bitte verwenden Sie nur Buchstaben, Leerzeichen, Bindestrich, Punkt oder Apostroph.")
+    return name
+
+
+def clean_email(value: str) -> str:
+    email = value.strip()
+    if not email:
+        raise Invalid("Bitte geben Sie Ihre E-Mail-Adresse ein.")
+    local, at, domain = email.rpartition("@")
+    problem = "Bitte geben Sie eine gültige E-Mail-Adresse ein, z. B. name@beispiel.de."
+    if not at or not local or len(email) > 254 or len(local) > 64 or not _LOCAL.match(local):
+        raise Invalid(problem)
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise Invalid(problem) from None
+    labels = ascii_domain.split(".")
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or not labels[-1].isalpha():
+        raise Invalid(problem)
+    return f"{local}@{domain.lower()}"
+
+
+def email_key(email: str) -> str:
+    """How addresses are matched: case does not matter (the e-mail is the user name)."""
+    return email.strip().lower()
+
+
+def parse_birth_date(value: str, today: date) -> date:
+    text = value.strip()
+    born: date | None = None
+    for pattern in ("%Y-%m-%d", "%d.%m.%Y"):
+        try:
+            born = datetime.strptime(text, pattern).date()
+            break
+        except ValueError:
+            continue
+    if born is None:
+        raise Invalid("Bitte geben Sie Ihr Geburtsdatum ein (TT.MM.JJJJ).")
+    if born > today:
+        raise Invalid("Das Geburtsdatum liegt in der Zukunft. Bitte prüfen Sie Ihre Eingabe.")
+    if age_on(born, today) < ADULT_AGE:
+        raise Invalid("Für die Registrierung müssen Sie mindestens 18 Jahre alt sein.")
+    if age_on(born, today) > OLDEST_AGE:
+        raise Invalid("Bitte prüfen Sie Ihr Geburtsdatum.")
+    return born
+
+
+def age_on(born: date, today: date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def local_today(now: datetime) -> date:
+    return now.astimezone(BERLIN).date()
+
+
+def new_initial_password() -> str:
+    """Typed by hand from a mail: no look-alikes (l/I/1, O/0), 14 of 56 symbols ≈ 81 bits."""
+    return random_string(INITIAL_PASSWORD_LENGTH)
+
+
+@dataclass(frozen=True)
+class ConfirmationState:
+    found: bool
+    used: bool = False
+    expired: bool = False
+    user_active: bool = False
+
+
+def confirmation_problem(state: ConfirmationState) -> tuple[int, str, str] | None:
+    """Why a confirmation link cannot be used (status, code, German message), or None."""
+    if not state.found:
+        return 400, "token_invalid", (
+            "Dieser Bestätigungslink ist ungültig. Bitte prüfen Sie, ob Sie den Link vollständig "
+            "aus der E-Mail übernommen haben."
+        )
+    if state.used or state.user_active:
+        return 409, "token_used", (
+            "Ihre E-Mail-Adresse ist bereits bestätigt. Das Passwort zu Ihrer Registrierung "
+            "wurde Ihnen per E-Mail zugesandt."
+        )
+    if state.expired:
+        return 410, "token_expired", (
+            "Dieser Bestätigungslink ist abgelaufen. Bitte registrieren Sie sich erneut mit "
+            "derselben E-Mail-Adresse – Sie erhalten dann einen neuen Link."
+        )
+    return None

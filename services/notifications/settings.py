@@ -1,0 +1,50 @@
+import base64
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from runtime.crypto import check_public_key, seal, unseal
+from runtime.settings import DatabaseServiceSettings
+
+
+class Settings(DatabaseServiceSettings):
+    http_port: int = Field(default=8003, ge=0, le=65535)
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout: float = Field(default=20.0, gt=0)
+    mail_from: str = Field(
+        min_length=3,
+        description='e.g. "Kundenportal der Handwerkskammer <kundenportal@hwk-wiesbaden.de>"',
+    )
+    notifications_public_key: str = Field(description="base64; secrets in events are sealed to it")
+    notifications_private_key: SecretStr = Field(description="base64; opens those sealed boxes")
+    support_email: str = "kundenportal@hwk-wiesbaden.de"
+    support_phone: str = "0611 136-444"
+
+    @field_validator("notifications_public_key")
+    @classmethod
+    def _public_key(cls, value: str) -> str:
+        return check_public_key(value)
+
+    @field_validator("notifications_private_key")
+    @classmethod
+    def _private_key(cls, value: SecretStr) -> SecretStr:
+        try:
+            raw = base64.b64decode(value.get_secret_value(), validate=True)
+        except ValueError:
+            raw = b""
+        if len(raw) != 32:
+            raise ValueError("must be a base64 Curve25519 private key (32 bytes)")
+        return value
+
+    @model_validator(mode="after")
+    def _keys_match(self) -> "Settings":
+        # A mismatched pair would queue every mail and then fail each one at send time.
+        probe = seal(self.notifications_public_key, "probe")
+        try:
+            unseal(self.notifications_private_key.get_secret_value(), probe)
+        except Exception:
+            raise ValueError("notifications private key does not belong to the public key") from None
+        return self
