@@ -16,6 +16,7 @@ import asyncpg
 
 from contracts import Event
 from runtime import metrics
+from runtime.wakeup import run_on_notify
 
 log = logging.getLogger(__name__)
 
@@ -53,47 +54,18 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.batch_size = batch_size
         self.keep_published = keep_published
-        self._wake = asyncio.Event()
         self._next_purge = 0.0
 
     async def run(self) -> None:
-        backoff = self.poll_interval
-        while True:
-            try:
-                await self._listen_and_relay()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # Postgres or NATS away: wait and try again
-                log.warning("outbox relay interrupted", extra={"error": repr(error)})
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 15.0)
-            else:
-                backoff = self.poll_interval
+        await run_on_notify(
+            self.pool, channel(self.schema), self._drain,
+            batch_size=self.batch_size, poll_interval=self.poll_interval, name="outbox relay",
+        )
 
-    async def _listen_and_relay(self) -> None:
-        listener = await self.pool.acquire()
-        try:
-            await listener.add_listener(channel(self.schema), self._on_notify)
-            while True:
-                while await self.relay_once() == self.batch_size:
-                    pass
-                await self._purge()
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-                except TimeoutError:
-                    pass
-                if listener.is_closed():
-                    raise ConnectionError("listener connection closed")
-        finally:
-            try:
-                await listener.remove_listener(channel(self.schema), self._on_notify)
-            except Exception:
-                pass
-            await self.pool.release(listener)
-
-    def _on_notify(self, *_: object) -> None:
-        self._wake.set()
+    async def _drain(self) -> int:
+        published = await self.relay_once()
+        await self._purge()
+        return published
 
     async def relay_once(self) -> int:
         """Publish one batch; return how many rows were published."""

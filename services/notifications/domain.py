@@ -32,7 +32,9 @@ SUBJECTS = {
 MAX_ATTEMPTS = 10
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=1)
-LEASE = timedelta(minutes=5)  # longer than one batch of sends; an expired lease means a dead worker
+SEND_DEADLINE = timedelta(seconds=25)  # one mail, all SMTP round trips together
+# Longer than a batch of 10 at SEND_DEADLINE each: an expired lease means a dead worker.
+LEASE = timedelta(minutes=5)
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
@@ -68,7 +70,10 @@ class Abandon:
 
 
 def mail_for(event: Event) -> NewMail:
-    person = {"first_name": event.first_name, "last_name": event.last_name}  # type: ignore[attr-defined]
+    person = {
+        "first_name": getattr(event, "first_name", ""),
+        "last_name": getattr(event, "last_name", ""),
+    }
     if isinstance(event, UserRegisteredV1):
         return NewMail(event.event_id, REGISTRATION_CONFIRMATION, event.email,
                        {**person, "link_expires_at": event.link_expires_at.isoformat()},

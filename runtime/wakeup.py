@@ -1,0 +1,68 @@
+"""A worker loop that wakes on Postgres `NOTIFY`, polls as a fallback, and outlives outages.
+
+The outbox relay and the mail worker both drain a table this way: `drain()` does one pass and
+returns how many rows it handled; a full batch means there may be more, so it runs again at once.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+
+async def run_on_notify(
+    pool: asyncpg.Pool,
+    channel: str,
+    drain: Callable[[], Awaitable[int]],
+    *,
+    batch_size: int,
+    poll_interval: float = 1.0,
+    name: str = "worker",
+) -> None:
+    wake = asyncio.Event()
+    backoff = poll_interval
+    while True:
+        try:
+            await _listen(pool, channel, drain, wake, batch_size, poll_interval)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # Postgres, NATS or SMTP away: wait longer each time
+            log.warning("%s interrupted", name, extra={"error": repr(error)})
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 15.0)
+        else:
+            backoff = poll_interval
+
+
+async def _listen(pool, channel, drain, wake: asyncio.Event, batch_size: int, poll_interval: float) -> None:
+    listener = await pool.acquire()
+
+    def notified(*_: object) -> None:
+        wake.set()
+
+    try:
+        await listener.add_listener(channel, notified)
+        while True:
+            wake.clear()
+            while await drain() >= batch_size:
+                pass
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), poll_interval)
+            if _closed(listener):
+                raise ConnectionError("listener connection closed")
+    finally:
+        with contextlib.suppress(Exception):
+            await listener.remove_listener(channel, notified)
+        with contextlib.suppress(Exception):  # the pool may have taken a broken one back
+            await pool.release(listener)
+
+
+def _closed(conn: asyncpg.Connection) -> bool:
+    try:
+        return conn.is_closed()
+    except asyncpg.InterfaceError:
+        return True

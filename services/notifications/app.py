@@ -1,0 +1,59 @@
+"""Composition root of notifications."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiohttp import web
+
+from contracts import Event
+from runtime import bus, service
+from runtime.web import create_service_app
+from services.notifications import consumers, handlers, http
+from services.notifications.mailer import Mailer, SmtpMailer
+from services.notifications.rendering import Composer, Letterhead
+from services.notifications.settings import Settings
+from services.notifications.worker import MailWorker
+
+SCHEMA = "notifications"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings, *, mailer: Mailer | None = None, clock: handlers.Clock | None = None
+) -> web.Application:
+    clock = clock or utc_now
+    mailer = mailer or smtp_mailer(settings)
+    letterhead = Letterhead(
+        settings.mail_from, settings.public_url, settings.support_email, settings.support_phone
+    )
+    composer = Composer(letterhead, settings.notifications_private_key.get_secret_value())
+    app = create_service_app(settings.internal_secret.get_secret_value())
+    http.add_routes(app)
+    name = f"notifications{settings.instance and '-' + settings.instance}"
+    broker = bus.create_broker(settings, name)
+
+    async def accept(event: Event) -> bool:
+        return await handlers.accept_event(app[service.POOL], event, clock())
+
+    consumers.register(broker, accept)
+    app.cleanup_ctx.extend([
+        service.postgres(settings.database_url.get_secret_value(), SCHEMA, MIGRATIONS),
+        service.nats(broker),
+        service.background(lambda app: MailWorker(app[service.POOL], composer, mailer, clock).run()),
+    ])
+    return app
+
+
+def smtp_mailer(settings: Settings) -> SmtpMailer:
+    return SmtpMailer(
+        settings.smtp_host,
+        settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        starttls=settings.smtp_starttls,
+        timeout=settings.smtp_timeout,
+    )

@@ -1,0 +1,84 @@
+"""German mails from jinja2 templates: a text and an HTML part for every kind.
+
+Sealed secrets are opened here, in memory, only while the message is built.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from runtime.crypto import unseal
+from services.notifications import domain
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@dataclass(frozen=True)
+class Letterhead:
+    mail_from: str
+    public_url: str
+    support_email: str
+    support_phone: str
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"], default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["german_datetime"] = domain.german_datetime
+    env.filters["german_date"] = domain.german_date
+    return env
+
+
+class Composer:
+    def __init__(self, letterhead: Letterhead, private_key: str) -> None:
+        self.letterhead = letterhead
+        self._private_key = private_key
+        self._env = _environment()
+
+    def render(self, kind: str, context: dict[str, Any], secrets: dict[str, str]) -> Rendered:
+        subject = domain.SUBJECTS[kind]
+        values = {
+            **context,
+            **secrets,
+            "subject": subject,
+            "public_url": self.letterhead.public_url,
+            "support_email": self.letterhead.support_email,
+            "support_phone": self.letterhead.support_phone,
+        }
+        text = self._env.get_template(f"{kind}.txt").render(values)
+        html = self._env.get_template(f"{kind}.html").render(values)
+        return Rendered(subject, text, html)
+
+    def compose(self, mail: domain.QueuedMail, now: datetime) -> EmailMessage:
+        secrets = {name: unseal(self._private_key, box) for name, box in mail.sealed.items()}
+        rendered = self.render(mail.kind, mail.context, secrets)
+        message = EmailMessage()
+        message["From"] = self.letterhead.mail_from
+        message["To"] = mail.recipient
+        message["Subject"] = rendered.subject
+        message["Message-ID"] = domain.message_id(mail.id)
+        message["Date"] = format_datetime(now)
+        message["Auto-Submitted"] = "auto-generated"
+        # 8bit keeps `token=` and `Passwort: ` readable in the raw message (quoted-printable
+        # would turn them into `token=3D…`); every line of the templates is short.
+        message.set_content(rendered.text, cte="8bit")
+        message.add_alternative(rendered.html, subtype="html", cte="8bit")
+        return message

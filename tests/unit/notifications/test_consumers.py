@@ -1,0 +1,83 @@
+import pytest
+from faststream.exceptions import NackMessage, RejectMessage
+from faststream.nats import NatsBroker, TestNatsBroker
+
+from contracts import Event, UserConfirmedV1
+from services.notifications import consumers
+
+
+class Accepted:
+    def __init__(self, fail: Exception | None = None) -> None:
+        self.events: list[Event] = []
+        self.fail = fail
+
+    async def __call__(self, event: Event) -> bool:
+        if self.fail is not None:
+            raise self.fail
+        self.events.append(event)
+        return True
+
+
+def broker_with(accept) -> NatsBroker:
+    broker = NatsBroker()
+    consumers.register(broker, accept)
+    return broker
+
+
+def test_durables_follow_polyn_naming():
+    assert consumers.durable_name("user.registered.v1") == "notifications_user_registered_v1"
+    assert consumers.durable_name("user.password_reset_requested.v1") == (
+        "notifications_user_password_reset_requested_v1"
+    )
+    subjects = {c.SUBJECT for c in consumers.SUBSCRIBED}
+    assert subjects == {"user.registered.v1", "user.registration_repeated.v1",
+                        "user.confirmed.v1", "user.password_reset_requested.v1"}
+
+
+async def test_each_subject_hands_its_contract_to_the_use_case(events):
+    accept = Accepted()
+    broker = broker_with(accept)
+    async with TestNatsBroker(broker) as test:
+        for name in ("registered", "repeated", "confirmed", "reset"):
+            event = events[name]
+            await test.publish(event.model_dump_json().encode(), event.SUBJECT, stream=event.STREAM)
+    assert [type(e) for e in accept.events] == [type(events[n]) for n in
+                                                ("registered", "repeated", "confirmed", "reset")]
+    assert accept.events[0] == events["registered"]
+
+
+async def test_an_unreadable_message_is_dropped_without_an_error(events):
+    accept = Accepted()
+    broker = broker_with(accept)
+    async with TestNatsBroker(broker) as test:
+        await test.publish(b"not json", "user.registered.v1", stream="PORTAL_USERS")
+        await test.publish(b'{"email": "x@example.de"}', "user.confirmed.v1", stream="PORTAL_USERS")
+        event = events["reset"]
+        await test.publish(event.model_dump_json().encode(), event.SUBJECT, stream=event.STREAM)
+    assert accept.events == [events["reset"]]
+
+
+class Message:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+
+async def test_a_failed_commit_is_redelivered_later(events):
+    event = events["registered"]
+    handle = consumers._handler(type(event), Accepted(fail=ConnectionError("postgres away")))
+    with pytest.raises(NackMessage) as raised:
+        await handle(Message(event.model_dump_json().encode()))
+    assert raised.value.extra_options == {"delay": consumers.RETRY_DELAY}
+
+
+async def test_an_unreadable_message_is_terminated_not_redelivered():
+    handle = consumers._handler(UserConfirmedV1, Accepted())
+    with pytest.raises(RejectMessage):
+        await handle(Message(b'{"email": "x@example.de"}'))
+
+
+async def test_a_failed_commit_does_not_raise_out_of_the_subscriber(events):
+    broker = broker_with(Accepted(fail=ConnectionError("postgres away")))
+    event = events["registered"]
+    async with TestNatsBroker(broker) as test:
+        await test.publish(event.model_dump_json().encode(), event.SUBJECT, stream=event.STREAM)
