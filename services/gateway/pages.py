@@ -1,0 +1,117 @@
+"""The German pages. Each view parses the form, calls accounts through `upstream`, and shows
+accounts' own messages (the same as the API's) at the top or next to their field."""
+
+import re
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from services.gateway import upstream
+from services.gateway.rendering import message_page, render
+from services.gateway.settings import SETTINGS
+
+REGISTRATION_FIELDS = ("first_name", "last_name", "email", "birth_date")
+_GERMAN_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
+SENT_PAGE = "/registrieren/gesendet"
+TOKEN_MISSING = ("Der Bestätigungslink ist unvollständig. Bitte öffnen Sie den Link aus Ihrer "
+                 "Registrierungs-E-Mail erneut oder kopieren Sie ihn vollständig in die Adresszeile.")
+LOGIN_NOT_YET = "Die Anmeldung ist noch nicht verfügbar. Bitte versuchen Sie es in Kürze erneut."
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_routes([
+        web.get("/", start),
+        web.get("/registrieren", registration_form),
+        web.post("/registrieren", register),
+        web.get(SENT_PAGE, registration_sent),
+        web.post("/registrieren/erneut-senden", resend),
+        web.get("/registrierung/bestaetigen", confirmation_form),
+        web.post("/registrierung/bestaetigen", confirm),
+        web.get("/login", login_form),
+        web.post("/login", login),
+        web.get("/hilfe", help_page),
+    ])
+
+
+def iso_date(value: str) -> str:
+    """TT.MM.JJJJ typed where the browser has no date picker becomes YYYY-MM-DD; anything else
+    goes to accounts unchanged, which answers with its own German message."""
+    found = _GERMAN_DATE.fullmatch(value)
+    return f"{found[3]}-{int(found[2]):02d}-{int(found[1]):02d}" if found else value
+
+
+def _accounts(request: web.Request, path: str) -> str:
+    return f"{request.app[SETTINGS].accounts_url}/api/v1/accounts{path}"
+
+
+async def _form(request: web.Request, *names: str) -> dict[str, str]:
+    form = await request.post()
+    return {name: str(form.get(name, "")).strip() for name in names}
+
+
+async def start(request: web.Request) -> web.Response:
+    return render(request, "start.html")
+
+
+async def registration_form(request: web.Request) -> web.Response:
+    return render(request, "register.html", values={}, errors={}, message=None)
+
+
+async def register(request: web.Request) -> web.StreamResponse:
+    values = await _form(request, *REGISTRATION_FIELDS)
+    payload = dict(values, birth_date=iso_date(values["birth_date"]))
+    answer = await upstream.post_json(request, _accounts(request, "/registrations"), payload)
+    if answer.ok:
+        raise web.HTTPSeeOther(f"{SENT_PAGE}?{urlencode({'email': values['email']})}")
+    return render(request, "register.html", answer.status, values=payload,
+                  errors=answer.fields, message=answer.message)
+
+
+async def registration_sent(request: web.Request) -> web.Response:
+    return render(request, "register_sent.html", email=request.query.get("email", ""),
+                  resent="erneut" in request.query, errors={}, message=None)
+
+
+async def resend(request: web.Request) -> web.StreamResponse:
+    values = await _form(request, "email")
+    answer = await upstream.post_json(request, _accounts(request, "/registrations/resend"), values)
+    if answer.ok:
+        raise web.HTTPSeeOther(f"{SENT_PAGE}?{urlencode({'email': values['email'], 'erneut': '1'})}")
+    return render(request, "register_sent.html", answer.status, email=values["email"],
+                  resent=False, errors=answer.fields, message=answer.message)
+
+
+async def confirmation_form(request: web.Request) -> web.Response:
+    # Only a form: mail scanners fetch links, so the GET itself must change nothing.
+    token = request.query.get("token", "").strip()
+    if not token:
+        return message_page(request, 400, "E-Mail-Adresse bestätigen", TOKEN_MISSING)
+    return render(request, "confirm.html", token=token, message=None)
+
+
+async def confirm(request: web.Request) -> web.Response:
+    token = (await _form(request, "token"))["token"]
+    if not token:
+        return message_page(request, 400, "E-Mail-Adresse bestätigen", TOKEN_MISSING)
+    answer = await upstream.post_json(request, _accounts(request, "/registrations/confirm"),
+                                      {"token": token})
+    if answer.ok:
+        return render(request, "confirmed.html")
+    if answer.status == 503:
+        return render(request, "confirm.html", 503, token=token, message=answer.message)
+    links = [("/registrieren", "erneut registrieren")] if answer.code == "token_expired" else []
+    return message_page(request, answer.status, "E-Mail-Adresse bestätigen", answer.message,
+                        links=links + [("/hilfe", "Häufig gestellte Fragen")])
+
+
+async def login_form(request: web.Request) -> web.Response:
+    return render(request, "login.html", email="", message=None)
+
+
+async def login(request: web.Request) -> web.Response:
+    values = await _form(request, "email")
+    return render(request, "login.html", 503, email=values["email"], message=LOGIN_NOT_YET)
+
+
+async def help_page(request: web.Request) -> web.Response:
+    return render(request, "help.html")

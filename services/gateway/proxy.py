@@ -1,0 +1,104 @@
+"""`/api/v1/<service>/…` forwarded to the service over the pooled session.
+
+Headers go through allow-lists, so inbound identity and hop-by-hop headers never pass; the
+signed identity is added fresh. Bodies are streamed (bounded by `max_body_size`)."""
+
+import logging
+
+import aiohttp
+from aiohttp import web
+from yarl import URL
+
+from runtime.errors import ApiError
+from services.gateway.security import identity_headers
+from services.gateway.upstream import UNAVAILABLE, UNAVAILABLE_CODE, UPSTREAM
+
+log = logging.getLogger(__name__)
+
+ROUTE = "/api/v1/{service}/{tail:.*}"
+REQUEST_HEADERS = (
+    "Accept", "Accept-Language", "Content-Type", "User-Agent", "If-None-Match",
+    "If-Modified-Since", "X-Request-Id",
+)
+RESPONSE_HEADERS = (
+    "Content-Type", "Location", "Content-Disposition", "Content-Language", "ETag",
+    "Last-Modified", "Retry-After", "WWW-Authenticate", "X-Request-Id",
+)
+# Answers up to this size are read whole: one write back instead of a chunked stream.
+BUFFER_LIMIT = 256 * 1024
+NOT_FOUND = "Diese Schnittstelle gibt es nicht."
+TOO_LARGE = "Die Anfrage ist zu groß."
+
+
+def create_handler(upstreams: dict[str, str], max_body_size: int):
+    async def proxy(request: web.Request) -> web.StreamResponse:
+        base = upstreams.get(request.match_info["service"])
+        if base is None or _escapes(request.raw_path):
+            raise ApiError(404, "not_found", NOT_FOUND)
+        length = request.content_length
+        if length is not None and length > max_body_size:
+            raise ApiError(413, "too_large", TOO_LARGE)
+        headers = {name: value for name in REQUEST_HEADERS if (value := request.headers.get(name))}
+        headers.update(identity_headers(request))
+        data = None
+        if length:
+            data = request.content
+            headers["Content-Length"] = str(length)
+        elif request.body_exists:  # chunked: bounded by the app's client_max_size
+            try:
+                data = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                raise ApiError(413, "too_large", TOO_LARGE) from None
+        url = URL(base + request.raw_path, encoded=True)
+        try:
+            async with request.app[UPSTREAM].request(
+                request.method, url, headers=headers, data=data, allow_redirects=False
+            ) as upstream:
+                return await _answer(request, upstream)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("upstream failed", extra={"upstream": request.match_info["service"],
+                                                   "error": type(error).__name__})
+            raise ApiError(503, UNAVAILABLE_CODE, UNAVAILABLE) from None
+
+    return proxy
+
+
+async def _answer(request: web.Request, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+    headers = _response_headers(upstream)
+    length = upstream.content_length
+    if (length is not None and length <= BUFFER_LIMIT) or upstream.status in (204, 304):
+        body = await upstream.read()
+        return web.Response(status=upstream.status, reason=upstream.reason, body=body, headers=headers)
+    response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
+    if length is not None:
+        response.content_length = length
+    await response.prepare(request)
+    try:
+        async for chunk in upstream.content.iter_any():
+            await response.write(chunk)
+    except (aiohttp.ClientError, TimeoutError):
+        # Too late for a 503: cut the connection so the client sees a broken, not a short, body.
+        log.warning("upstream broke off", extra={"path": request.path})
+        if request.transport is not None:
+            request.transport.close()
+        return response
+    await response.write_eof()
+    return response
+
+
+def _response_headers(upstream: aiohttp.ClientResponse) -> list[tuple[str, str]]:
+    found = upstream.headers
+    headers = [(name, value) for name in RESPONSE_HEADERS if (value := found.get(name))]
+    headers.extend(("Set-Cookie", value) for value in found.getall("Set-Cookie", ()))
+    return headers
+
+
+def _escapes(raw_path: str) -> bool:
+    """Dot segments would reach another route of the service (its /metrics, say)."""
+    path = raw_path.partition("?")[0]
+    if "/." in path:
+        return True
+    if "%" in path:
+        lowered = path.lower()
+        return "%2e" in lowered or "%2f" in lowered or "%5c" in lowered
+    return "\\" in path

@@ -1,0 +1,39 @@
+from aiohttp import web
+from pydantic import Field, field_validator
+
+from runtime.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    """The gateway keeps no database; `nats_url` stays required for session.revoke (next issue)."""
+
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    http_reuse_port: bool = Field(default=False, description="Several gateway processes on one port.")
+    accounts_url: str = Field(description="e.g. http://127.0.0.1:8001")
+    pins_url: str = Field(description="e.g. http://127.0.0.1:8002")
+    notifications_url: str = Field(description="e.g. http://127.0.0.1:8003")
+    upstream_timeout: float = Field(default=10, gt=0, description="Seconds for a whole upstream call.")
+    upstream_connections: int = Field(default=100, ge=1, description="Pooled connections per service.")
+    max_body_size: int = Field(default=64 * 1024, ge=1024)
+    dev_mode: bool = False
+    mail_inbox_url: str | None = Field(default=None, description="The local mail catcher (dev only).")
+    support_email: str = "kundenportal@hwk-wiesbaden.de"
+    support_phone: str = "0611 136-444"
+
+    @field_validator("accounts_url", "pins_url", "notifications_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def upstreams(self) -> dict[str, str]:
+        return {
+            "accounts": self.accounts_url,
+            "pins": self.pins_url,
+            "notifications": self.notifications_url,
+        }
+
+
+SETTINGS = web.AppKey("settings", Settings)

@@ -1,0 +1,89 @@
+"""The one pooled client session to the services, shared by the proxy and the pages."""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from services.gateway.security import identity_headers
+from services.gateway.settings import Settings
+
+UPSTREAM = web.AppKey("upstream", aiohttp.ClientSession)
+
+UNAVAILABLE_CODE = "service_unavailable"
+UNAVAILABLE = "Der Dienst ist gerade nicht erreichbar. Bitte versuchen Sie es in einigen Minuten erneut."
+FAILED = "Die Anfrage ist fehlgeschlagen. Bitte versuchen Sie es erneut."
+
+
+def new_session(settings: Settings) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(
+        limit=0, limit_per_host=settings.upstream_connections, keepalive_timeout=30, ttl_dns_cache=300
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=settings.upstream_timeout, sock_connect=2),
+        # Shared by every visitor: a cookie one upstream answer sets must never ride along with
+        # another visitor's request.
+        cookie_jar=aiohttp.DummyCookieJar(),
+        skip_auto_headers=("User-Agent",),
+    )
+
+
+def client_session(settings: Settings, session: aiohttp.ClientSession | None = None):
+    """Cleanup context: a session passed in (tests) is the caller's to close."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        app[UPSTREAM] = session or new_session(settings)
+        yield
+        if session is None:
+            await app[UPSTREAM].close()
+
+    return context
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def error(self) -> dict[str, Any]:
+        error = self.body.get("error")
+        return error if isinstance(error, dict) else {}
+
+    @property
+    def code(self) -> str:
+        return str(self.error.get("code", ""))
+
+    @property
+    def message(self) -> str:
+        return str(self.error.get("message") or (UNAVAILABLE if self.status >= 500 else FAILED))
+
+    @property
+    def fields(self) -> dict[str, str]:
+        fields = self.error.get("fields")
+        return {str(k): str(v) for k, v in fields.items()} if isinstance(fields, dict) else {}
+
+
+async def post_json(request: web.Request, url: str, payload: dict[str, Any]) -> Answer:
+    """POST with the signed identity; an unreachable, failing or slow service is a 503 Answer."""
+    try:
+        async with request.app[UPSTREAM].post(url, json=payload, headers=identity_headers(request)) as resp:
+            if resp.status >= 500:
+                return Answer(503, _unavailable())
+            if resp.content_type != "application/json":
+                return Answer(resp.status)
+            body = await resp.json()
+            return Answer(resp.status, body if isinstance(body, dict) else {})
+    except (aiohttp.ClientError, TimeoutError, ValueError):
+        return Answer(503, _unavailable())
+
+
+def _unavailable() -> dict[str, Any]:
+    return {"error": {"code": UNAVAILABLE_CODE, "message": UNAVAILABLE, "fields": {}}}

@@ -1,0 +1,110 @@
+import asyncio
+import json
+import socket
+from dataclasses import dataclass, field
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from services.gateway.app import create_app
+from services.gateway.settings import Settings
+
+SECRET = "unit-test-internal-secret-0123456789abcdef"
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
+
+
+@dataclass
+class Call:
+    method: str
+    path_qs: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+@dataclass
+class FakeService:
+    """Stands in for accounts: records every call, answers what a test put in `answers`."""
+
+    answers: dict[tuple[str, str], tuple[int, object]] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    url: str = ""
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.calls.append(Call(request.method, request.path_qs, dict(request.headers), await request.read()))
+        if request.path.endswith("/slow"):
+            await self.release.wait()
+        if request.path.endswith("/empty"):
+            return web.Response(status=204)
+        if request.path.endswith("/big"):
+            return web.Response(body=b"x" * (300 * 1024), content_type="application/octet-stream")
+        status, body = self.answers.get((request.method, request.path), (200, {"ok": True}))
+        response = web.json_response(body, status=status)
+        response.headers["X-Internal-Detail"] = "secret"
+        response.set_cookie("portal_session", "abc", httponly=True)
+        return response
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        return app
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def make_settings(**overrides) -> Settings:
+    values = {
+        "nats_url": "nats://127.0.0.1:4222",
+        "public_url": "https://portal.example",
+        "internal_secret": SECRET,
+        "accounts_url": closed_port_url(),
+        "pins_url": closed_port_url(),
+        "notifications_url": closed_port_url(),
+        "upstream_timeout": 2,
+    }
+    return Settings(**(values | overrides))
+
+
+@pytest.fixture
+async def accounts():
+    fake = FakeService()
+    server = TestServer(fake.app())
+    await server.start_server()
+    fake.url = str(server.make_url("")).rstrip("/")
+    yield fake
+    fake.release.set()
+    await server.close()
+
+
+@pytest.fixture
+async def start_gateway():
+    clients: list[TestClient] = []
+
+    async def start(**overrides) -> TestClient:
+        client = TestClient(TestServer(create_app(make_settings(**overrides))))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield start
+    for client in clients:
+        await client.close()
+
+
+@pytest.fixture
+def secret() -> str:
+    return SECRET
+
+
+@pytest.fixture
+async def gateway(accounts, start_gateway) -> TestClient:
+    return await start_gateway(accounts_url=accounts.url)
