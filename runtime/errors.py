@@ -1,6 +1,8 @@
 """The portal's error answer: JSON `{"error": {"code", "message", "fields"}}`, a German sentence for
 a person, a 4xx status. Pydantic's validation errors are translated here, once for every service."""
 
+import functools
+import json
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -18,6 +20,14 @@ class ApiError(Exception):
         self.fields = fields or {}
 
 
+# German text stays readable on the wire (umlauts, not \u00fc escapes).
+dumps = functools.partial(json.dumps, ensure_ascii=False)
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=dumps)
+
+
 def error_body(code: str, message: str, fields: dict[str, str] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
@@ -25,7 +35,7 @@ def error_body(code: str, message: str, fields: dict[str, str] | None = None) ->
 def error_response(
     status: int, code: str, message: str, fields: dict[str, str] | None = None
 ) -> web.Response:
-    return web.json_response(error_body(code, message, fields), status=status)
+    return json_response(error_body(code, message, fields), status=status)
 
 
 INVALID_INPUT = "Bitte prüfen Sie Ihre Eingaben."

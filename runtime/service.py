@@ -88,9 +88,9 @@ async def _retry(connect: Callable[[], Awaitable], what: str):
     while True:
         try:
             return await connect()
-        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError, Exception) as error:
-            if isinstance(error, asyncpg.exceptions.InvalidCatalogNameError | ValueError):
-                raise
+        except (asyncpg.InvalidCatalogNameError, asyncpg.InvalidPasswordError, ValueError):
+            raise  # a wrong address or password does not heal by waiting
+        except Exception as error:
             log.warning("waiting for %s", what, extra={"error": repr(error)})
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10)
@@ -117,4 +117,4 @@ def main(service: str, settings_cls: type[S], create_app: Callable[[S], web.Appl
     settings = load_settings(settings_cls, service)
     setup_logging(service, settings.log_level, settings.instance)
     app = create_app(settings)
-    asyncio.run(serve(app, settings.http_host, settings.http_port))
+    asyncio.run(serve(app, settings.http_host, settings.http_port, reuse_port=settings.http_reuse_port))

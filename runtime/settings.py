@@ -20,6 +20,7 @@ class ServiceSettings(BaseSettings):
     internal_secret: SecretStr = Field(min_length=32)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
+    http_reuse_port: bool = Field(default=False, description="Several processes on one port.")
     log_level: str = "INFO"
     instance: str = Field(default="", description="Replica name in logs and the NATS client name.")
 

@@ -5,7 +5,7 @@ from datetime import date
 from aiohttp import web
 from pydantic import BaseModel, ValidationInfo, field_validator
 
-from runtime.errors import parse_json
+from runtime.errors import json_response, parse_json
 from services.accounts import domain
 from services.accounts.handlers import Accounts, Registration
 
@@ -64,19 +64,19 @@ async def register(request: web.Request) -> web.Response:
     today = domain.local_today(accounts.clock())
     form = await parse_json(request, RegistrationIn, {"today": today})
     await accounts.register(Registration(form.first_name, form.last_name, form.email, form.birth_date))
-    return web.json_response(ACCEPTED, status=202)
+    return json_response(ACCEPTED, status=202)
 
 
 async def resend(request: web.Request) -> web.Response:
     form = await parse_json(request, EmailIn)
     await request.app[ACCOUNTS].resend_confirmation(form.email)
-    return web.json_response(ACCEPTED, status=202)
+    return json_response(ACCEPTED, status=202)
 
 
 async def confirm(request: web.Request) -> web.Response:
     form = await parse_json(request, TokenIn)
     await request.app[ACCOUNTS].confirm(form.token)
-    return web.json_response({
+    return json_response({
         "status": "confirmed",
         "message": (
             "Vielen Dank! Ihre E-Mail-Adresse ist bestätigt. Ein Passwort zu Ihrer Registrierung "

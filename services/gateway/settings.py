@@ -8,7 +8,6 @@ class Settings(ServiceSettings):
     """The gateway keeps no database; `nats_url` stays required for session.revoke (next issue)."""
 
     http_port: int = Field(default=8000, ge=0, le=65535)
-    http_reuse_port: bool = Field(default=False, description="Several gateway processes on one port.")
     accounts_url: str = Field(description="e.g. http://127.0.0.1:8001")
     pins_url: str = Field(description="e.g. http://127.0.0.1:8002")
     notifications_url: str = Field(description="e.g. http://127.0.0.1:8003")
