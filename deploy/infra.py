@@ -1,0 +1,419 @@
+"""Starting the portal's pieces on one machine: NATS, Postgres, the services.
+
+Shared by the local runner (`deploy.run`) and the test fixtures (`tests/conftest.py`), so both
+start things the same way. Every piece has async `start()` / `stop()` and can be started again
+on the same port and data directory (the fault tests restart them to prove nothing is lost).
+Every readiness wait polls the thing itself, never a fixed sleep.
+"""
+
+import asyncio
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import aiohttp
+
+from runtime.crypto import generate_keypair
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("accounts", "pins", "notifications", "gateway")  # start order: gateway last
+DEFAULT_PORTS = {"gateway": 8000, "accounts": 8001, "pins": 8002, "notifications": 8003}
+POLL = 0.05
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
+
+
+async def _until(check, timeout: float, what: str, failed=lambda: None) -> None:
+    """Poll `check()` (async, truthy when done) until it passes; `failed()` may raise early."""
+    deadline = time.monotonic() + timeout
+    delay = POLL
+    while True:
+        failed()
+        try:
+            if await check():
+                return
+        except (OSError, aiohttp.ClientError, asyncio.TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not ready after {timeout:.0f} s")
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
+
+
+async def _http_ok(url: str) -> bool:
+    timeout = aiohttp.ClientTimeout(total=2)
+    async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
+        return response.status == 200
+
+
+async def _wait_exit(process: subprocess.Popen, timeout: float) -> bool:
+    try:
+        await asyncio.to_thread(process.wait, timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        return False
+
+
+class _Process:
+    """A child process in its own session (Ctrl-C in the runner's terminal must not reach it:
+    the runner stops things in order), output appended to a log file."""
+
+    def __init__(self, name: str, log_path: Path) -> None:
+        self.name = name
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def _spawn(self, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+        if self.running:
+            raise RuntimeError(f"{self.name} is already running")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            log.write(f"--- {self.name} starting at {time.strftime('%H:%M:%S')}\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=env, cwd=cwd, start_new_session=True,
+            )
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def log_tail(self, lines: int = 40) -> str:
+        return log_tail(self.log_path, lines)
+
+    def _check_alive(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(
+                f"{self.name} exited with code {self.process.returncode}; "
+                f"log {self.log_path}:\n{self.log_tail()}"
+            )
+
+    async def terminate(self, timeout: float = 15) -> None:
+        """SIGTERM, then wait; SIGKILL if it does not finish in time."""
+        if not self.running:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        if not await _wait_exit(self.process, timeout):
+            await self.kill()
+
+    async def kill(self) -> None:
+        if not self.running:
+            return
+        self.process.kill()
+        await _wait_exit(self.process, 10)
+
+    stop = terminate
+
+
+class NatsServer(_Process):
+    """nats-server with JetStream; same port and store dir on every start, so a restart keeps
+    the streams. `config` (a file) and `args` are passed through for clusters and users."""
+
+    def __init__(self, store_dir: Path, port: int = 0, *, monitor_port: int = 0,
+                 log_path: Path | None = None, config: Path | None = None,
+                 args: Iterable[str] = (), name: str = "nats") -> None:
+        store_dir = Path(store_dir)
+        super().__init__(name, log_path or store_dir.parent / f"{name}.log")
+        self.store_dir = store_dir
+        self.port = port or free_port()
+        self.monitor_port = monitor_port or free_port()
+        self.config = config
+        self.args = list(args)
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    @staticmethod
+    def binary() -> str:
+        beside = Path(sys.executable).parent / "nats-server"
+        return str(beside) if beside.exists() else shutil.which("nats-server") or "nats-server"
+
+    async def start(self, timeout: float = 20) -> None:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        argv = [self.binary(), "-js", "-a", "127.0.0.1", "-p", str(self.port),
+                "-m", str(self.monitor_port), "-sd", str(self.store_dir), "-n", self.name]
+        if self.config:
+            argv += ["-c", str(self.config)]
+        self._spawn(argv + self.args)
+        health = f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true"
+        await _until(lambda: _http_ok(health), timeout, self.name, self._check_alive)
+
+    async def restart(self) -> None:
+        await self.terminate()
+        await self.start()
+
+
+class Postgres:
+    """An embedded Postgres from pgserver's bundled binaries, on a unix socket only.
+
+    pgserver's own `get_server()` starts the postmaster in our process group, where the runner's
+    Ctrl-C would stop it before the services; so this drives its `initdb`/`pg_ctl` directly and
+    starts the server in a session of its own. As root, Postgres runs as pgserver's system user.
+    `durable=False` (tests) turns off fsync: a crash of Postgres still loses nothing, only a
+    crash of the machine would.
+    """
+
+    SYSTEM_USER = "pgserver"
+
+    def __init__(self, data_dir: Path, *, durable: bool = True, max_connections: int = 300) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.durable = durable
+        self.max_connections = max_connections
+        self.log_path = self.data_dir / "log"
+        self._user = self.SYSTEM_USER if os.geteuid() == 0 else None
+
+    @property
+    def socket_dir(self) -> Path:
+        # a unix socket path must stay under ~100 bytes; long data dirs get a short one in /tmp
+        if len(str(self.data_dir / ".s.PGSQL.5432")) < 100:
+            return self.data_dir
+        digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
+        return Path("/tmp") / f"kundenportal-pg-{digest}"
+
+    @property
+    def dsn(self) -> str:
+        return self.dsn_for("postgres")
+
+    def dsn_for(self, database: str) -> str:
+        return f"postgresql://postgres:@/{database}?host={self.socket_dir}"
+
+    @property
+    def running(self) -> bool:
+        from pgserver.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.data_dir)
+        return info is not None and info.is_running()
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self._start)
+
+    async def stop(self) -> None:
+        await asyncio.to_thread(self._pg_ctl, ["-w", "-m", "fast", "stop"])
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+    async def kill(self) -> None:
+        """SIGKILL the postmaster (a crash); `start()` recovers from the WAL."""
+        from pgserver.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.data_dir)
+        if info is not None and info.is_running():
+            info.process.kill()
+            await asyncio.to_thread(info.process.wait, 10)
+
+    async def create_database(self, name: str, *, exist_ok: bool = False) -> str:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            exists = await conn.fetchval("select 1 from pg_database where datname = $1", name)
+            if exists and not exist_ok:
+                raise ValueError(f"database {name} exists")
+            if not exists:
+                await conn.execute(f'create database "{name}"')  # name is ours, not user input
+        finally:
+            await conn.close()
+        return self.dsn_for(name)
+
+    def _pg_ctl(self, args: list[str]) -> None:
+        from pgserver._commands import pg_ctl
+
+        if self.running:
+            pg_ctl(args, pgdata=self.data_dir, user=self._user, timeout=60)
+
+    def _start(self) -> None:
+        from pgserver._commands import POSTGRES_BIN_PATH, initdb, pg_ctl
+
+        if self.running:
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        if self._user:
+            self._prepare_for_system_user(POSTGRES_BIN_PATH)
+        if not (self.data_dir / "PG_VERSION").exists():
+            initdb(["--auth=trust", "--auth-local=trust", "--encoding=utf8", "-U", "postgres"],
+                   pgdata=self.data_dir, user=self._user)
+        options = f"-h '' -k {self.socket_dir} -c max_connections={self.max_connections}"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        pg_ctl(["-w", "-t", "60", "-o", options, "-l", str(self.log_path), "start"],
+               pgdata=self.data_dir, user=self._user, timeout=90, start_new_session=True)
+
+    def _prepare_for_system_user(self, bin_path: Path) -> None:
+        from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
+        entry = ensure_user_exists(self._user)
+        for folder in {self.data_dir, self.socket_dir}:
+            ensure_prefix_permissions(folder)
+            os.chown(folder, entry.pw_uid, entry.pw_gid)
+        self.data_dir.chmod(0o700)
+        if not os.stat(bin_path / "postgres").st_mode & 0o001:  # once per installation
+            ensure_prefix_permissions(bin_path)
+            ensure_folder_permissions(bin_path, 0o055)
+            ensure_folder_permissions(bin_path.parent / "lib", 0o044)
+
+
+class ServiceProcess(_Process):
+    """`python -m services.<name>` with the given PORTAL_* variables on `port`."""
+
+    def __init__(self, name: str, env: dict[str, str], port: int, log_dir: Path,
+                 *, instance: str = "", host: str = "127.0.0.1") -> None:
+        label = f"{name}-{instance}" if instance else name
+        super().__init__(label, Path(log_dir) / f"{label}.log")
+        self.service = name
+        self.port = port
+        self.host = host
+        self.instance = instance
+        self.env = {**env, "PORTAL_HTTP_PORT": str(port), "PORTAL_HTTP_HOST": host}
+        if instance:
+            self.env["PORTAL_INSTANCE"] = instance
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        # the parent's PORTAL_* must not leak in: a service sees exactly what it is given
+        base = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+        env = {**base, "PYTHONUNBUFFERED": "1", **self.env}
+        self._spawn([sys.executable, "-m", f"services.{self.service}"], env=env, cwd=ROOT)
+
+    async def wait_ready(self, timeout: float = 30) -> None:
+        """Poll /readyz until 200; raise with the log's tail if the process dies or times out."""
+        try:
+            await _until(lambda: _http_ok(f"{self.url}/readyz"), timeout, self.name, self._check_alive)
+        except TimeoutError as error:
+            raise TimeoutError(f"{error}; log {self.log_path}:\n{self.log_tail()}") from None
+
+    async def restart(self, timeout: float = 30) -> None:
+        await self.terminate()
+        await self.start()
+        await self.wait_ready(timeout)
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """What the local runner and every test portal generate; nothing here has a default."""
+
+    internal_secret: str
+    notifications_public_key: str
+    notifications_private_key: str
+    printshop_public_key: str
+    printshop_private_key: str
+
+    @classmethod
+    def generate(cls) -> "Secrets":
+        notifications, printshop = generate_keypair(), generate_keypair()
+        return cls(secrets.token_urlsafe(48), *notifications, *printshop)
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> "Secrets":
+        """Kept between runs (0600), so data sealed or signed last time still opens."""
+        if path.exists():
+            return cls(**json.loads(path.read_text()))
+        created = cls.generate()
+        write_private(path, json.dumps(asdict(created), indent=2) + "\n")
+        return created
+
+
+def write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
+    path.chmod(0o600)
+
+
+def portal_env(*, nats_url: str, database_url: str, smtp_host: str, smtp_port: int,
+               secrets: Secrets, ports: dict[str, int] | None = None, public_url: str | None = None,
+               dev_mode: bool = False, mail_inbox_url: str | None = None,
+               mail_from: str = "Kundenportal <kundenportal@localhost>",
+               log_level: str = "INFO") -> dict[str, dict[str, str]]:
+    """The PORTAL_* variables of each service, by service name; each gets only what it needs."""
+    ports = {**DEFAULT_PORTS, **(ports or {})}
+    common = {
+        "PORTAL_NATS_URL": nats_url,
+        "PORTAL_PUBLIC_URL": public_url or f"http://localhost:{ports['gateway']}",
+        "PORTAL_INTERNAL_SECRET": secrets.internal_secret,
+        "PORTAL_LOG_LEVEL": log_level,
+    }
+    with_db = {**common, "PORTAL_DATABASE_URL": database_url}
+    env = {
+        "accounts": {**with_db, "PORTAL_NOTIFICATIONS_PUBLIC_KEY": secrets.notifications_public_key},
+        "pins": {**with_db, "PORTAL_PRINTSHOP_PUBLIC_KEY": secrets.printshop_public_key},
+        "notifications": {
+            **with_db,
+            "PORTAL_NOTIFICATIONS_PUBLIC_KEY": secrets.notifications_public_key,
+            "PORTAL_NOTIFICATIONS_PRIVATE_KEY": secrets.notifications_private_key,
+            "PORTAL_SMTP_HOST": smtp_host,
+            "PORTAL_SMTP_PORT": str(smtp_port),
+            "PORTAL_SMTP_STARTTLS": "false",
+            "PORTAL_MAIL_FROM": mail_from,
+        },
+        "gateway": {
+            **common,
+            "PORTAL_ACCOUNTS_URL": f"http://127.0.0.1:{ports['accounts']}",
+            "PORTAL_PINS_URL": f"http://127.0.0.1:{ports['pins']}",
+            "PORTAL_NOTIFICATIONS_URL": f"http://127.0.0.1:{ports['notifications']}",
+        },
+    }
+    if dev_mode:
+        env["gateway"]["PORTAL_DEV_MODE"] = "true"
+    if mail_inbox_url:
+        env["gateway"]["PORTAL_MAIL_INBOX_URL"] = mail_inbox_url
+    for name, variables in env.items():
+        variables["PORTAL_HTTP_PORT"] = str(ports[name])
+    return env
+
+
+async def start_services(services: Iterable[ServiceProcess], timeout: float = 60) -> None:
+    """Start all, wait for all; if one fails, the others are stopped before raising."""
+    services = list(services)
+    for service in services:
+        await service.start()
+    waits = [asyncio.create_task(s.wait_ready(timeout)) for s in services]
+    try:
+        await asyncio.gather(*waits)
+    except BaseException:
+        for wait in waits:
+            wait.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+        await stop_services(services)
+        raise
+
+
+async def stop_services(services: Iterable[ServiceProcess]) -> None:
+    await asyncio.gather(*(s.terminate() for s in services))
