@@ -39,6 +39,8 @@ def error_response(
 
 
 INVALID_INPUT = "Bitte prüfen Sie Ihre Eingaben."
+UNAVAILABLE_CODE = "service_unavailable"
+UNAVAILABLE = "Der Dienst ist gerade nicht erreichbar. Bitte versuchen Sie es in einigen Minuten erneut."
 
 _GERMAN = {
     "missing": "Bitte füllen Sie dieses Feld aus.",

@@ -5,11 +5,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from runtime import identity, metrics
-from runtime.errors import ApiError, error_response
+from runtime.errors import UNAVAILABLE, UNAVAILABLE_CODE, ApiError, error_response
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +33,26 @@ async def error_middleware(request: web.Request, handler):
                               _HTTP_CODES.get(error.status, ("", "Die Anfrage ist fehlgeschlagen."))[1])
     except asyncio.CancelledError:
         raise
+    except UNAVAILABLE_ERRORS as error:
+        log.warning("dependency unavailable", extra={"path": request.path, "error": repr(error)})
+        return error_response(503, UNAVAILABLE_CODE, UNAVAILABLE)
     except Exception:
         log.exception("unhandled error", extra={"path": request.path})
         return error_response(
             500, "internal", "Es ist ein Fehler aufgetreten. Bitte versuchen Sie es später erneut."
         )
 
+
+# The database or the network away for a moment: the request may be repeated, nothing was stored.
+UNAVAILABLE_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+    asyncpg.AdminShutdownError,
+    asyncpg.ConnectionDoesNotExistError,
+)
 
 _HTTP_CODES = {
     400: ("bad_request", "Die Anfrage konnte nicht gelesen werden."),

@@ -9,9 +9,9 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from runtime.errors import ApiError
+from runtime.errors import UNAVAILABLE, UNAVAILABLE_CODE, ApiError
 from services.gateway.security import identity_headers
-from services.gateway.upstream import UNAVAILABLE, UNAVAILABLE_CODE, UPSTREAM
+from services.gateway.upstream import UPSTREAM
 
 log = logging.getLogger(__name__)
 

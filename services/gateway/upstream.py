@@ -7,13 +7,12 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from runtime.errors import UNAVAILABLE, UNAVAILABLE_CODE
 from services.gateway.security import identity_headers
 from services.gateway.settings import Settings
 
 UPSTREAM = web.AppKey("upstream", aiohttp.ClientSession)
 
-UNAVAILABLE_CODE = "service_unavailable"
-UNAVAILABLE = "Der Dienst ist gerade nicht erreichbar. Bitte versuchen Sie es in einigen Minuten erneut."
 FAILED = "Die Anfrage ist fehlgeschlagen. Bitte versuchen Sie es erneut."
 
 

@@ -1,6 +1,6 @@
 """Composition root of notifications."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
@@ -43,7 +43,10 @@ def create_app(
     app.cleanup_ctx.extend([
         service.postgres(settings.database_url.get_secret_value(), SCHEMA, MIGRATIONS),
         service.nats(broker),
-        service.background(lambda app: MailWorker(app[service.POOL], composer, mailer, clock).run()),
+        service.background(lambda app: MailWorker(
+            app[service.POOL], composer, mailer, clock,
+            first_retry=timedelta(seconds=settings.mail_first_retry_seconds),
+        ).run()),
     ])
     return app
 

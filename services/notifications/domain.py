@@ -92,19 +92,19 @@ def mail_for(event: Event) -> NewMail:
     raise ValueError(f"no mail for {event.SUBJECT}")
 
 
-def retry_delay(attempts: int) -> timedelta:
+def retry_delay(attempts: int, first: timedelta = FIRST_RETRY) -> timedelta:
     """The wait after the `attempts`-th failed try: 30 s, 1 min, 2 min, … at most 1 h."""
-    exponent = max(attempts - 1, 0)
-    if exponent >= 7:  # 30 s · 2^7 already exceeds the cap
-        return LONGEST_RETRY
-    return min(FIRST_RETRY * 2**exponent, LONGEST_RETRY)
+    exponent = min(max(attempts - 1, 0), 20)
+    return min(first * 2**exponent, LONGEST_RETRY)
 
 
-def after_failure(attempts: int, now: datetime, *, permanent: bool = False) -> Retry | Abandon:
+def after_failure(
+    attempts: int, now: datetime, *, permanent: bool = False, first_retry: timedelta = FIRST_RETRY
+) -> Retry | Abandon:
     """`attempts` counts the tries made so far, the failed one included."""
     if permanent or attempts >= MAX_ATTEMPTS:
         return Abandon()
-    return Retry(now + retry_delay(attempts))
+    return Retry(now + retry_delay(attempts, first_retry))
 
 
 def lease_until(now: datetime) -> datetime:

@@ -4,7 +4,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -56,26 +56,37 @@ async def deliver(
 
 
 async def send_due(
-    pool: asyncpg.Pool, composer: Composer, mailer: Mailer, clock: Clock, limit: int = 10
+    pool: asyncpg.Pool, composer: Composer, mailer: Mailer, clock: Clock, limit: int = 10,
+    first_retry: timedelta = domain.FIRST_RETRY,
 ) -> int:
     """Send one batch of due mails; return how many were claimed."""
     claimed = await repository.claim_due(pool, clock(), limit)
-    for mail in claimed:
-        if mail.attempts > domain.MAX_ATTEMPTS:  # its workers kept dying mid-send
-            await _fail(pool, mail, Failed("zu viele abgebrochene Versuche", permanent=True), clock())
-            continue
-        failure = await deliver(mail, composer, mailer, clock())
-        if failure is None:
-            await repository.mark_sent(pool, mail.id, clock())
-            metrics.MAILS_SENT.labels(mail.kind).inc()
-            log.info("mail sent", extra={"mail_id": str(mail.id), "kind": mail.kind})
-        else:
-            await _fail(pool, mail, failure, clock())
+    pending = {mail.id for mail in claimed}
+    try:
+        for mail in claimed:
+            if mail.attempts > domain.MAX_ATTEMPTS:  # its workers kept dying mid-send
+                await _fail(pool, mail, Failed("zu viele abgebrochene Versuche", permanent=True), clock(), first_retry)
+            else:
+                failure = await deliver(mail, composer, mailer, clock())
+                if failure is None:
+                    await repository.mark_sent(pool, mail.id, clock())
+                    metrics.MAILS_SENT.labels(mail.kind).inc()
+                    log.info("mail sent", extra={"mail_id": str(mail.id), "kind": mail.kind})
+                else:
+                    await _fail(pool, mail, failure, clock(), first_retry)
+            pending.discard(mail.id)
+    except asyncio.CancelledError:
+        # Shutting down (a deploy, say): hand back what was not sent, so it goes out at once
+        # from another replica or after the restart instead of waiting for the lease.
+        await asyncio.shield(repository.release(pool, list(pending)))
+        raise
     return len(claimed)
 
 
-async def _fail(pool: asyncpg.Pool, mail: domain.QueuedMail, failure: Failed, now: datetime) -> None:
-    decision = domain.after_failure(mail.attempts, now, permanent=failure.permanent)
+async def _fail(
+    pool: asyncpg.Pool, mail: domain.QueuedMail, failure: Failed, now: datetime, first_retry: timedelta
+) -> None:
+    decision = domain.after_failure(mail.attempts, now, permanent=failure.permanent, first_retry=first_retry)
     await repository.mark_failed(pool, mail.id, decision, failure.error)
     metrics.MAILS_FAILED.labels(mail.kind).inc()
     abandoned = isinstance(decision, domain.Abandon)

@@ -76,3 +76,13 @@ async def mark_failed(
             " where id = $1 and state = 'processing'",
             mail_id, error,
         )
+
+
+async def release(pool: asyncpg.Pool, mail_ids: list[UUID]) -> None:
+    """Claimed mails go back to the queue untouched (the claim's attempt is not counted)."""
+    if mail_ids:
+        await pool.execute(
+            "update mails set state = 'queued', locked_until = null, attempts = attempts - 1"
+            " where id = any($1::uuid[]) and state = 'processing'",
+            mail_ids,
+        )

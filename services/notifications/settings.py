@@ -20,6 +20,8 @@ class Settings(DatabaseServiceSettings):
     )
     notifications_public_key: str = Field(description="base64; secrets in events are sealed to it")
     notifications_private_key: SecretStr = Field(description="base64; opens those sealed boxes")
+    # The first wait after a failed send; it doubles each time, up to an hour.
+    mail_first_retry_seconds: float = Field(default=30.0, gt=0, le=3600)
     support_email: str = "kundenportal@hwk-wiesbaden.de"
     support_phone: str = "0611 136-444"
 

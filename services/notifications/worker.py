@@ -5,11 +5,12 @@ outlives Postgres and SMTP outages: it logs, waits longer each time, and carries
 """
 
 import logging
+from datetime import timedelta
 
 import asyncpg
 
 from runtime.wakeup import run_on_notify
-from services.notifications import handlers, repository
+from services.notifications import domain, handlers, repository
 from services.notifications.mailer import Mailer
 from services.notifications.rendering import Composer
 
@@ -26,7 +27,9 @@ class MailWorker:
         *,
         poll_interval: float = 1.0,
         batch_size: int = 10,
+        first_retry: timedelta = domain.FIRST_RETRY,
     ) -> None:
+        self.first_retry = first_retry
         self.pool = pool
         self.composer = composer
         self.mailer = mailer
@@ -42,6 +45,6 @@ class MailWorker:
 
     async def send_batch(self) -> int:
         return await handlers.send_due(
-            self.pool, self.composer, self.mailer, self.clock, self.batch_size
+            self.pool, self.composer, self.mailer, self.clock, self.batch_size, self.first_retry
         )
 
