@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 DUPLICATE_WINDOW = timedelta(minutes=10)
 
 
-def create_broker(settings: ServiceSettings, client_name: str) -> NatsBroker:
+def create_broker(settings: ServiceSettings, service: str) -> NatsBroker:
+    client_name = f"{service}-{settings.instance}" if settings.instance else service
     kwargs = {}
     if settings.nats_creds:
         kwargs["user_credentials"] = str(settings.nats_creds)

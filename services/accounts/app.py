@@ -19,7 +19,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> web.Application:
     app = create_service_app(settings.internal_secret.get_secret_value())
-    broker = bus.create_broker(settings, f"accounts{settings.instance and '-' + settings.instance}")
+    broker = bus.create_broker(settings, "accounts")
     hashing = Hashing(settings.hash_workers)
 
     async def use_cases(app: web.Application):

@@ -33,8 +33,7 @@ def create_app(
     composer = Composer(letterhead, settings.notifications_private_key.get_secret_value())
     app = create_service_app(settings.internal_secret.get_secret_value())
     http.add_routes(app)
-    name = f"notifications{settings.instance and '-' + settings.instance}"
-    broker = bus.create_broker(settings, name)
+    broker = bus.create_broker(settings, "notifications")
 
     async def accept(event: Event) -> bool:
         return await handlers.accept_event(app[service.POOL], event, clock())

@@ -14,7 +14,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: Settings) -> web.Application:
     app = create_service_app(settings.internal_secret.get_secret_value())
-    broker = bus.create_broker(settings, f"pins{settings.instance and '-' + settings.instance}")
+    broker = bus.create_broker(settings, "pins")
     app.cleanup_ctx.extend([
         service.postgres(settings.database_url.get_secret_value(), SCHEMA, MIGRATIONS),
         service.nats(broker),
