@@ -46,8 +46,11 @@ def postgres(dsn: str, schema: str, migrations: Path | None, *, max_size: int = 
     return context
 
 
-def nats(broker: NatsBroker, streams: list[str] | None = None):
-    """Connect, make sure the streams exist, then start the subscribers declared on `broker`."""
+def nats(broker: NatsBroker, streams: list[str] | None = None, *, required_for_readiness: bool = True):
+    """Connect, make sure the streams exist, then start the subscribers declared on `broker`.
+
+    `required_for_readiness=False`: the service answers well without NATS for a while (the
+    gateway, whose session cache has a short lifetime anyway)."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         await _retry(broker.connect, "nats")
@@ -59,7 +62,8 @@ def nats(broker: NatsBroker, streams: list[str] | None = None):
                 raise ConnectionError("nats not connected")
 
         app[BROKER] = broker
-        app[READINESS].append(messaging)
+        if required_for_readiness:
+            app[READINESS].append(messaging)
         yield
         await broker.stop()
 

@@ -85,7 +85,7 @@ async def metrics_middleware(request: web.Request, handler):
 @web.middleware
 async def identity_middleware(request: web.Request, handler):
     """Internal services answer /api only to requests the gateway signed."""
-    if request.path.startswith("/api/"):
+    if request.path.startswith(("/api/", "/internal/")):
         found = identity.verify(request.app[INTERNAL_SECRET], request.headers)
         if found is None:
             return error_response(403, "forbidden", "Dafür fehlt Ihnen die Berechtigung.")
