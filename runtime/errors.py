@@ -11,13 +11,15 @@ from pydantic import BaseModel, ValidationError
 
 class ApiError(Exception):
     def __init__(
-        self, status: int, code: str, message: str, fields: dict[str, str] | None = None
+        self, status: int, code: str, message: str, fields: dict[str, str] | None = None,
+        *, headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(code)
         self.status = status
         self.code = code
         self.message = message
         self.fields = fields or {}
+        self.headers = headers or {}
 
 
 # German text stays readable on the wire (umlauts, not \u00fc escapes).
@@ -33,9 +35,12 @@ def error_body(code: str, message: str, fields: dict[str, str] | None = None) ->
 
 
 def error_response(
-    status: int, code: str, message: str, fields: dict[str, str] | None = None
+    status: int, code: str, message: str, fields: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> web.Response:
-    return json_response(error_body(code, message, fields), status=status)
+    response = json_response(error_body(code, message, fields), status=status)
+    response.headers.update(headers or {})
+    return response
 
 
 INVALID_INPUT = "Bitte prüfen Sie Ihre Eingaben."

@@ -25,7 +25,7 @@ async def error_middleware(request: web.Request, handler):
     try:
         return await handler(request)
     except ApiError as error:
-        return error_response(error.status, error.code, error.message, error.fields)
+        return error_response(error.status, error.code, error.message, error.fields, error.headers)
     except web.HTTPException as error:
         if error.status < 400:
             raise

@@ -9,30 +9,50 @@ from aiohttp import web
 from runtime import bus, service
 from runtime.crypto import derive_key
 from runtime.web import create_service_app
-from services.accounts import http
-from services.accounts.handlers import SCHEMA, Accounts
-from services.accounts.passwords import Hashing
+from services.accounts import housekeeping, http
+from services.accounts.context import SCHEMA, Context, Lifetimes
+from services.accounts.hashing import Hashing
+from services.accounts.login import Sessions
+from services.accounts.password import Passwords
+from services.accounts.registration import Registrations
 from services.accounts.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def lifetimes(settings: Settings) -> Lifetimes:
+    return Lifetimes(
+        confirmation_link=timedelta(hours=settings.confirmation_link_hours),
+        initial_password=timedelta(days=settings.initial_password_days),
+        reset_link=timedelta(minutes=settings.reset_link_minutes),
+        session_idle=timedelta(minutes=settings.session_idle_minutes),
+        session_absolute=timedelta(hours=settings.session_absolute_hours),
+        device=timedelta(days=settings.device_days),
+        unconfirmed=timedelta(days=settings.unconfirmed_days),
+    )
+
+
 def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> web.Application:
     app = create_service_app(settings.internal_secret.get_secret_value())
     broker = bus.create_broker(settings, "accounts")
-    hashing = Hashing(settings.hash_workers)
+    secret = settings.internal_secret.get_secret_value()
+    hashing = Hashing(settings.hash_workers, settings.hash_max_pending)
 
     async def use_cases(app: web.Application):
-        app[http.ACCOUNTS] = Accounts(
+        context = Context(
             pool=app[service.POOL],
             clock=clock or (lambda: datetime.now(UTC)),
-            token_key=derive_key(settings.internal_secret.get_secret_value(), "accounts/tokens"),
+            token_key=derive_key(secret, "accounts/tokens"),
+            session_key=derive_key(secret, "accounts/sessions"),
             notifications_key=settings.notifications_public_key,
             public_url=settings.public_url,
             hashing=hashing,
-            confirmation_lifetime=timedelta(hours=settings.confirmation_link_hours),
-            initial_password_lifetime=timedelta(days=settings.initial_password_days),
+            lifetimes=lifetimes(settings),
         )
+        app[http.CONTEXT] = context
+        app[http.REGISTRATIONS] = Registrations(context)
+        app[http.SESSIONS] = Sessions(context)
+        app[http.PASSWORDS] = Passwords(context, app[http.SESSIONS], app[http.REGISTRATIONS])
         yield
         hashing.close()
 
@@ -41,6 +61,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         service.nats(broker),
         service.outbox_relay(SCHEMA, broker),
         use_cases,
+        service.background(lambda app: housekeeping.run(app[http.CONTEXT])),
     ])
     http.add_routes(app)
     return app

@@ -14,6 +14,9 @@ OLDEST_AGE = 120
 INITIAL_PASSWORD_LENGTH = 14
 MAX_CONFIRMATION_MAILS_PER_HOUR = 5
 REPEAT_NOTICE_INTERVAL = timedelta(hours=1)
+MAX_RESET_MAILS_PER_HOUR = 5
+# A session's last use is written at most this often (the gateway caches for seconds anyway).
+SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
 
 _NAME = re.compile(r"^[^\W\d_]+(?:(?:[ .'’-]|\. )[^\W\d_]+)*\.?$")
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
@@ -115,5 +118,24 @@ def confirmation_problem(state: ConfirmationState) -> tuple[int, str, str] | Non
         return 410, "token_expired", (
             "Dieser Bestätigungslink ist abgelaufen. Bitte registrieren Sie sich erneut mit "
             "derselben E-Mail-Adresse – Sie erhalten dann einen neuen Link."
+        )
+    return None
+
+
+def reset_problem(state: ConfirmationState) -> tuple[int, str, str] | None:
+    """Why a reset link cannot be used (status, code, German message), or None."""
+    if not state.found:
+        return 400, "token_invalid", (
+            "Dieser Link zum Zurücksetzen ist ungültig. Bitte prüfen Sie, ob Sie den Link vollständig "
+            "aus der E-Mail übernommen haben."
+        )
+    if state.used:
+        return 409, "token_used", (
+            "Dieser Link wurde bereits verwendet. Wenn Sie Ihr Passwort erneut zurücksetzen möchten, "
+            "nutzen Sie bitte noch einmal „Passwort vergessen“."
+        )
+    if state.expired:
+        return 410, "token_expired", (
+            "Dieser Link zum Zurücksetzen ist abgelaufen. Bitte nutzen Sie noch einmal „Passwort vergessen“."
         )
     return None

@@ -1,15 +1,23 @@
-"""The HTTP entry points of accounts: parse, call the use case, answer."""
+"""The HTTP entry points of accounts: parse, call the use case, answer. The routes table is at the end."""
 
 from datetime import date
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationInfo, field_validator
 
-from runtime.errors import json_response, parse_json
+from runtime.errors import ApiError, json_response, parse_json
+from runtime.sessions import SessionUser, cookie_name, device_cookie_name
+from runtime.web import current_identity
 from services.accounts import domain
-from services.accounts.handlers import Accounts, Registration
+from services.accounts.context import Context
+from services.accounts.login import NewSession, Sessions
+from services.accounts.password import Passwords
+from services.accounts.registration import Registration, Registrations
 
-ACCOUNTS = web.AppKey("accounts", Accounts)
+REGISTRATIONS = web.AppKey("registrations", Registrations)
+SESSIONS = web.AppKey("sessions", Sessions)
+PASSWORDS = web.AppKey("passwords", Passwords)
+CONTEXT = web.AppKey("context", Context)
 
 ACCEPTED = {
     "status": "accepted",
@@ -18,6 +26,14 @@ ACCEPTED = {
         "per Mausklick Ihre E-Mail-Adresse."
     ),
 }
+RESET_SENT = {
+    "status": "accepted",
+    "message": (
+        "Wenn zu dieser E-Mail-Adresse ein Konto besteht, erhalten Sie in Kürze eine E-Mail mit einem "
+        "Link, über den Sie ein neues Passwort vergeben können."
+    ),
+}
+NOT_LOGGED_IN = "Bitte melden Sie sich an."
 
 
 class EmailIn(BaseModel):
@@ -55,27 +71,66 @@ class TokenIn(BaseModel):
     def _token(cls, value: str) -> str:
         token = value.strip()
         if not 20 <= len(token) <= 100:
-            raise domain.Invalid("Dieser Bestätigungslink ist ungültig.")
+            raise domain.Invalid("Dieser Link ist ungültig. Bitte übernehmen Sie ihn vollständig aus der E-Mail.")
         return token
 
 
+class LoginIn(EmailIn):
+    password: str
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: str) -> str:
+        if not value.strip():
+            raise domain.Invalid("Bitte geben Sie Ihr Passwort ein.")
+        if len(value) > 1024:
+            raise domain.Invalid("Diese Eingabe ist zu lang.")
+        return value
+
+
+class NewPasswordIn(BaseModel):
+    new_password: str
+
+    @field_validator("new_password")
+    @classmethod
+    def _new(cls, value: str) -> str:
+        if len(value) > 1024:
+            raise domain.Invalid("Bitte wählen Sie ein Passwort mit höchstens 128 Zeichen.")
+        return value
+
+
+class ChangeIn(NewPasswordIn):
+    current_password: str
+
+
+class ResetIn(TokenIn, NewPasswordIn):
+    pass
+
+
+def session_user(request: web.Request) -> SessionUser:
+    user = SessionUser.parse(current_identity(request).user)
+    if user is None:
+        raise ApiError(401, "unauthenticated", NOT_LOGGED_IN)
+    return user
+
+
 async def register(request: web.Request) -> web.Response:
-    accounts = request.app[ACCOUNTS]
-    today = domain.local_today(accounts.clock())
+    registrations = request.app[REGISTRATIONS]
+    today = domain.local_today(registrations.clock())
     form = await parse_json(request, RegistrationIn, {"today": today})
-    await accounts.register(Registration(form.first_name, form.last_name, form.email, form.birth_date))
+    await registrations.register(Registration(form.first_name, form.last_name, form.email, form.birth_date))
     return json_response(ACCEPTED, status=202)
 
 
 async def resend(request: web.Request) -> web.Response:
     form = await parse_json(request, EmailIn)
-    await request.app[ACCOUNTS].resend_confirmation(form.email)
+    await request.app[REGISTRATIONS].resend_confirmation(form.email)
     return json_response(ACCEPTED, status=202)
 
 
 async def confirm(request: web.Request) -> web.Response:
     form = await parse_json(request, TokenIn)
-    await request.app[ACCOUNTS].confirm(form.token)
+    await request.app[REGISTRATIONS].confirm(form.token)
     return json_response({
         "status": "confirmed",
         "message": (
@@ -85,7 +140,90 @@ async def confirm(request: web.Request) -> web.Response:
     })
 
 
+async def login(request: web.Request) -> web.Response:
+    form = await parse_json(request, LoginIn)
+    device = request.cookies.get(device_cookie_name(request.app[CONTEXT].public_url))
+    session = await request.app[SESSIONS].login(form.email, form.password, current_identity(request).client, device)
+    response = json_response(
+        {"must_change_password": session.must_change_password, "expires_at": session.expires_at.isoformat()},
+        status=201,
+    )
+    set_cookies(request, response, session)
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    await request.app[SESSIONS].logout(session_user(request))
+    response = web.Response(status=204)
+    response.del_cookie(cookie_name(request.app[CONTEXT].public_url), path="/")
+    return response
+
+
+async def me(request: web.Request) -> web.Response:
+    return json_response(await request.app[SESSIONS].profile(session_user(request)))
+
+
+async def resolve(request: web.Request) -> web.Response:
+    form = await parse_json(request, TokenIn)
+    found = await request.app[SESSIONS].resolve(form.token)
+    if found is None:
+        raise ApiError(404, "session_unknown", NOT_LOGGED_IN)
+    return json_response({
+        "user_id": str(found.user.user_id), "session_id": str(found.user.session_id),
+        "must_change_password": found.must_change_password, "expires_at": found.expires_at.isoformat(),
+    })
+
+
+async def change_password(request: web.Request) -> web.Response:
+    user = session_user(request)
+    form = await parse_json(request, ChangeIn)
+    await request.app[PASSWORDS].change(user, form.current_password, form.new_password, current_identity(request).client)
+    return web.Response(status=204)
+
+
+async def forgot_password(request: web.Request) -> web.Response:
+    form = await parse_json(request, EmailIn)
+    await request.app[PASSWORDS].forgot(form.email)
+    return json_response(RESET_SENT, status=202)
+
+
+async def reset_password(request: web.Request) -> web.Response:
+    form = await parse_json(request, ResetIn)
+    device = request.cookies.get(device_cookie_name(request.app[CONTEXT].public_url))
+    done = await request.app[PASSWORDS].reset(form.token, form.new_password, device)
+    response = web.Response(status=204)
+    if done.device_token:
+        set_device_cookie(request, response, done.device_token)
+    return response
+
+
+def set_cookies(request: web.Request, response: web.Response, session: NewSession) -> None:
+    context = request.app[CONTEXT]
+    response.set_cookie(
+        cookie_name(context.public_url), session.token, path="/", httponly=True, samesite="Lax",
+        secure=context.public_url.startswith("https://"),
+        max_age=int(context.lifetimes.session_absolute.total_seconds()),
+    )
+    if session.device_token:
+        set_device_cookie(request, response, session.device_token)
+
+
+def set_device_cookie(request: web.Request, response: web.Response, token: str) -> None:
+    context = request.app[CONTEXT]
+    response.set_cookie(
+        device_cookie_name(context.public_url), token, path="/", httponly=True, samesite="Lax",
+        secure=context.public_url.startswith("https://"), max_age=int(context.lifetimes.device.total_seconds()),
+    )
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/accounts/registrations", register)
     app.router.add_post("/api/v1/accounts/registrations/resend", resend)
     app.router.add_post("/api/v1/accounts/registrations/confirm", confirm)
+    app.router.add_post("/api/v1/accounts/sessions", login)
+    app.router.add_delete("/api/v1/accounts/sessions/current", logout)
+    app.router.add_get("/api/v1/accounts/me", me)
+    app.router.add_post("/api/v1/accounts/password", change_password)
+    app.router.add_post("/api/v1/accounts/password/forgot", forgot_password)
+    app.router.add_post("/api/v1/accounts/password/reset", reset_password)
+    app.router.add_post("/internal/v1/sessions/resolve", resolve)

@@ -11,8 +11,17 @@ class Settings(DatabaseServiceSettings):
     confirmation_link_hours: int = Field(default=48, ge=24, le=24 * 14)
     # The initial password travelled by e-mail: it must be replaced, and expires unused.
     initial_password_days: int = Field(default=14, ge=1, le=60)
+    reset_link_minutes: int = Field(default=60, ge=10, le=24 * 60)
+    # Sessions end after 30 idle minutes and at the latest 12 hours after login.
+    session_idle_minutes: int = Field(default=30, ge=5, le=24 * 60)
+    session_absolute_hours: int = Field(default=12, ge=1, le=24 * 30)
+    device_days: int = Field(default=365, ge=1, le=3650)
+    # Registrations never confirmed are deleted after this many days.
+    unconfirmed_days: int = Field(default=30, ge=2, le=365)
     # Argon2id runs in threads (it releases the GIL); more than the cores only queues.
     hash_workers: int = Field(default=2, ge=1, le=64)
+    # Hashes allowed to wait behind the workers; beyond that a login is answered 503 at once.
+    hash_max_pending: int = Field(default=64, ge=1, le=10_000)
 
     @field_validator("notifications_public_key")
     @classmethod

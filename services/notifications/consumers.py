@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from contracts import (
     Event,
     UserConfirmedV1,
+    UserPasswordChangedV1,
     UserPasswordResetRequestedV1,
     UserRegisteredV1,
     UserRegistrationRepeatedV1,
@@ -28,6 +29,7 @@ SUBSCRIBED: tuple[type[Event], ...] = (
     UserRegistrationRepeatedV1,
     UserConfirmedV1,
     UserPasswordResetRequestedV1,
+    UserPasswordChangedV1,
 )
 RETRY_DELAY = 5.0  # seconds before JetStream offers a message again whose mail did not commit
 

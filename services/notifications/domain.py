@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from contracts import (
     Event,
     UserConfirmedV1,
+    UserPasswordChangedV1,
     UserPasswordResetRequestedV1,
     UserRegisteredV1,
     UserRegistrationRepeatedV1,
@@ -21,12 +22,20 @@ REGISTRATION_CONFIRMATION = "registration_confirmation"
 ALREADY_REGISTERED = "already_registered"
 INITIAL_PASSWORD = "initial_password"
 PASSWORD_RESET = "password_reset"
+PASSWORD_CHANGED = "password_changed"
 
 SUBJECTS = {
     REGISTRATION_CONFIRMATION: "Bitte bestätigen Sie Ihre E-Mail-Adresse",
     ALREADY_REGISTERED: "Sie sind bereits registriert",
     INITIAL_PASSWORD: "Ihr Passwort für das Kundenportal",
     PASSWORD_RESET: "Passwort zurücksetzen",
+    PASSWORD_CHANGED: "Ihr Passwort wurde geändert",
+}
+
+# How a password was changed (UserPasswordChangedV1.how), as the security notice names it.
+PASSWORD_ROUTES = {
+    "changed": "über „Passwort ändern“",
+    "reset": "über „Passwort vergessen“",
 }
 
 MAX_ATTEMPTS = 10
@@ -89,6 +98,9 @@ def mail_for(event: Event) -> NewMail:
         return NewMail(event.event_id, PASSWORD_RESET, event.email,
                        {**person, "link_expires_at": event.link_expires_at.isoformat()},
                        {"reset_link": event.reset_link})
+    if isinstance(event, UserPasswordChangedV1):
+        return NewMail(event.event_id, PASSWORD_CHANGED, event.email,
+                       {**person, "changed_at": event.changed_at.isoformat(), "how": event.how})
     raise ValueError(f"no mail for {event.SUBJECT}")
 
 
@@ -122,6 +134,15 @@ def german_datetime(value: datetime | str) -> str:
 
 def german_date(value: datetime | str) -> str:
     return _in_berlin(value).strftime("%d.%m.%Y")
+
+
+def german_time(value: datetime | str) -> str:
+    return _in_berlin(value).strftime("%H:%M Uhr")
+
+
+def password_route(how: str) -> str:
+    """'über „Passwort ändern“' and the like; a KeyError for an unknown way (no guessing)."""
+    return PASSWORD_ROUTES[how]
 
 
 def _in_berlin(value: datetime | str) -> datetime:

@@ -44,6 +44,8 @@ def _environment() -> Environment:
     )
     env.filters["german_datetime"] = domain.german_datetime
     env.filters["german_date"] = domain.german_date
+    env.filters["german_time"] = domain.german_time
+    env.filters["password_route"] = domain.password_route
     return env
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from contracts import (
     UserConfirmedV1,
+    UserPasswordChangedV1,
     UserPasswordResetRequestedV1,
     UserRegisteredV1,
     UserRegistrationRepeatedV1,
@@ -45,5 +46,7 @@ def events(keypair):
                                      initial_password_expires_at=NOW + timedelta(days=14)),
         "reset": UserPasswordResetRequestedV1(**person(), reset_link=seal(public, reset),
                                               link_expires_at=NOW + timedelta(hours=2)),
+        "changed": UserPasswordChangedV1(**person(), changed_at=NOW, how="changed"),
+        "changed_by_reset": UserPasswordChangedV1(**person(), changed_at=NOW, how="reset"),
         "secrets": {"confirm": confirm, "reset": reset, "password": password},
     }

@@ -2,8 +2,10 @@ import pytest
 from faststream.exceptions import NackMessage, RejectMessage
 from faststream.nats import NatsBroker, TestNatsBroker
 
-from contracts import Event, UserConfirmedV1
-from services.notifications import consumers
+from contracts import Event, UserConfirmedV1, UserPasswordChangedV1
+from services.notifications import consumers, domain
+
+NAMES = ("registered", "repeated", "confirmed", "reset", "changed")
 
 
 class Accepted:
@@ -29,20 +31,39 @@ def test_durables_follow_polyn_naming():
     assert consumers.durable_name("user.password_reset_requested.v1") == (
         "notifications_user_password_reset_requested_v1"
     )
+    assert consumers.durable_name("user.password_changed.v1") == (
+        "notifications_user_password_changed_v1"
+    )
     subjects = {c.SUBJECT for c in consumers.SUBSCRIBED}
     assert subjects == {"user.registered.v1", "user.registration_repeated.v1",
-                        "user.confirmed.v1", "user.password_reset_requested.v1"}
+                        "user.confirmed.v1", "user.password_reset_requested.v1",
+                        "user.password_changed.v1"}
+    assert UserPasswordChangedV1 in consumers.SUBSCRIBED
+
+
+def test_every_subscribed_event_makes_a_mail(events):
+    made = {domain.mail_for(events[n]).kind for n in NAMES}
+    assert len(made) == len(consumers.SUBSCRIBED) == len(NAMES)
+
+
+def test_each_subject_gets_its_own_durable_pull_subscriber():
+    broker = broker_with(Accepted())
+    registered = sorted((sub.config.durable_name, sub.stream.name, sub.pull_sub.batch_size)
+                        for sub in broker.subscribers)
+    assert registered == sorted((consumers.durable_name(c.SUBJECT), c.STREAM, 1)
+                                for c in consumers.SUBSCRIBED)
+    assert ("notifications_user_password_changed_v1", "PORTAL_USERS", 1) in registered
 
 
 async def test_each_subject_hands_its_contract_to_the_use_case(events):
     accept = Accepted()
     broker = broker_with(accept)
     async with TestNatsBroker(broker) as test:
-        for name in ("registered", "repeated", "confirmed", "reset"):
+        for name in NAMES:
             event = events[name]
             await test.publish(event.model_dump_json().encode(), event.SUBJECT, stream=event.STREAM)
-    assert [type(e) for e in accept.events] == [type(events[n]) for n in
-                                                ("registered", "repeated", "confirmed", "reset")]
+    assert [type(e) for e in accept.events] == [type(events[n]) for n in NAMES]
+    assert accept.events[-1] == events["changed"]
     assert accept.events[0] == events["registered"]
 
 

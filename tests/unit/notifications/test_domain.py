@@ -46,6 +46,8 @@ def test_message_id_is_the_same_for_every_resend():
         ("repeated", domain.ALREADY_REGISTERED, set()),
         ("confirmed", domain.INITIAL_PASSWORD, {"initial_password"}),
         ("reset", domain.PASSWORD_RESET, {"reset_link"}),
+        ("changed", domain.PASSWORD_CHANGED, set()),
+        ("changed_by_reset", domain.PASSWORD_CHANGED, set()),
     ],
 )
 def test_each_event_makes_its_mail_with_the_secret_still_sealed(events, name, kind, sealed):
@@ -65,3 +67,19 @@ def test_times_are_shown_in_german_local_time():
     assert domain.german_datetime(NOW) == "03.03.2025, 14:05 Uhr"
     assert domain.german_datetime("2025-07-01T10:00:00+00:00") == "01.07.2025, 12:00 Uhr"
     assert domain.german_date(NOW.replace(tzinfo=None)) == "03.03.2025"
+
+
+def test_the_password_notice_keeps_when_and_how():
+    from contracts import UserPasswordChangedV1
+    from tests.unit.notifications.sample import person
+
+    event = UserPasswordChangedV1(**person(), changed_at=NOW, how="reset")
+    mail = domain.mail_for(event)
+    assert mail.context["changed_at"] == NOW.isoformat()
+    assert mail.context["how"] == "reset"
+    assert domain.SUBJECTS[domain.PASSWORD_CHANGED] == "Ihr Passwort wurde geändert"
+    assert domain.password_route("changed") == "über „Passwort ändern“"
+    assert domain.password_route("reset") == "über „Passwort vergessen“"
+    with pytest.raises(KeyError):
+        domain.password_route("guessed")
+    assert domain.german_time(NOW) == "14:05 Uhr"

@@ -121,3 +121,89 @@ def test_secrets_are_opened_only_with_the_right_key(composer, events):
     stranger = Composer(composer.letterhead, generate_keypair()[1])
     with pytest.raises(Exception):  # noqa: B017 - nacl's CryptoError
         stranger.compose(queued(events["registered"]), NOW)
+
+
+@pytest.mark.parametrize(
+    ("name", "route"),
+    [("changed", "über „Passwort ändern“"), ("changed_by_reset", "über „Passwort vergessen“")],
+)
+def test_password_changed_notice_says_when_how_and_what_if_not_you(composer, events, name, route):
+    parsed, text, html = parts(composer, events[name])
+    assert parsed["Subject"] == "Ihr Passwort wurde geändert"
+    assert parsed.get_content_type() == "multipart/alternative"
+    links = Links()
+    links.feed(html)
+    visible = " ".join(links.text.split())
+    for part in (text, " ".join(text.split()), visible):
+        assert "Guten Tag Erika Müller," in part
+    for part in (" ".join(text.split()), visible):
+        assert "am 03.03.2025 um 14:05 Uhr" in part  # 13:05 UTC, in Wiesbaden time
+        assert route in part
+        assert "alle anderen Sitzungen beendet" in part
+        assert "nicht selbst" in part.lower()
+        assert "Passwort vergessen" in part
+        assert "kundenportal@hwk-wiesbaden.de" in part and "0611 136-444" in part
+        assert "Noch Fragen? Kontaktieren Sie uns!" in part
+    other = {"changed": "über „Passwort vergessen“", "changed_by_reset": "über „Passwort ändern“"}
+    assert other[name] not in text + visible
+    assert f"{PUBLIC_URL}/passwort-vergessen" in text
+    assert f"{PUBLIC_URL}/passwort-vergessen" in links.hrefs
+    assert "mailto:kundenportal@hwk-wiesbaden.de" in links.hrefs
+
+
+@pytest.mark.parametrize("name", ["changed", "changed_by_reset"])
+def test_password_changed_notice_has_no_token_link_and_no_secret(composer, events, name):
+    message = composer.compose(queued(events[name]), NOW)
+    _, text, html = parts(composer, events[name])
+    raw = message.as_bytes().decode()
+    assert "token=" not in raw
+    assert [u for u in URL.findall(text + html) if "token" in u] == []
+    for secret in events["secrets"].values():
+        assert secret not in raw
+    # A program picks the initial-password mail by a line starting `Passwort: `: not this one.
+    assert "Passwort: " not in text
+    assert not [line for line in text.splitlines() if line.startswith("Passwort:")]
+    assert queued(events[name]).sealed == {}
+
+
+def test_password_changed_notice_refuses_an_unknown_way(composer, events):
+    mail = queued(events["changed"])
+    odd = domain.QueuedMail(mail.id, mail.kind, mail.recipient, {**mail.context, "how": "magic"},
+                            mail.sealed, 1)
+    with pytest.raises(KeyError):
+        composer.compose(odd, NOW)
+
+
+def test_initial_password_mail_explains_temporary_expiry_and_tips(composer, events):
+    _, text, html = parts(composer, events["confirmed"])
+    links = Links()
+    links.feed(html)
+    visible = " ".join(links.text.split())
+    for part in (" ".join(text.split()), visible):
+        assert "vorübergehend" in part
+        assert "Beim ersten Login werden Sie gebeten, ein eigenes Passwort zu vergeben." in part
+        assert "verfällt ungenutzt am 17.03.2025 um 14:05 Uhr" in part
+        assert "Passwort vergessen" in part
+        assert "händisch" in part
+        assert "Leerzeichen davor oder dahinter werden ignoriert" in part
+        for look_alike in ("„l“" if part is visible else '"l"', "(Eins)", "(Null)", "(großes i)",
+                           "(großes o)"):
+            assert look_alike in part
+    assert f"{PUBLIC_URL}/passwort-vergessen" in text
+    assert f"{PUBLIC_URL}/passwort-vergessen" in links.hrefs
+    assert text.count("Passwort: ") == 1
+
+
+def test_reset_mail_says_once_how_long_again_and_ignore(composer, events):
+    _, text, html = parts(composer, events["reset"])
+    links = Links()
+    links.feed(html)
+    visible = " ".join(links.text.split())
+    for part in (" ".join(text.split()), visible):
+        assert "nur ein einziges Mal" in part
+        assert "bis zum 03.03.2025, 16:05 Uhr gültig" in part  # 2 h after 13:05 UTC, CET
+        assert "abgelaufen" in part and "Passwort vergessen" in part
+        assert "ignorieren" in part
+    assert f"{PUBLIC_URL}/passwort-vergessen" in text
+    assert f"{PUBLIC_URL}/passwort-vergessen" in links.hrefs
+    assert "Passwort: " not in text

@@ -1,7 +1,6 @@
-"""The use cases of accounts. Each runs in one transaction and writes its events to the outbox."""
+"""Registering and confirming the e-mail address: each use case one transaction with its events."""
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from uuid import uuid4
@@ -9,15 +8,13 @@ from uuid import uuid4
 import asyncpg
 
 from contracts import UserConfirmedV1, UserRegisteredV1, UserRegistrationRepeatedV1
-from runtime.crypto import keyed_hash, random_token, seal
+from runtime.crypto import random_token, seal
 from runtime.errors import ApiError
-from runtime.outbox import enqueue
 from services.accounts import domain
 from services.accounts import repository as repo
-from services.accounts.passwords import Hashing
+from services.accounts.context import Context, emit
 
 log = logging.getLogger(__name__)
-SCHEMA = "accounts"
 
 
 @dataclass(frozen=True)
@@ -28,16 +25,11 @@ class Registration:
     birth_date: date
 
 
-@dataclass
-class Accounts:
-    pool: asyncpg.Pool
-    clock: Callable[[], datetime]
-    token_key: bytes
-    notifications_key: str
-    public_url: str
-    hashing: Hashing
-    confirmation_lifetime: timedelta
-    initial_password_lifetime: timedelta
+class Registrations:
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self.pool = context.pool
+        self.clock = context.clock
 
     async def register(self, form: Registration) -> None:
         """Same outcome for every address, as seen from outside; the mail differs."""
@@ -52,12 +44,12 @@ class Accounts:
                 )
                 if not created:  # a concurrent registration won; it sent the mail
                     return
-                await self._send_confirmation(conn, user_id, form.email, form.first_name, form.last_name, now)
+                await self.send_confirmation(conn, {"id": user_id, **_person(form)}, now)
             elif user["state"] == "pending":
                 await repo.update_pending_user(
                     conn, user["id"], form.email, form.first_name, form.last_name, form.birth_date
                 )
-                await self._send_confirmation(conn, user["id"], form.email, form.first_name, form.last_name, now)
+                await self.send_confirmation(conn, {"id": user["id"], **_person(form)}, now)
             else:
                 await self._notify_already_registered(conn, user, now)
 
@@ -66,27 +58,25 @@ class Accounts:
         async with self.pool.acquire() as conn, conn.transaction():
             user = await repo.user_by_email_for_update(conn, domain.email_key(email))
             if user is not None and user["state"] == "pending":
-                await self._send_confirmation(
-                    conn, user["id"], user["email"], user["first_name"], user["last_name"], now
-                )
+                await self.send_confirmation(conn, user, now)
 
     async def confirm(self, token: str) -> None:
-        token_hash = keyed_hash(self.token_key, token)
+        token_hash = self.context.link_hash(token)
         async with self.pool.acquire() as conn:
             self._check(await repo.confirmation(conn, token_hash), self.clock())
         password = domain.new_initial_password()
-        password_hash = await self.hashing.hash(password)  # outside the transaction: no lock held
+        password_hash = await self.context.hashing.hash(password)  # outside the transaction: no lock held
         now = self.clock()
         async with self.pool.acquire() as conn, conn.transaction():
             row = await repo.confirmation(conn, token_hash, lock=True)
             self._check(row, now)
-            expires_at = now + self.initial_password_lifetime
+            expires_at = now + self.context.lifetimes.initial_password
             await repo.activate_user(conn, row["user_id"], password_hash, now, expires_at)
-            await enqueue(conn, UserConfirmedV1(
+            await emit(conn, UserConfirmedV1(
                 user_id=row["user_id"], email=row["email"], first_name=row["first_name"],
-                last_name=row["last_name"], initial_password=seal(self.notifications_key, password),
+                last_name=row["last_name"], initial_password=seal(self.context.notifications_key, password),
                 initial_password_expires_at=expires_at,
-            ), SCHEMA)
+            ))
         log.info("user confirmed", extra={"user_id": str(row["user_id"])})
 
     def _check(self, row: asyncpg.Record | None, now: datetime) -> None:
@@ -98,27 +88,30 @@ class Accounts:
         if problem:
             raise ApiError(*problem)
 
-    async def _send_confirmation(
-        self, conn: asyncpg.Connection, user_id, email: str, first_name: str, last_name: str, now: datetime
-    ) -> None:
-        recent = await repo.confirmations_since(conn, user_id, now - timedelta(hours=1))
+    async def send_confirmation(self, conn: asyncpg.Connection, user, now: datetime) -> None:
+        """A new confirmation link for a pending `user` (id, email, names), within the hourly limit."""
+        recent = await repo.confirmations_since(conn, user["id"], now - timedelta(hours=1))
         if recent >= domain.MAX_CONFIRMATION_MAILS_PER_HOUR:
-            log.info("confirmation mail limit reached", extra={"user_id": str(user_id)})
+            log.info("confirmation mail limit reached", extra={"user_id": str(user["id"])})
             return
         token = random_token()
-        expires_at = now + self.confirmation_lifetime
-        await repo.insert_confirmation(conn, keyed_hash(self.token_key, token), user_id, now, expires_at)
-        link = f"{self.public_url}/registrierung/bestaetigen?token={token}"
-        await enqueue(conn, UserRegisteredV1(
-            user_id=user_id, email=email, first_name=first_name, last_name=last_name,
-            confirmation_link=seal(self.notifications_key, link), link_expires_at=expires_at,
-        ), SCHEMA)
+        expires_at = now + self.context.lifetimes.confirmation_link
+        await repo.insert_confirmation(conn, self.context.link_hash(token), user["id"], now, expires_at)
+        link = f"{self.context.public_url}/registrierung/bestaetigen?token={token}"
+        await emit(conn, UserRegisteredV1(
+            user_id=user["id"], email=user["email"], first_name=user["first_name"], last_name=user["last_name"],
+            confirmation_link=seal(self.context.notifications_key, link), link_expires_at=expires_at,
+        ))
 
     async def _notify_already_registered(self, conn: asyncpg.Connection, user: asyncpg.Record, now: datetime) -> None:
         last = user["repeat_notice_at"]
         if last is not None and now - last < domain.REPEAT_NOTICE_INTERVAL:
             return  # one notice an hour: a registration form is no way to flood an inbox
         await repo.mark_repeat_notice(conn, user["id"], now)
-        await enqueue(conn, UserRegistrationRepeatedV1(
+        await emit(conn, UserRegistrationRepeatedV1(
             user_id=user["id"], email=user["email"], first_name=user["first_name"], last_name=user["last_name"],
-        ), SCHEMA)
+        ))
+
+
+def _person(form: Registration) -> dict:
+    return {"email": form.email, "first_name": form.first_name, "last_name": form.last_name}

@@ -1,0 +1,134 @@
+"""Logging in and out, and what a session cookie stands for."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from contracts import SessionRevokeV1
+from runtime.crypto import random_token
+from runtime.errors import ApiError
+from runtime.sessions import SessionUser
+from services.accounts import domain, policy, throttle
+from services.accounts import repository as repo
+from services.accounts.context import Context, emit
+from services.accounts.hashing import Busy
+
+log = logging.getLogger(__name__)
+
+LOGIN_FAILED = (
+    "E-Mail-Adresse oder Passwort ist nicht korrekt. Bitte prüfen Sie Ihre Eingaben und tippen "
+    "Sie das Passwort am besten von Hand ein."
+)
+THROTTLED = (
+    "Zu viele fehlgeschlagene Anmeldeversuche. Bitte warten Sie einige Minuten und versuchen Sie "
+    "es dann erneut – oder nutzen Sie „Passwort vergessen“."
+)
+BUSY = "Das Kundenportal ist gerade stark ausgelastet. Bitte versuchen Sie es in einer Minute erneut."
+INITIAL_EXPIRED = (
+    "Das Passwort aus der E-Mail ist abgelaufen. Bitte nutzen Sie „Passwort vergessen“, um ein "
+    "neues Passwort zu vergeben."
+)
+
+
+@dataclass(frozen=True)
+class NewSession:
+    token: str
+    session_id: UUID
+    expires_at: datetime
+    must_change_password: bool
+    device_token: str | None  # a new device cookie, when this browser was not trusted yet
+
+
+@dataclass(frozen=True)
+class Resolved:
+    user: SessionUser
+    must_change_password: bool
+    expires_at: datetime
+
+
+class Sessions:
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self.pool = context.pool
+
+    async def check_throttle(self, key: str, client: str, device: bytes | None, now: datetime) -> None:
+        async with self.pool.acquire() as conn:
+            account, address = await repo.recent_failures(conn, key, client, device, now - throttle.ACCOUNT_WINDOW)
+        wait = throttle.wait(account, [] if device else address, now)
+        if wait is not None:
+            raise ApiError(429, "login_throttled", THROTTLED, headers={"Retry-After": str(int(wait.total_seconds()) + 1)})
+
+    async def trusted_device(self, user_id: UUID | None, device_token: str | None) -> bytes | None:
+        if user_id is None or not device_token:
+            return None
+        device = self.context.cookie_hash(device_token)
+        async with self.pool.acquire() as conn:
+            return device if await repo.device_trusted(conn, device, user_id) else None
+
+    async def verify(self, stored_hash: str | None, password: str) -> bool:
+        try:
+            return await self.context.hashing.verify(stored_hash, password)
+        except Busy:
+            raise ApiError(503, "busy", BUSY, headers={"Retry-After": "30"}) from None
+
+    async def login(self, email: str, password: str, client: str, device_token: str | None) -> NewSession:
+        now = self.context.clock()
+        key = domain.email_key(email)
+        async with self.pool.acquire() as conn:
+            user = await repo.user_for_login(conn, key)
+        active = user is not None and user["state"] == "active"
+        device = await self.trusted_device(user["id"] if active else None, device_token)
+        await self.check_throttle(key, client, device, now)
+        if not await self.verify(user["password_hash"] if active else None, policy.normalize(password)) or not active:
+            await repo.record_failure(self.pool, key, client, device, now)
+            raise ApiError(401, "login_failed", LOGIN_FAILED)
+        if user["password_is_initial"] and user["password_expires_at"] <= now:
+            raise ApiError(401, "initial_password_expired", INITIAL_EXPIRED)
+        session = await self.start(user["id"], now, trusted=device is not None, device_token=device_token)
+        log.info("logged in", extra={"user_id": str(user["id"]), "session_id": str(session.session_id)})
+        return NewSession(session.token, session.session_id, session.expires_at, user["password_is_initial"], session.device_token)
+
+    async def start(self, user_id: UUID, now: datetime, *, trusted: bool, device_token: str | None) -> NewSession:
+        """A new session (a new token at every login: no fixation) and a device cookie to trust."""
+        token, session_id = random_token(), uuid4()
+        expires_at = now + self.context.lifetimes.session_absolute
+        new_device = None if trusted else random_token()
+        async with self.pool.acquire() as conn, conn.transaction():
+            await repo.insert_session(conn, session_id, self.context.cookie_hash(token), user_id, now, expires_at)
+            await repo.save_device(conn, self.context.cookie_hash(new_device or device_token), user_id, now)
+        return NewSession(token, session_id, expires_at, False, new_device)
+
+    async def resolve(self, token: str) -> Resolved | None:
+        now = self.context.clock()
+        lifetimes = self.context.lifetimes
+        async with self.pool.acquire() as conn:
+            row = await repo.session_by_token(conn, self.context.cookie_hash(token))
+            if row is None:
+                return None
+            if row["expires_at"] <= now or row["last_seen_at"] + lifetimes.session_idle <= now:
+                await repo.delete_session(conn, row["id"])
+                return None
+            if now - row["last_seen_at"] > domain.SESSION_TOUCH_INTERVAL:
+                await repo.touch_session(conn, row["id"], now)
+        return Resolved(SessionUser(row["user_id"], row["id"]), row["password_is_initial"], row["expires_at"])
+
+    async def logout(self, user: SessionUser) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await repo.delete_session(conn, user.session_id, user.user_id):
+                await emit(conn, SessionRevokeV1(
+                    user_id=user.user_id, all_sessions=False, session_ids=[user.session_id], reason="logout",
+                ))
+
+    async def profile(self, user: SessionUser) -> dict:
+        async with self.pool.acquire() as conn:
+            row = await repo.user_by_id(conn, user.user_id)
+            links = await repo.memberships(conn, user.user_id)
+        return {
+            "user_id": str(row["id"]), "email": row["email"], "first_name": row["first_name"],
+            "last_name": row["last_name"], "must_change_password": row["password_is_initial"],
+            "businesses": [
+                {"betriebsnummer": r["betriebsnummer"], "name": r["business_name"], "linked_at": r["linked_at"].isoformat()}
+                for r in links
+            ],
+        }
