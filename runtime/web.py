@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 Check = Callable[[], Awaitable[None]]
 READINESS = web.AppKey("readiness", list)
 INTERNAL_SECRET = web.AppKey("internal_secret", str)
-IDENTITY = "portal.identity"
+IDENTITY = web.RequestKey("identity", identity.Identity)
 
 
 @web.middleware
