@@ -52,19 +52,28 @@ def nats(broker: NatsBroker, streams: list[str] | None = None, *, required_for_r
     `required_for_readiness=False`: the service answers well without NATS for a while (the
     gateway, whose session cache has a short lifetime anyway)."""
 
-    async def context(app: web.Application) -> AsyncIterator[None]:
+    async def connect() -> None:
         await _retry(broker.connect, "nats")
         await _retry(lambda: bus.ensure_streams(broker, streams), "nats streams")
         await broker.start()
 
-        async def messaging() -> None:
-            if not broker.connection.is_connected:
-                raise ConnectionError("nats not connected")
-
+    async def context(app: web.Application) -> AsyncIterator[None]:
         app[BROKER] = broker
         if required_for_readiness:
+            await connect()
+
+            async def messaging() -> None:
+                if not broker.connection.is_connected:
+                    raise ConnectionError("nats not connected")
+
             app[READINESS].append(messaging)
-        yield
+            yield
+        else:  # serve at once; subscribe whenever NATS is there
+            task = asyncio.create_task(connect())
+            yield
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await broker.stop()
 
     return context

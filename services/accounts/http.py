@@ -107,9 +107,9 @@ class ResetIn(TokenIn, NewPasswordIn):
     pass
 
 
-def session_user(request: web.Request) -> SessionUser:
+async def session_user(request: web.Request) -> SessionUser:
     user = SessionUser.parse(current_identity(request).user)
-    if user is None:
+    if user is None or not await request.app[SESSIONS].alive(user):
         raise ApiError(401, "unauthenticated", NOT_LOGGED_IN)
     return user
 
@@ -153,14 +153,14 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
-    await request.app[SESSIONS].logout(session_user(request))
+    await request.app[SESSIONS].logout(await session_user(request))
     response = web.Response(status=204)
     response.del_cookie(cookie_name(request.app[CONTEXT].public_url), path="/")
     return response
 
 
 async def me(request: web.Request) -> web.Response:
-    return json_response(await request.app[SESSIONS].profile(session_user(request)))
+    return json_response(await request.app[SESSIONS].profile(await session_user(request)))
 
 
 async def resolve(request: web.Request) -> web.Response:
@@ -175,7 +175,7 @@ async def resolve(request: web.Request) -> web.Response:
 
 
 async def change_password(request: web.Request) -> web.Response:
-    user = session_user(request)
+    user = await session_user(request)
     form = await parse_json(request, ChangeIn)
     await request.app[PASSWORDS].change(user, form.current_password, form.new_password, current_identity(request).client)
     return web.Response(status=204)

@@ -113,6 +113,13 @@ class Sessions:
                 await repo.touch_session(conn, row["id"], now)
         return Resolved(SessionUser(row["user_id"], row["id"]), row["password_is_initial"], row["expires_at"])
 
+    async def alive(self, user: SessionUser) -> bool:
+        """Accounts answers for its sessions itself, without waiting on any gateway's cache."""
+        now = self.context.clock()
+        async with self.pool.acquire() as conn:
+            row = await repo.session_times(conn, user.session_id, user.user_id)
+        return row is not None and row["expires_at"] > now and row["last_seen_at"] + self.context.lifetimes.session_idle > now
+
     async def logout(self, user: SessionUser) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             if await repo.delete_session(conn, user.session_id, user.user_id):

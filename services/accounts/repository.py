@@ -146,6 +146,12 @@ async def session_by_token(conn: asyncpg.Connection, token_hash: bytes) -> async
     )
 
 
+async def session_times(conn: asyncpg.Connection, session_id: UUID, user_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "select last_seen_at, expires_at from sessions where id = $1 and user_id = $2", session_id, user_id
+    )
+
+
 async def touch_session(conn: asyncpg.Connection, session_id: UUID, now: datetime) -> None:
     await conn.execute("update sessions set last_seen_at = $2 where id = $1", session_id, now)
 

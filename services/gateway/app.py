@@ -1,21 +1,36 @@
-"""Composition root of the gateway: no database, no broker yet (session.revoke comes later)."""
+"""Composition root of the gateway: no database; NATS only for session.revoke.v1."""
 
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from faststream.nats import NatsBroker
 
+from contracts import SessionRevokeV1
+from runtime import bus, service
+from runtime.sessions import device_cookie_name
 from runtime.web import INTERNAL_SECRET, READINESS, add_health_routes, error_middleware, metrics_middleware
-from services.gateway import pages, proxy, upstream
+from services.gateway import account_pages, pages, password_pages, proxy, revocation, upstream
+from services.gateway.access import api_gate
 from services.gateway.rendering import TEMPLATES, create_environment, page_errors
-from services.gateway.security import csrf_middleware, install_headers
+from services.gateway.security import DEVICE_COOKIE, csrf_middleware, install_headers
+from services.gateway.session_cache import SessionCache
+from services.gateway.sessions import CACHE, install_cookie_clearing, session_middleware
 from services.gateway.settings import SETTINGS, Settings
 
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(settings: Settings, *, session: aiohttp.ClientSession | None = None) -> web.Application:
+def create_app(
+    settings: Settings,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    broker: NatsBroker | None = None,
+    messaging: bool = True,
+    cache: SessionCache | None = None,
+) -> web.Application:
     """`session`: a client session the caller owns (tests); otherwise one is made and closed here.
+    `messaging=False`: no NATS at all (unit tests); revocations then rely on the cache lifetime.
 
     Not runtime's create_service_app: its identity middleware checks signatures, and the gateway
     is the one that signs."""
@@ -25,18 +40,32 @@ def create_app(settings: Settings, *, session: aiohttp.ClientSession | None = No
             error_middleware,
             page_errors,
             csrf_middleware(settings.public_url),
+            session_middleware(settings),
+            api_gate,
         ],
         client_max_size=settings.max_body_size,
     )
     app[SETTINGS] = settings
     app[INTERNAL_SECRET] = settings.internal_secret.get_secret_value()
-    # Ready when the gateway itself is: pages answer "Dienst nicht erreichbar" if a service is down.
+    app[DEVICE_COOKIE] = device_cookie_name(settings.public_url)
+    # Ready when the gateway itself is: pages answer "Dienst nicht erreichbar" if a service is
+    # down, and without NATS the cache lifetime alone bounds how stale a session can be.
     app[READINESS] = []
     app[TEMPLATES] = create_environment(settings)
+    if cache is None:
+        cache = SessionCache(settings.session_cache_seconds, max_entries=settings.session_cache_size)
+    app[CACHE] = cache
     app.cleanup_ctx.append(upstream.client_session(settings, session))
+    if messaging:
+        broker = broker or bus.create_broker(settings, "gateway")
+        revocation.subscribe(broker, app[CACHE])
+        app.cleanup_ctx.append(service.nats(broker, [SessionRevokeV1.STREAM], required_for_readiness=False))
     install_headers(app, settings.public_url)
+    install_cookie_clearing(app, settings)
     add_health_routes(app)
     app.router.add_static("/static/", STATIC)
     pages.add_routes(app)
+    account_pages.add_routes(app)
+    password_pages.add_routes(app)
     app.router.add_route("*", proxy.ROUTE, proxy.create_handler(settings.upstreams, settings.max_body_size))
     return app

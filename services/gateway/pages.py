@@ -15,7 +15,6 @@ _GERMAN_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
 SENT_PAGE = "/registrieren/gesendet"
 TOKEN_MISSING = ("Der Bestätigungslink ist unvollständig. Bitte öffnen Sie den Link aus Ihrer "
                  "Registrierungs-E-Mail erneut oder kopieren Sie ihn vollständig in die Adresszeile.")
-LOGIN_NOT_YET = "Die Anmeldung ist noch nicht verfügbar. Bitte versuchen Sie es in Kürze erneut."
 
 
 def add_routes(app: web.Application) -> None:
@@ -27,8 +26,6 @@ def add_routes(app: web.Application) -> None:
         web.post("/registrieren/erneut-senden", resend),
         web.get("/registrierung/bestaetigen", confirmation_form),
         web.post("/registrierung/bestaetigen", confirm),
-        web.get("/login", login_form),
-        web.post("/login", login),
         web.get("/hilfe", help_page),
     ])
 
@@ -102,15 +99,6 @@ async def confirm(request: web.Request) -> web.Response:
     links = [("/registrieren", "erneut registrieren")] if answer.code == "token_expired" else []
     return message_page(request, answer.status, "E-Mail-Adresse bestätigen", answer.message,
                         links=links + [("/hilfe", "Häufig gestellte Fragen")])
-
-
-async def login_form(request: web.Request) -> web.Response:
-    return render(request, "login.html", email="", message=None)
-
-
-async def login(request: web.Request) -> web.Response:
-    values = await _form(request, "email")
-    return render(request, "login.html", 503, email=values["email"], message=LOGIN_NOT_YET)
 
 
 async def help_page(request: web.Request) -> web.Response:

@@ -11,6 +11,7 @@ from yarl import URL
 
 from runtime.errors import UNAVAILABLE, UNAVAILABLE_CODE, ApiError
 from services.gateway.security import identity_headers
+from services.gateway.sessions import forget_session
 from services.gateway.upstream import UPSTREAM
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,12 @@ RESPONSE_HEADERS = (
 BUFFER_LIMIT = 256 * 1024
 NOT_FOUND = "Diese Schnittstelle gibt es nicht."
 TOO_LARGE = "Die Anfrage ist zu groß."
+# After these succeed the request's own session is different: resolve it afresh.
+SESSION_CHANGING = frozenset({
+    ("DELETE", "/api/v1/accounts/sessions/current"),
+    ("POST", "/api/v1/accounts/password"),
+    ("POST", "/api/v1/accounts/sessions"),
+})
 
 
 def create_handler(upstreams: dict[str, str], max_body_size: int):
@@ -54,6 +61,8 @@ def create_handler(upstreams: dict[str, str], max_body_size: int):
             async with request.app[UPSTREAM].request(
                 request.method, url, headers=headers, data=data, allow_redirects=False
             ) as upstream:
+                if upstream.status < 300 and (request.method, request.path) in SESSION_CHANGING:
+                    forget_session(request)
                 return await _answer(request, upstream)
         except (aiohttp.ClientError, TimeoutError) as error:
             log.warning("upstream failed", extra={"upstream": request.match_info["service"],

@@ -8,6 +8,7 @@ import jinja2
 from aiohttp import web
 
 from runtime.errors import ApiError
+from services.gateway.session_cache import SESSION
 from services.gateway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,11 @@ _PAGE_ERRORS = {
           "in die Adresse eingeschlichen."),
     405: ("Aktion nicht möglich", "Diese Aktion ist hier nicht möglich."),
     413: ("Anfrage zu groß", "Die Anfrage ist zu groß."),
+}
+# `?hinweis=<name>` shows one of these fixed sentences; nothing from the URL is echoed.
+NOTICES = {
+    "abgemeldet": "Sie wurden abgemeldet.",
+    "passwort-geaendert": "Ihr Passwort wurde geändert.",
 }
 _FAILED = ("Fehler", "Es ist ein Fehler aufgetreten. Bitte versuchen Sie es später erneut.")
 
@@ -44,6 +50,8 @@ def create_environment(settings: Settings) -> jinja2.Environment:
 
 
 def render(request: web.Request, template: str, status: int = 200, **context) -> web.Response:
+    context.setdefault("signed_in", SESSION in request)
+    context.setdefault("notice", NOTICES.get(request.query.get("hinweis", "")))
     html = request.app[TEMPLATES].get_template(template).render(context)
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 

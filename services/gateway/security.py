@@ -6,6 +6,9 @@ from yarl import URL
 from runtime import identity
 from runtime.errors import ApiError
 from runtime.web import INTERNAL_SECRET
+from services.gateway.session_cache import SESSION
+
+DEVICE_COOKIE = web.AppKey("device_cookie", str)
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -70,8 +73,9 @@ def _same_origin(request: web.Request, public_origin: str) -> bool:
 
 
 def resolve_user(request: web.Request) -> str:
-    """'<user id>:<session id>' of the session cookie; anonymous ("") until sessions exist."""
-    return ""
+    """'<user id>:<session id>' of the session cookie, "" when anonymous."""
+    found = request.get(SESSION)
+    return found.user.header() if found is not None else ""
 
 
 def client_address(request: web.Request) -> str:
@@ -80,4 +84,10 @@ def client_address(request: web.Request) -> str:
 
 def identity_headers(request: web.Request) -> dict[str, str]:
     who = identity.Identity(user=resolve_user(request), client=client_address(request))
-    return identity.sign(request.app[INTERNAL_SECRET], who)
+    headers = identity.sign(request.app[INTERNAL_SECRET], who)
+    # Of the browser's cookies only the device cookie travels on: accounts counts failed logins
+    # from a browser the account trusts apart from everyone else's (services/accounts/throttle.py).
+    device = request.cookies.get(request.app[DEVICE_COOKIE])
+    if device:
+        headers["Cookie"] = f"{request.app[DEVICE_COOKIE]}={device}"
+    return headers

@@ -5,7 +5,7 @@ from runtime.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
-    """The gateway keeps no database; `nats_url` stays required for session.revoke (next issue)."""
+    """The gateway keeps no database; NATS brings session.revoke.v1."""
 
     http_port: int = Field(default=8000, ge=0, le=65535)
     accounts_url: str = Field(description="e.g. http://127.0.0.1:8001")
@@ -13,6 +13,10 @@ class Settings(ServiceSettings):
     notifications_url: str = Field(description="e.g. http://127.0.0.1:8003")
     upstream_timeout: float = Field(default=10, gt=0, description="Seconds for a whole upstream call.")
     upstream_connections: int = Field(default=100, ge=1, description="Pooled connections per service.")
+    session_cache_seconds: float = Field(
+        default=10, ge=0, le=60,
+        description="Seconds a resolved session is trusted without asking accounts again.")
+    session_cache_size: int = Field(default=100_000, ge=1, description="Cached sessions per process.")
     max_body_size: int = Field(default=64 * 1024, ge=1024)
     dev_mode: bool = False
     mail_inbox_url: str | None = Field(default=None, description="The local mail catcher (dev only).")

@@ -46,6 +46,7 @@ def client_session(settings: Settings, session: aiohttp.ClientSession | None = N
 class Answer:
     status: int
     body: dict[str, Any] = field(default_factory=dict)
+    cookies: tuple[str, ...] = ()  # the service's Set-Cookie headers, for the browser
 
     @property
     def ok(self) -> bool:
@@ -71,15 +72,22 @@ class Answer:
 
 
 async def post_json(request: web.Request, url: str, payload: dict[str, Any]) -> Answer:
-    """POST with the signed identity; an unreachable, failing or slow service is a 503 Answer."""
+    return await call(request, "POST", url, payload)
+
+
+async def call(request: web.Request, method: str, url: str, payload: dict[str, Any] | None = None) -> Answer:
+    """With the signed identity; an unreachable, failing or slow service is a 503 Answer."""
     try:
-        async with request.app[UPSTREAM].post(url, json=payload, headers=identity_headers(request)) as resp:
+        async with request.app[UPSTREAM].request(
+            method, url, json=payload, headers=identity_headers(request)
+        ) as resp:
             if resp.status >= 500:
                 return Answer(503, _unavailable())
+            cookies = tuple(resp.headers.getall("Set-Cookie", ()))
             if resp.content_type != "application/json":
-                return Answer(resp.status)
+                return Answer(resp.status, cookies=cookies)
             body = await resp.json()
-            return Answer(resp.status, body if isinstance(body, dict) else {})
+            return Answer(resp.status, body if isinstance(body, dict) else {}, cookies)
     except (aiohttp.ClientError, TimeoutError, ValueError):
         return Answer(503, _unavailable())
 

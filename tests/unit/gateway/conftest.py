@@ -30,6 +30,8 @@ class FakeService:
     """Stands in for accounts: records every call, answers what a test put in `answers`."""
 
     answers: dict[tuple[str, str], tuple[int, object]] = field(default_factory=dict)
+    # Raw Set-Cookie headers for a route; routes not named here set `portal_session=abc`.
+    set_cookies: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
     url: str = ""
@@ -42,11 +44,19 @@ class FakeService:
             return web.Response(status=204)
         if request.path.endswith("/big"):
             return web.Response(body=b"x" * (300 * 1024), content_type="application/octet-stream")
-        status, body = self.answers.get((request.method, request.path), (200, {"ok": True}))
-        response = web.json_response(body, status=status)
+        route = (request.method, request.path)
+        status, body = self.answers.get(route, (200, {"ok": True}))
+        response = web.Response(status=status) if status == 204 else web.json_response(body, status=status)
         response.headers["X-Internal-Detail"] = "secret"
-        response.set_cookie("portal_session", "abc", httponly=True)
+        if route in self.set_cookies:
+            for cookie in self.set_cookies[route]:
+                response.headers.add("Set-Cookie", cookie)
+        else:
+            response.set_cookie("portal_session", "abc", httponly=True)
         return response
+
+    def calls_to(self, method: str, path: str) -> list[Call]:
+        return [c for c in self.calls if (c.method, c.path_qs.partition("?")[0]) == (method, path)]
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -89,8 +99,9 @@ async def accounts():
 async def start_gateway():
     clients: list[TestClient] = []
 
-    async def start(**overrides) -> TestClient:
-        client = TestClient(TestServer(create_app(make_settings(**overrides))))
+    async def start(cache=None, **overrides) -> TestClient:
+        app = create_app(make_settings(**overrides), messaging=False, cache=cache)
+        client = TestClient(TestServer(app))
         await client.start_server()
         clients.append(client)
         return client

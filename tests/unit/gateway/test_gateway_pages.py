@@ -8,6 +8,7 @@ SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
 REGISTRATIONS = ("POST", "/api/v1/accounts/registrations")
 CONFIRM = ("POST", "/api/v1/accounts/registrations/confirm")
 PAGES = ["/", "/registrieren", "/registrieren/gesendet?email=a%40b.de", "/login", "/hilfe",
+         "/passwort-vergessen", "/passwort-zuruecksetzen?token=t0k3n",
          "/registrierung/bestaetigen?token=t0k3n", "/gibt-es-nicht"]
 
 
@@ -157,12 +158,3 @@ async def test_help_and_not_found_pages(gateway):
     response = await gateway.get("/gibt-es-nicht")
     assert response.status == 404
     assert "Seite nicht gefunden" in await response.text()
-
-
-async def test_login_form_answers_not_yet_available(gateway, accounts):
-    html = await (await gateway.get("/login")).text()
-    assert 'action="/login"' in html and 'autocomplete="current-password"' in html
-    response = await gateway.post("/login", headers=SAME_ORIGIN, data={"email": "a@b.de", "password": "x"})
-    assert response.status == 503
-    assert "noch nicht verfügbar" in await response.text()
-    assert accounts.calls == []

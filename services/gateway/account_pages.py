@@ -1,0 +1,110 @@
+"""Login, logout and the personal customer account. Accounts sets and clears the session
+cookie; these views hand its Set-Cookie on to the browser unchanged."""
+
+from aiohttp import web
+
+from services.gateway import upstream
+from services.gateway.access import (
+    CHANGE_PAGE, LOGIN_PAGE, UNAVAILABLE_TITLE, current_session, login_required,
+)
+from services.gateway.rendering import message_page, render
+from services.gateway.sessions import KEY, clear_cookie, forget_session
+from services.gateway.settings import SETTINGS
+
+ACCOUNT_PAGE = "/konto"
+MISMATCH = "Die Passwörter stimmen nicht überein."
+PASSWORD_FIELDS = ("current_password", "new_password", "new_password_repeat")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_routes([
+        web.get(LOGIN_PAGE, login_form),
+        web.post(LOGIN_PAGE, login),
+        web.post("/abmelden", logout),
+        web.get(ACCOUNT_PAGE, account),
+        web.get(CHANGE_PAGE, password_form),
+        web.post(CHANGE_PAGE, change_password),
+    ])
+
+
+def accounts_url(request: web.Request, path: str) -> str:
+    return f"{request.app[SETTINGS].accounts_url}/api/v1/accounts{path}"
+
+
+def redirect(location: str, cookies: tuple[str, ...] = ()) -> web.Response:
+    response = web.Response(status=303, headers={"Location": location})
+    for cookie in cookies:
+        response.headers.add("Set-Cookie", cookie)
+    return response
+
+
+async def login_form(request: web.Request) -> web.Response:
+    if current_session(request) is not None:
+        raise web.HTTPSeeOther(ACCOUNT_PAGE)
+    return render(request, "login.html", email="", errors={}, message=None)
+
+
+async def login(request: web.Request) -> web.Response:
+    form = await request.post()
+    email = str(form.get("email", "")).strip()
+    # The password goes on as typed: accounts alone decides what surrounding spaces mean.
+    payload = {"email": email, "password": str(form.get("password", ""))}
+    answer = await upstream.post_json(request, accounts_url(request, "/sessions"), payload)
+    if answer.status == 201:
+        forget_session(request)
+        forced = bool(answer.body.get("must_change_password"))
+        return redirect(CHANGE_PAGE if forced else ACCOUNT_PAGE, answer.cookies)
+    return render(request, "login.html", answer.status if answer.status >= 400 else 502,
+                  email=email, errors=answer.fields, message=answer.message)
+
+
+async def logout(request: web.Request) -> web.Response:
+    """Ends the session where accounts still knows it; the cookie goes in any case."""
+    cookies: tuple[str, ...] = ()
+    if request.get(KEY) is not None:
+        answer = await upstream.call(request, "DELETE", accounts_url(request, "/sessions/current"))
+        cookies = answer.cookies
+        forget_session(request)
+    response = redirect("/?hinweis=abgemeldet", cookies)
+    if not cookies:
+        clear_cookie(response, request.app[SETTINGS])
+    return response
+
+
+@login_required
+async def account(request: web.Request) -> web.Response:
+    answer = await upstream.call(request, "GET", accounts_url(request, "/me"))
+    if answer.status == 401:
+        forget_session(request)
+        raise web.HTTPSeeOther(LOGIN_PAGE)
+    if not answer.ok:
+        return message_page(request, answer.status, UNAVAILABLE_TITLE, answer.message)
+    return render(request, "konto.html", profile=answer.body)
+
+
+@login_required(before_change=True)
+async def password_form(request: web.Request) -> web.Response:
+    return _password_page(request, 200, errors={}, message=None)
+
+
+@login_required(before_change=True)
+async def change_password(request: web.Request) -> web.Response:
+    form = await request.post()
+    values = {name: str(form.get(name, "")) for name in PASSWORD_FIELDS}
+    if values["new_password"] != values["new_password_repeat"]:
+        return _password_page(request, 422, errors={"new_password_repeat": MISMATCH}, message=None)
+    payload = {"current_password": values["current_password"], "new_password": values["new_password"]}
+    answer = await upstream.post_json(request, accounts_url(request, "/password"), payload)
+    if answer.ok:
+        forget_session(request)
+        return redirect(f"{ACCOUNT_PAGE}?hinweis=passwort-geaendert", answer.cookies)
+    if answer.status == 401:
+        forget_session(request)
+        raise web.HTTPSeeOther(LOGIN_PAGE)
+    return _password_page(request, answer.status, errors=answer.fields, message=answer.message)
+
+
+def _password_page(request: web.Request, status: int, **context) -> web.Response:
+    found = current_session(request)
+    return render(request, "password_change.html", status,
+                  forced=found is not None and found.must_change_password, **context)
