@@ -6,10 +6,12 @@ from pathlib import Path
 
 from aiohttp import web
 
+from contracts import PinLinkedV1
 from runtime import bus, service
+from runtime.consumers import subscribe
 from runtime.crypto import derive_key
 from runtime.web import create_service_app
-from services.accounts import housekeeping, http
+from services.accounts import housekeeping, http, memberships
 from services.accounts.context import SCHEMA, Context, Lifetimes
 from services.accounts.hashing import Hashing
 from services.accounts.login import Sessions
@@ -56,11 +58,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         yield
         hashing.close()
 
+    subscribe(broker, "accounts", PinLinkedV1, lambda event: memberships.on_linked(app[http.CONTEXT], event))
     app.cleanup_ctx.extend([
         service.postgres(settings.database_url.get_secret_value(), SCHEMA, MIGRATIONS),
+        use_cases,  # before NATS: a consumer may be handed an event at once
         service.nats(broker),
         service.outbox_relay(SCHEMA, broker),
-        use_cases,
         service.background(lambda app: housekeeping.run(app[http.CONTEXT])),
     ])
     http.add_routes(app)

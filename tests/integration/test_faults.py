@@ -8,6 +8,7 @@ import signal
 import pytest
 
 from tests.support.client import Client, new_email, query
+from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
 
@@ -101,9 +102,11 @@ async def test_smtp_down_then_back(portal_factory, mail) -> None:
     await mail.stop_smtp()
     async with Client(portal.gateway_url) as client:
         assert {await register(client, e) for e in emails} == {202}
-    failed = []
-    while len(failed) < len(emails):  # each mail has been tried and put back to wait
-        failed = await query(portal.database_url, "select last_error from notifications.mails where attempts > 0 and state = 'queued'")
+    async def all_failed_once():
+        rows = await query(portal.database_url, "select last_error from notifications.mails where attempts > 0 and state = 'queued'")
+        return rows if len(rows) == len(emails) else None
+
+    failed = await until(all_failed_once, "every mail tried and put back to wait")
     assert all(row["last_error"] for row in failed)
     assert portal.mail.count(lambda m: m.to in emails) == 0
     await mail.start_smtp()
