@@ -1,16 +1,20 @@
-"""The mail queue's rules: which event makes which mail, and when a failed mail is tried again.
+"""The mail queue's rules: which event makes which mails, who a user id is, and when a failed
+mail is tried again.
 
-Pure: no I/O, and time comes in as `now`.
+Pure: no I/O, and time comes in as `now`. Who a member is comes in as a `Recipient`, looked up
+by the handler in the recipients projection.
 """
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from contracts import (
     Event,
+    PinLinkedV1,
+    PinRequestedV1,
     UserConfirmedV1,
     UserPasswordChangedV1,
     UserPasswordResetRequestedV1,
@@ -23,6 +27,9 @@ ALREADY_REGISTERED = "already_registered"
 INITIAL_PASSWORD = "initial_password"
 PASSWORD_RESET = "password_reset"
 PASSWORD_CHANGED = "password_changed"
+PIN_LETTER_ON_ITS_WAY = "pin_letter_on_its_way"
+BUSINESS_LINKED = "business_linked"
+MEMBER_LINKED = "member_linked"
 
 SUBJECTS = {
     REGISTRATION_CONFIRMATION: "Bitte bestätigen Sie Ihre E-Mail-Adresse",
@@ -30,7 +37,20 @@ SUBJECTS = {
     INITIAL_PASSWORD: "Ihr Passwort für das Kundenportal",
     PASSWORD_RESET: "Passwort zurücksetzen",
     PASSWORD_CHANGED: "Ihr Passwort wurde geändert",
+    PIN_LETTER_ON_ITS_WAY: "Ihr PIN-Brief ist unterwegs",
+    BUSINESS_LINKED: "Neuer Zugang zum Kundenportal für Ihren Betrieb",
+    MEMBER_LINKED: "Ihr Konto ist mit Ihrem Betrieb verknüpft",
 }
+
+# The user events that say who an account is (user id, e-mail, name): each one updates the
+# recipients projection, so a pin event, which names the member by user id only, finds them.
+PERSON_EVENTS: tuple[type[Event], ...] = (
+    UserRegisteredV1,
+    UserRegistrationRepeatedV1,
+    UserConfirmedV1,
+    UserPasswordResetRequestedV1,
+    UserPasswordChangedV1,
+)
 
 # How a password was changed (UserPasswordChangedV1.how), as the security notice names it.
 PASSWORD_ROUTES = {
@@ -69,6 +89,17 @@ class QueuedMail:
 
 
 @dataclass(frozen=True)
+class Recipient:
+    """A row of the recipients projection: who a user id is, as of `updated_at`."""
+
+    user_id: UUID
+    email: str
+    first_name: str
+    last_name: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
 class Retry:
     at: datetime
 
@@ -78,30 +109,105 @@ class Abandon:
     pass
 
 
-def mail_for(event: Event) -> NewMail:
-    person = {
-        "first_name": getattr(event, "first_name", ""),
-        "last_name": getattr(event, "last_name", ""),
-    }
+def recipient_from(event: Event) -> Recipient | None:
+    """What a user event tells the recipients projection; None for any other event."""
+    if not isinstance(event, PERSON_EVENTS):
+        return None
+    return Recipient(event.user_id, event.email, event.first_name, event.last_name,
+                     event.occurred_at)
+
+
+def recipient_needed(event: Event) -> UUID | None:
+    """The member a pin event's mail goes to, to be looked up; None when no member is mailed."""
+    if isinstance(event, PinRequestedV1):
+        # The yearly issue goes with the Beitragsbescheid: nobody asked, nobody is mailed.
+        if event.reason == "user_request" and event.requested_by_user_id is not None:
+            return event.requested_by_user_id
+        return None
+    if isinstance(event, PinLinkedV1):
+        return event.user_id
+    return None
+
+
+def mails_for(event: Event, recipient: Recipient | None = None) -> list[NewMail]:
+    """Every mail one event asks for: none, one or (pin.linked.v1) two.
+
+    `recipient` is who `recipient_needed(event)` names, or None if the projection does not know
+    them; a member mail then cannot go out and is left out (the handler logs it).
+    """
+    if isinstance(event, PinRequestedV1):
+        return _pin_requested(event, recipient)
+    if isinstance(event, PinLinkedV1):
+        return _pin_linked(event, recipient)
+    return [_user_mail(event)]
+
+
+def _person(who: Event | Recipient) -> dict[str, str]:
+    return {"first_name": who.first_name, "last_name": who.last_name}
+
+
+def _user_mail(event: Event) -> NewMail:
     if isinstance(event, UserRegisteredV1):
         return NewMail(event.event_id, REGISTRATION_CONFIRMATION, event.email,
-                       {**person, "link_expires_at": event.link_expires_at.isoformat()},
+                       {**_person(event), "link_expires_at": event.link_expires_at.isoformat()},
                        {"confirmation_link": event.confirmation_link})
     if isinstance(event, UserRegistrationRepeatedV1):
-        return NewMail(event.event_id, ALREADY_REGISTERED, event.email, person)
+        return NewMail(event.event_id, ALREADY_REGISTERED, event.email, _person(event))
     if isinstance(event, UserConfirmedV1):
         expires = event.initial_password_expires_at.isoformat()
         return NewMail(event.event_id, INITIAL_PASSWORD, event.email,
-                       {**person, "initial_password_expires_at": expires},
+                       {**_person(event), "initial_password_expires_at": expires},
                        {"initial_password": event.initial_password})
     if isinstance(event, UserPasswordResetRequestedV1):
         return NewMail(event.event_id, PASSWORD_RESET, event.email,
-                       {**person, "link_expires_at": event.link_expires_at.isoformat()},
+                       {**_person(event), "link_expires_at": event.link_expires_at.isoformat()},
                        {"reset_link": event.reset_link})
     if isinstance(event, UserPasswordChangedV1):
         return NewMail(event.event_id, PASSWORD_CHANGED, event.email,
-                       {**person, "changed_at": event.changed_at.isoformat(), "how": event.how})
+                       {**_person(event), "changed_at": event.changed_at.isoformat(),
+                        "how": event.how})
     raise ValueError(f"no mail for {event.SUBJECT}")
+
+
+def _pin_requested(event: PinRequestedV1, member: Recipient | None) -> list[NewMail]:
+    wanted = recipient_needed(event)
+    if wanted is None or member is None or member.user_id != wanted:
+        return []
+    # The PIN itself is sealed to the print shop and goes by post only: it is never read here.
+    address = event.address
+    context = {
+        **_person(member),
+        "betriebsnummer": event.betriebsnummer,
+        "business_name": event.business_name,
+        "street": address.street,
+        "postal_code": address.postal_code,
+        "city": address.city,
+        "country": "" if address.country == "DE" else address.country,
+        "valid_until": event.valid_until.isoformat(),
+    }
+    return [NewMail(event.event_id, PIN_LETTER_ON_ITS_WAY, member.email, context)]
+
+
+def _pin_linked(event: PinLinkedV1, member: Recipient | None) -> list[NewMail]:
+    known = member is not None and member.user_id == event.user_id
+    business = {
+        "betriebsnummer": event.betriebsnummer,
+        "business_name": event.business_name,
+        "linked_at": event.linked_at.isoformat(),
+    }
+    mails = []
+    if event.business_email:
+        # The business's address of record hears of every new account with access to its data;
+        # it is told who, if the projection knows, and in any case which business and when.
+        mails.append(NewMail(event.event_id, BUSINESS_LINKED, event.business_email, {
+            **business,
+            "member_name": f"{member.first_name} {member.last_name}".strip() if known else "",
+            "member_email": member.email if known else "",
+        }))
+    if known:
+        mails.append(NewMail(event.event_id, MEMBER_LINKED, member.email,
+                             {**_person(member), **business}))
+    return mails
 
 
 def retry_delay(attempts: int, first: timedelta = FIRST_RETRY) -> timedelta:
@@ -132,7 +238,12 @@ def german_datetime(value: datetime | str) -> str:
     return _in_berlin(value).strftime("%d.%m.%Y, %H:%M Uhr")
 
 
-def german_date(value: datetime | str) -> str:
+def german_date(value: date | datetime | str) -> str:
+    """A moment as its day in Wiesbaden; a plain day (`2025-03-31`) as that day."""
+    if isinstance(value, str) and len(value) == 10:
+        value = date.fromisoformat(value)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.strftime("%d.%m.%Y")
     return _in_berlin(value).strftime("%d.%m.%Y")
 
 

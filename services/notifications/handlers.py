@@ -21,13 +21,30 @@ Clock = Callable[[], datetime]
 
 
 async def accept_event(pool: asyncpg.Pool, event: Event, now: datetime) -> bool:
-    """The event and its mail commit together; False for an event handled before."""
-    mail = domain.mail_for(event)
+    """The event, what it tells about its user and its mails commit together; False for an
+    event handled before.
+
+    A pin event's member is looked up in the recipients projection. Someone it does not know
+    gets no mail: that is logged and the event is done (it is not redelivered in a loop).
+    """
+    update = domain.recipient_from(event)
+    wanted = domain.recipient_needed(event)
     async with pool.acquire() as conn, conn.transaction():
         if not await first_time(conn, event):
             return False
-        added = await repository.add_mail(conn, mail, now)
-    if added is not None:
+        if update is not None:
+            await repository.upsert_recipient(conn, update)
+        member = await repository.recipient(conn, wanted) if wanted is not None else None
+        mails = domain.mails_for(event, member)
+        added = [mail for mail in mails if await repository.add_mail(conn, mail, now) is not None]
+    if wanted is not None and member is None:
+        metrics.MAILS_SKIPPED.labels(event.SUBJECT, "unknown_recipient").inc()
+        log.warning(
+            "member unknown to notifications, no mail to them",
+            extra={"subject": event.SUBJECT, "event_id": str(event.event_id),
+                   "user_id": str(wanted)},
+        )
+    for mail in added:
         metrics.MAILS_QUEUED.labels(mail.kind).inc()
     return True
 

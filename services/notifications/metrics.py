@@ -6,3 +6,7 @@ MAILS_QUEUED = Counter("portal_mails_queued_total", "Mails put in the queue", ["
 MAILS_SENT = Counter("portal_mails_sent_total", "Mails the SMTP server accepted", ["kind"])
 MAILS_FAILED = Counter("portal_mails_failed_total", "Tries to send a mail that failed", ["kind"])
 MAILS_ABANDONED = Counter("portal_mails_abandoned_total", "Mails given up on", ["kind"])
+MAILS_SKIPPED = Counter(
+    "portal_mails_skipped_total", "Mails an event asked for that could not be made",
+    ["subject", "reason"],
+)

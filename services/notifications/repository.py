@@ -86,3 +86,33 @@ async def release(pool: asyncpg.Pool, mail_ids: list[UUID]) -> None:
             " where id = any($1::uuid[]) and state = 'processing'",
             mail_ids,
         )
+
+
+async def upsert_recipient(conn: asyncpg.Connection, recipient: domain.Recipient) -> bool:
+    """Record who a user id is; an older event than the one recorded changes nothing.
+
+    True if the row was written (new, or newer than what was there)."""
+    written = await conn.fetchval(
+        "insert into recipients (user_id, email, first_name, last_name, updated_at)"
+        " values ($1, $2, $3, $4, $5)"
+        " on conflict (user_id) do update set email = excluded.email,"
+        "  first_name = excluded.first_name, last_name = excluded.last_name,"
+        "  updated_at = excluded.updated_at"
+        " where recipients.updated_at <= excluded.updated_at"
+        " returning true",
+        recipient.user_id, recipient.email, recipient.first_name, recipient.last_name,
+        recipient.updated_at,
+    )
+    return bool(written)
+
+
+async def recipient(conn: asyncpg.Connection, user_id: UUID) -> domain.Recipient | None:
+    row = await conn.fetchrow(
+        "select user_id, email, first_name, last_name, updated_at from recipients"
+        " where user_id = $1",
+        user_id,
+    )
+    if row is None:
+        return None
+    return domain.Recipient(row["user_id"], row["email"], row["first_name"], row["last_name"],
+                            row["updated_at"])

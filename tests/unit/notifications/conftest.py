@@ -1,8 +1,12 @@
-from datetime import timedelta
+from datetime import date, timedelta
+from uuid import uuid4
 
 import pytest
 
 from contracts import (
+    PinLinkedV1,
+    PinRequestedV1,
+    PostalAddress,
     UserConfirmedV1,
     UserPasswordChangedV1,
     UserPasswordResetRequestedV1,
@@ -10,6 +14,7 @@ from contracts import (
     UserRegistrationRepeatedV1,
 )
 from runtime.crypto import generate_keypair, random_token, seal
+from services.notifications import domain
 from services.notifications.rendering import Composer, Letterhead
 from tests.unit.notifications.sample import NOW, PUBLIC_URL, person
 
@@ -37,7 +42,17 @@ def events(keypair):
     confirm = f"{PUBLIC_URL}/registrierung/bestaetigen?token={random_token()}"
     reset = f"{PUBLIC_URL}/passwort-zuruecksetzen?token={random_token()}"
     password = "Xy7kPq3mZt9R"
+    pin = "K7QM-4XPA"
+    printshop = generate_keypair()[0]  # the PIN is sealed to the print shop, not to us
     later = NOW + timedelta(hours=24)
+    member = domain.Recipient(uuid4(), "erika@example.de", "Erika", "Müller", NOW)
+    letter = {
+        "request_id": uuid4(), "betriebsnummer": "1234567", "business_name": "Müller Elektro GmbH",
+        "address": PostalAddress(street="Bahnhofstraße 12", postal_code="65185", city="Wiesbaden"),
+        "pin": seal(printshop, pin), "valid_until": date(2025, 4, 30),
+    }
+    linked = {"user_id": member.user_id, "betriebsnummer": "1234567",
+              "business_name": "Müller Elektro GmbH", "linked_at": NOW}
     return {
         "registered": UserRegisteredV1(**person(), confirmation_link=seal(public, confirm),
                                        link_expires_at=later),
@@ -48,5 +63,11 @@ def events(keypair):
                                               link_expires_at=NOW + timedelta(hours=2)),
         "changed": UserPasswordChangedV1(**person(), changed_at=NOW, how="changed"),
         "changed_by_reset": UserPasswordChangedV1(**person(), changed_at=NOW, how="reset"),
-        "secrets": {"confirm": confirm, "reset": reset, "password": password},
+        "pin_requested": PinRequestedV1(**letter, reason="user_request",
+                                        requested_by_user_id=member.user_id),
+        "pin_annual": PinRequestedV1(**letter, reason="annual_notice"),
+        "pin_linked": PinLinkedV1(**linked, business_email="info@mueller-elektro.de"),
+        "pin_linked_quietly": PinLinkedV1(**linked),
+        "member": member,
+        "secrets": {"confirm": confirm, "reset": reset, "password": password, "pin": pin},
     }

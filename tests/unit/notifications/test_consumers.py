@@ -1,11 +1,11 @@
 import pytest
-from faststream.exceptions import NackMessage, RejectMessage
 from faststream.nats import NatsBroker, TestNatsBroker
 
 from contracts import Event, UserConfirmedV1, UserPasswordChangedV1
 from services.notifications import consumers, domain
 
 NAMES = ("registered", "repeated", "confirmed", "reset", "changed")
+PIN_NAMES = ("pin_requested", "pin_linked")
 
 
 class Accepted:
@@ -37,13 +37,20 @@ def test_durables_follow_polyn_naming():
     subjects = {c.SUBJECT for c in consumers.SUBSCRIBED}
     assert subjects == {"user.registered.v1", "user.registration_repeated.v1",
                         "user.confirmed.v1", "user.password_reset_requested.v1",
-                        "user.password_changed.v1"}
+                        "user.password_changed.v1", "pin.requested.v1", "pin.linked.v1"}
     assert UserPasswordChangedV1 in consumers.SUBSCRIBED
+    assert consumers.durable_name("pin.requested.v1") == "notifications_pin_requested_v1"
+    assert consumers.durable_name("pin.linked.v1") == "notifications_pin_linked_v1"
 
 
 def test_every_subscribed_event_makes_a_mail(events):
-    made = {domain.mail_for(events[n]).kind for n in NAMES}
-    assert len(made) == len(consumers.SUBSCRIBED) == len(NAMES)
+    member = events["member"]
+    made = {mail.kind for n in NAMES + PIN_NAMES for mail in domain.mails_for(events[n], member)}
+    assert {type(events[n]) for n in NAMES + PIN_NAMES} == set(consumers.SUBSCRIBED)
+    assert made == {domain.REGISTRATION_CONFIRMATION, domain.ALREADY_REGISTERED,
+                    domain.INITIAL_PASSWORD, domain.PASSWORD_RESET, domain.PASSWORD_CHANGED,
+                    domain.PIN_LETTER_ON_ITS_WAY, domain.BUSINESS_LINKED, domain.MEMBER_LINKED}
+    assert made == set(domain.SUBJECTS)
 
 
 def test_each_subject_gets_its_own_durable_pull_subscriber():
@@ -53,6 +60,16 @@ def test_each_subject_gets_its_own_durable_pull_subscriber():
     assert registered == sorted((consumers.durable_name(c.SUBJECT), c.STREAM, 1)
                                 for c in consumers.SUBSCRIBED)
     assert ("notifications_user_password_changed_v1", "PORTAL_USERS", 1) in registered
+    assert ("notifications_pin_requested_v1", "PORTAL_PINS", 1) in registered
+    assert ("notifications_pin_linked_v1", "PORTAL_PINS", 1) in registered
+    assert len(registered) == len(set(registered)) == 7
+
+
+def test_pin_subscribers_take_only_their_own_subject():
+    broker = broker_with(Accepted())
+    subjects = {sub.config.durable_name: sub.subject.broker_address for sub in broker.subscribers}
+    assert subjects["notifications_pin_requested_v1"] == "pin.requested.v1"
+    assert subjects["notifications_pin_linked_v1"] == "pin.linked.v1"
 
 
 async def test_each_subject_hands_its_contract_to_the_use_case(events):
@@ -67,6 +84,18 @@ async def test_each_subject_hands_its_contract_to_the_use_case(events):
     assert accept.events[0] == events["registered"]
 
 
+async def test_pin_events_reach_the_use_case_from_their_stream(events):
+    accept = Accepted()
+    broker = broker_with(accept)
+    async with TestNatsBroker(broker) as test:
+        for name in ("pin_requested", "pin_annual", "pin_linked", "pin_linked_quietly"):
+            event = events[name]
+            assert event.STREAM == "PORTAL_PINS"
+            await test.publish(event.model_dump_json().encode(), event.SUBJECT, stream=event.STREAM)
+    assert accept.events == [events[n] for n in ("pin_requested", "pin_annual", "pin_linked",
+                                                 "pin_linked_quietly")]
+
+
 async def test_an_unreadable_message_is_dropped_without_an_error(events):
     accept = Accepted()
     broker = broker_with(accept)
@@ -76,25 +105,6 @@ async def test_an_unreadable_message_is_dropped_without_an_error(events):
         event = events["reset"]
         await test.publish(event.model_dump_json().encode(), event.SUBJECT, stream=event.STREAM)
     assert accept.events == [events["reset"]]
-
-
-class Message:
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-
-async def test_a_failed_commit_is_redelivered_later(events):
-    event = events["registered"]
-    handle = consumers._handler(type(event), Accepted(fail=ConnectionError("postgres away")))
-    with pytest.raises(NackMessage) as raised:
-        await handle(Message(event.model_dump_json().encode()))
-    assert raised.value.extra_options == {"delay": consumers.RETRY_DELAY}
-
-
-async def test_an_unreadable_message_is_terminated_not_redelivered():
-    handle = consumers._handler(UserConfirmedV1, Accepted())
-    with pytest.raises(RejectMessage):
-        await handle(Message(b'{"email": "x@example.de"}'))
 
 
 async def test_a_failed_commit_does_not_raise_out_of_the_subscriber(events):

@@ -9,7 +9,7 @@ from tests.unit.notifications.sample import NOW
 
 
 def queued(event, attempts: int = 1) -> domain.QueuedMail:
-    mail = domain.mail_for(event)
+    [mail] = domain.mails_for(event)
     return domain.QueuedMail(uuid4(), mail.kind, mail.recipient, mail.context, mail.sealed, attempts)
 
 

@@ -52,7 +52,7 @@ def test_message_id_is_the_same_for_every_resend():
 )
 def test_each_event_makes_its_mail_with_the_secret_still_sealed(events, name, kind, sealed):
     event = events[name]
-    mail = domain.mail_for(event)
+    [mail] = domain.mails_for(event)
     assert (mail.kind, mail.recipient, mail.source_event_id) == (kind, event.email, event.event_id)
     assert set(mail.sealed) == sealed
     stored = json.dumps(mail.context) + json.dumps(mail.sealed)
@@ -74,7 +74,7 @@ def test_the_password_notice_keeps_when_and_how():
     from tests.unit.notifications.sample import person
 
     event = UserPasswordChangedV1(**person(), changed_at=NOW, how="reset")
-    mail = domain.mail_for(event)
+    [mail] = domain.mails_for(event)
     assert mail.context["changed_at"] == NOW.isoformat()
     assert mail.context["how"] == "reset"
     assert domain.SUBJECTS[domain.PASSWORD_CHANGED] == "Ihr Passwort wurde geändert"

@@ -28,7 +28,7 @@ class Links(HTMLParser):
 
 
 def queued(event) -> domain.QueuedMail:
-    mail = domain.mail_for(event)
+    [mail] = domain.mails_for(event)
     return domain.QueuedMail(uuid4(), mail.kind, mail.recipient, mail.context, mail.sealed, 1)
 
 
