@@ -8,7 +8,8 @@ from services.gateway.access import (
     CHANGE_PAGE, LOGIN_PAGE, UNAVAILABLE_TITLE, current_session, login_required,
 )
 from services.gateway.rendering import message_page, render
-from services.gateway.sessions import KEY, clear_cookie, forget_session
+from services.gateway.session_end import add_cookies, end_session
+from services.gateway.sessions import forget_session
 from services.gateway.settings import SETTINGS
 
 ACCOUNT_PAGE = "/konto"
@@ -60,15 +61,7 @@ async def login(request: web.Request) -> web.Response:
 
 async def logout(request: web.Request) -> web.Response:
     """Ends the session where accounts still knows it; the cookie goes in any case."""
-    cookies: tuple[str, ...] = ()
-    if request.get(KEY) is not None:
-        answer = await upstream.call(request, "DELETE", accounts_url(request, "/sessions/current"))
-        cookies = answer.cookies
-        forget_session(request)
-    response = redirect("/?hinweis=abgemeldet", cookies)
-    if not cookies:
-        clear_cookie(response, request.app[SETTINGS])
-    return response
+    return add_cookies(redirect("/?hinweis=abgemeldet"), await end_session(request))
 
 
 @login_required

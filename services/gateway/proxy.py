@@ -4,6 +4,7 @@ Headers go through allow-lists, so inbound identity and hop-by-hop headers never
 signed identity is added fresh. Bodies are streamed (bounded by `max_body_size`)."""
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
@@ -11,6 +12,7 @@ from yarl import URL
 
 from runtime.errors import UNAVAILABLE, UNAVAILABLE_CODE, ApiError
 from services.gateway.security import identity_headers
+from services.gateway.session_end import end_session_with
 from services.gateway.sessions import forget_session
 from services.gateway.upstream import UPSTREAM
 
@@ -29,12 +31,20 @@ RESPONSE_HEADERS = (
 BUFFER_LIMIT = 256 * 1024
 NOT_FOUND = "Diese Schnittstelle gibt es nicht."
 TOO_LARGE = "Die Anfrage ist zu groß."
-# After these succeed the request's own session is different: resolve it afresh.
-SESSION_CHANGING = frozenset({
-    ("DELETE", "/api/v1/accounts/sessions/current"),
-    ("POST", "/api/v1/accounts/password"),
-    ("POST", "/api/v1/accounts/sessions"),
-})
+
+
+async def _forget(request: web.Request, response: web.StreamResponse) -> None:
+    forget_session(request)
+
+
+# Run on a 2xx answer before it is sent: the request's own session is different afterwards.
+AFTER_SUCCESS: dict[tuple[str, str], Callable[[web.Request, web.Response], Awaitable[None]]] = {
+    ("DELETE", "/api/v1/accounts/sessions/current"): _forget,
+    ("POST", "/api/v1/accounts/password"): _forget,
+    ("POST", "/api/v1/accounts/sessions"): _forget,
+    # The linking request's own session ends at once, with the answer.
+    ("POST", "/api/v1/pins/links"): end_session_with,
+}
 
 
 def create_handler(upstreams: dict[str, str], max_body_size: int):
@@ -61,23 +71,32 @@ def create_handler(upstreams: dict[str, str], max_body_size: int):
             async with request.app[UPSTREAM].request(
                 request.method, url, headers=headers, data=data, allow_redirects=False
             ) as upstream:
-                if upstream.status < 300 and (request.method, request.path) in SESSION_CHANGING:
-                    forget_session(request)
-                return await _answer(request, upstream)
+                hook = AFTER_SUCCESS.get((request.method, request.path)) if upstream.status < 300 else None
+                if hook is None:
+                    return await _answer(request, upstream)
+                response = await _buffered(upstream)
         except (aiohttp.ClientError, TimeoutError) as error:
             log.warning("upstream failed", extra={"upstream": request.match_info["service"],
                                                    "error": type(error).__name__})
             raise ApiError(503, UNAVAILABLE_CODE, UNAVAILABLE) from None
+        # After the service's connection went back to the pool.
+        await hook(request, response)
+        return response
 
     return proxy
 
 
+async def _buffered(upstream: aiohttp.ClientResponse) -> web.Response:
+    body = await upstream.read()
+    return web.Response(status=upstream.status, reason=upstream.reason, body=body,
+                        headers=_response_headers(upstream))
+
+
 async def _answer(request: web.Request, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
-    headers = _response_headers(upstream)
     length = upstream.content_length
     if (length is not None and length <= BUFFER_LIMIT) or upstream.status in (204, 304):
-        body = await upstream.read()
-        return web.Response(status=upstream.status, reason=upstream.reason, body=body, headers=headers)
+        return await _buffered(upstream)
+    headers = _response_headers(upstream)
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
     if length is not None:
         response.content_length = length

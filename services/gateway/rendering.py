@@ -2,7 +2,9 @@
 
 import asyncio
 import logging
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import web
@@ -28,7 +30,10 @@ _PAGE_ERRORS = {
 NOTICES = {
     "abgemeldet": "Sie wurden abgemeldet.",
     "passwort-geaendert": "Ihr Passwort wurde geändert.",
+    "pin-angefordert": ("Ihr PIN-Brief ist angefordert. Den PIN-Code für die Verknüpfung von "
+                        "Nutzer-Account und Betrieb erhalten Sie per Post an Ihre Betriebsadresse."),
 }
+BERLIN = ZoneInfo("Europe/Berlin")
 _FAILED = ("Fehler", "Es ist ein Fehler aufgetreten. Bitte versuchen Sie es später erneut.")
 
 
@@ -45,8 +50,24 @@ def create_environment(settings: Settings) -> jinja2.Environment:
         support_email=settings.support_email,
         support_phone=settings.support_phone,
         dev_inbox=settings.mail_inbox_url if settings.dev_mode else None,
+        dev_letters=settings.letters_url if settings.dev_mode else None,
     )
+    env.filters["datum"] = german_date
     return env
+
+
+def german_date(value: object) -> str:
+    """An ISO date or time from a service as TT.MM.JJJJ (a time in Berlin); else unchanged."""
+    text = str(value or "")
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text).strftime("%d.%m.%Y")
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(BERLIN)
+    return moment.strftime("%d.%m.%Y")
 
 
 def render(request: web.Request, template: str, status: int = 200, **context) -> web.Response:

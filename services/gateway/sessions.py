@@ -101,6 +101,10 @@ def install_cookie_clearing(app: web.Application, settings: Settings) -> None:
 
 def clear_cookie(response: web.StreamResponse, settings: Settings) -> None:
     """As a header, not `del_cookie`: the prepare signal runs after aiohttp wrote its cookies."""
+    response.headers.add("Set-Cookie", clearing_cookie(settings))
+
+
+def clearing_cookie(settings: Settings) -> str:
     secure = "; Secure" if settings.secure_cookies else ""
-    response.headers.add("Set-Cookie", f"{cookie_name(settings.public_url)}=; Max-Age=0; "
-                         f"Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; HttpOnly; SameSite=Lax{secure}")
+    return (f"{cookie_name(settings.public_url)}=; Max-Age=0; "
+            f"Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; HttpOnly; SameSite=Lax{secure}")

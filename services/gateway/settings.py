@@ -20,6 +20,8 @@ class Settings(ServiceSettings):
     max_body_size: int = Field(default=64 * 1024, ge=1024)
     dev_mode: bool = False
     mail_inbox_url: str | None = Field(default=None, description="The local mail catcher (dev only).")
+    letters_url: str | None = Field(
+        default=None, description="The local print shop's letters (dev only), e.g. http://127.0.0.1:8025/briefe.")
     support_email: str = "kundenportal@hwk-wiesbaden.de"
     support_phone: str = "0611 136-444"
 

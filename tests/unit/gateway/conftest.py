@@ -35,6 +35,7 @@ class FakeService:
     calls: list[Call] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
     url: str = ""
+    default_cookie: bool = True  # pins sets no cookie at all
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.calls.append(Call(request.method, request.path_qs, dict(request.headers), await request.read()))
@@ -51,7 +52,7 @@ class FakeService:
         if route in self.set_cookies:
             for cookie in self.set_cookies[route]:
                 response.headers.add("Set-Cookie", cookie)
-        else:
+        elif self.default_cookie:
             response.set_cookie("portal_session", "abc", httponly=True)
         return response
 
@@ -84,15 +85,26 @@ def make_settings(**overrides) -> Settings:
     return Settings(**(values | overrides))
 
 
-@pytest.fixture
-async def accounts():
-    fake = FakeService()
+async def _serve(fake: FakeService):
     server = TestServer(fake.app())
     await server.start_server()
     fake.url = str(server.make_url("")).rstrip("/")
     yield fake
     fake.release.set()
     await server.close()
+
+
+@pytest.fixture
+async def accounts():
+    async for fake in _serve(FakeService()):
+        yield fake
+
+
+@pytest.fixture
+async def pins():
+    """Stands in for pins: its default answer is the 200 of any route, without a cookie."""
+    async for fake in _serve(FakeService(default_cookie=False)):
+        yield fake
 
 
 @pytest.fixture
@@ -119,3 +131,9 @@ def secret() -> str:
 @pytest.fixture
 async def gateway(accounts, start_gateway) -> TestClient:
     return await start_gateway(accounts_url=accounts.url)
+
+
+@pytest.fixture
+async def portal(accounts, pins, start_gateway) -> TestClient:
+    """The gateway in front of fake accounts and fake pins."""
+    return await start_gateway(accounts_url=accounts.url, pins_url=pins.url)

@@ -1,0 +1,142 @@
+"""Mein Betrieb: request a PIN letter, link the account with Betriebsnummer + PIN, and — once
+linked — the exclusive member area. Every message shown is pins' own (the same as the API's)."""
+
+import asyncio
+
+from aiohttp import web
+
+from services.gateway import upstream
+from services.gateway.access import LOGIN_PAGE, UNAVAILABLE_TITLE, current_session, login_required
+from services.gateway.rendering import message_page, render
+from services.gateway.session_end import add_cookies, end_session
+from services.gateway.sessions import forget_session
+from services.gateway.settings import SETTINGS
+
+BUSINESS_PAGE = "/mein-betrieb"
+REQUEST_PAGE = "/mein-betrieb/pin-anfordern"
+LINK_PAGE = "/mein-betrieb/verknuepfen"
+LINKED = ("Ihr Konto ist jetzt mit Ihrem Betrieb verknüpft. Aus Sicherheitsgründen wurden Sie "
+          "abgemeldet. Bitte melden Sie sich erneut an.")
+STATES = {
+    "requested": "Angefordert",
+    "printing": "An die Druckerei übergeben",
+    "printed": "An die Druckerei übergeben",
+    "sent": "An die Druckerei übergeben",
+    "used": "Verwendet",
+    "expired": "Abgelaufen",
+    "superseded": "Nicht mehr gültig (ein neuerer PIN-Brief ersetzt ihn)",
+}
+REASONS = {"annual_notice": "mit dem Beitragsbescheid", "user_request": "im Kundenportal angefordert"}
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_routes([
+        web.get(BUSINESS_PAGE, business),
+        web.get(REQUEST_PAGE, request_form),
+        web.post(REQUEST_PAGE, request_pin),
+        web.get(LINK_PAGE, link_form),
+        web.post(LINK_PAGE, link),
+    ])
+
+
+def pins_url(request: web.Request, path: str) -> str:
+    return f"{request.app[SETTINGS].pins_url}/api/v1/pins{path}"
+
+
+def state_label(letter: dict) -> str:
+    state = str(letter.get("state", ""))
+    return STATES.get(state) or str(letter.get("state_label") or state)
+
+
+def reason_label(letter: dict) -> str:
+    reason = str(letter.get("reason", ""))
+    return REASONS.get(reason, reason)
+
+
+def _login_again(request: web.Request) -> web.HTTPSeeOther:
+    """pins no longer knows the session (ended meanwhile): log in afresh."""
+    forget_session(request)
+    return web.HTTPSeeOther(LOGIN_PAGE)
+
+
+def _unavailable(request: web.Request, answer: upstream.Answer) -> web.Response:
+    return message_page(request, 503, UNAVAILABLE_TITLE, answer.message,
+                        links=[(BUSINESS_PAGE, "Mein Betrieb"), ("/", "Zur Startseite")])
+
+
+@login_required
+async def business(request: web.Request) -> web.Response:
+    """Linked: the member area. Otherwise the two choices. Both list the member's own letters."""
+    mine, letters = await asyncio.gather(
+        upstream.call(request, "GET", pins_url(request, "/businesses/mine")),
+        upstream.call(request, "GET", pins_url(request, "/requests")),
+    )
+    if 401 in (mine.status, letters.status):
+        raise _login_again(request)
+    if not (mine.ok or mine.status == 403):
+        return _unavailable(request, mine)
+    # Without the list of letters the page still shows what it can.
+    requests = (letters.body.get("requests") or []) if letters.ok else None
+    if mine.ok:
+        found = current_session(request)
+        return render(request, "member_area.html", businesses=mine.body.get("businesses") or [],
+                      requests=requests, me=str(found.user.user_id) if found else "",
+                      state_label=state_label, reason_label=reason_label)
+    return render(request, "business.html", requests=requests, state_label=state_label)
+
+
+@login_required
+async def request_form(request: web.Request) -> web.Response:
+    return _request_page(request, 200, betriebsnummer="")
+
+
+@login_required
+async def request_pin(request: web.Request) -> web.Response:
+    number = str((await request.post()).get("betriebsnummer", "")).strip()
+    answer = await upstream.post_json(request, pins_url(request, "/requests"), {"betriebsnummer": number})
+    if answer.ok:
+        raise web.HTTPSeeOther(f"{BUSINESS_PAGE}?hinweis=pin-angefordert")
+    if answer.status == 401:
+        raise _login_again(request)
+    if answer.status >= 500:
+        return _unavailable(request, answer)
+    return _request_page(request, answer.status, betriebsnummer=number,
+                         errors=answer.fields, message=answer.message)
+
+
+@login_required
+async def link_form(request: web.Request) -> web.Response:
+    return _link_page(request, 200, betriebsnummer="", pin="")
+
+
+@login_required
+async def link(request: web.Request) -> web.Response:
+    form = await request.post()
+    values = {name: str(form.get(name, "")).strip() for name in ("betriebsnummer", "pin")}
+    answer = await upstream.post_json(request, pins_url(request, "/links"), values)
+    if answer.ok:
+        # The linking request's own session ends at once, with the answer.
+        cookies = await end_session(request)
+        message = str(answer.body.get("message") or LINKED)
+        return add_cookies(render(request, "linked.html", message=message), cookies)
+    if answer.status == 401:
+        raise _login_again(request)
+    if answer.status >= 500:
+        return _unavailable(request, answer)
+    errors = answer.fields
+    # The PIN is typed again only where it was the problem (or the attempt was refused).
+    pin = values["pin"] if errors and "pin" not in errors else ""
+    return _link_page(request, answer.status, betriebsnummer=values["betriebsnummer"], pin=pin,
+                      errors=errors, message=answer.message)
+
+
+def _request_page(request: web.Request, status: int, **context) -> web.Response:
+    context.setdefault("errors", {})
+    context.setdefault("message", None)
+    return render(request, "pin_request.html", status, **context)
+
+
+def _link_page(request: web.Request, status: int, **context) -> web.Response:
+    context.setdefault("errors", {})
+    context.setdefault("message", None)
+    return render(request, "link.html", status, **context)
