@@ -359,7 +359,7 @@ def write_private(path: Path, text: str) -> None:
 
 def portal_env(*, nats_url: str, database_url: str, smtp_host: str, smtp_port: int,
                secrets: Secrets, ports: dict[str, int] | None = None, public_url: str | None = None,
-               dev_mode: bool = False, mail_inbox_url: str | None = None,
+               dev_mode: bool = False, mail_inbox_url: str | None = None, letters_url: str | None = None,
                mail_from: str = "Kundenportal <kundenportal@localhost>",
                log_level: str = "INFO") -> dict[str, dict[str, str]]:
     """The PORTAL_* variables of each service, by service name; each gets only what it needs."""
@@ -394,6 +394,8 @@ def portal_env(*, nats_url: str, database_url: str, smtp_host: str, smtp_port: i
         env["gateway"]["PORTAL_DEV_MODE"] = "true"
     if mail_inbox_url:
         env["gateway"]["PORTAL_MAIL_INBOX_URL"] = mail_inbox_url
+    if letters_url:
+        env["gateway"]["PORTAL_LETTERS_URL"] = letters_url
     for name, variables in env.items():
         variables["PORTAL_HTTP_PORT"] = str(ports[name])
     return env
@@ -417,3 +419,31 @@ async def start_services(services: Iterable[ServiceProcess], timeout: float = 60
 
 async def stop_services(services: Iterable[ServiceProcess]) -> None:
     await asyncio.gather(*(s.terminate() for s in services))
+
+
+class PrintShopProcess(_Process):
+    """`python -m deploy.printshop` (the outside print shop) with the given PRINTSHOP_* variables;
+    ready when its /readyz answers 200 (connected, durable consumer bound)."""
+
+    def __init__(self, env: dict[str, str], port: int, log_dir: Path, *, name: str = "printshop",
+                 host: str = "127.0.0.1") -> None:
+        super().__init__(name, Path(log_dir) / f"{name}.log")
+        self.port = port
+        self.host = host
+        self.env = {**env, "PRINTSHOP_HTTP_PORT": str(port), "PRINTSHOP_HTTP_HOST": host}
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    async def start(self) -> None:
+        base = {k: v for k, v in os.environ.items()
+                if not k.startswith(("PORTAL_", "PRINTSHOP_", "NATS_"))}
+        self._spawn([sys.executable, "-m", "deploy.printshop"],
+                    env={**base, "PYTHONUNBUFFERED": "1", **self.env}, cwd=ROOT)
+
+    async def wait_ready(self, timeout: float = 30) -> None:
+        try:
+            await _until(lambda: _http_ok(f"{self.url}readyz"), timeout, self.name, self._check_alive)
+        except TimeoutError as error:
+            raise TimeoutError(f"{error}; log {self.log_path}:\n{self.log_tail()}") from None

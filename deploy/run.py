@@ -1,8 +1,10 @@
 """The local runner: `python -m deploy.run` starts the whole portal on this machine.
 
 NATS with JetStream, an embedded Postgres and the mail catcher, then the four services, each its
-own process. State lives in ./var/ and survives restarts (`--fresh` wipes it). Ctrl-C or
-SIGTERM stops the services first, then mail catcher, NATS and Postgres.
+own process, and the print shop (`deploy.printshop`, the outside integration that turns
+`pin.requested.v1` into PDF letters in var/letters/, listed on "Briefe der Druckerei").
+State lives in ./var/ and survives restarts (`--fresh` wipes it). Ctrl-C or SIGTERM stops the
+services first, then mail catcher, NATS and Postgres.
 """
 
 import argparse
@@ -15,8 +17,8 @@ import warnings
 from pathlib import Path
 
 from deploy.infra import (
-    ROOT, SERVICES, NatsServer, Postgres, Secrets, ServiceProcess, portal_env, start_services,
-    stop_services, write_private,
+    ROOT, SERVICES, NatsServer, Postgres, PrintShopProcess, Secrets, ServiceProcess, portal_env,
+    start_services, stop_services, write_private,
 )
 from deploy.mailcatcher import MailCatcher
 
@@ -31,6 +33,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--nats-port", type=int, default=4222)
     parser.add_argument("--smtp-port", type=int, default=1025)
     parser.add_argument("--inbox-port", type=int, default=8025)
+    parser.add_argument("--letters-port", type=int, default=8026,
+                        help='the print shop\'s page "Briefe der Druckerei" (8026)')
+    parser.add_argument("--no-printshop", action="store_true",
+                        help="do not start the print shop (PIN letters then wait in JetStream)")
     parser.add_argument("--var", type=Path, default=ROOT / "var", help="state folder (./var)")
     parser.add_argument("--fresh", action="store_true", help="wipe the state folder first")
     parser.add_argument("--only", nargs="+", choices=SERVICES, default=list(SERVICES), metavar="SERVICE",
@@ -64,7 +70,7 @@ async def run(args: argparse.Namespace) -> int:
                       log_path=logs / "nats.log")
     postgres = Postgres(var / "postgres")
     mail = MailCatcher("127.0.0.1", args.smtp_port, args.inbox_port)
-    services: list[ServiceProcess] = []
+    services: list[ServiceProcess | PrintShopProcess] = []
 
     async with contextlib.AsyncExitStack() as stack:
         say("starting Postgres, NATS and the mail catcher …")
@@ -81,6 +87,7 @@ async def run(args: argparse.Namespace) -> int:
         env = portal_env(
             nats_url=nats.url, database_url=database_url, smtp_host=mail.host, smtp_port=mail.smtp_port,
             secrets=secrets, ports=ports, dev_mode=True, mail_inbox_url=mail.inbox_url,
+            letters_url=None if args.no_printshop else f"http://127.0.0.1:{args.letters_port}",
             log_level=args.log_level,
         )
         wanted = [name for name in SERVICES if name in args.only]
@@ -91,8 +98,17 @@ async def run(args: argparse.Namespace) -> int:
             if not await _start_or_report(started, stop):
                 return 1
 
+        if not args.no_printshop:
+            printshop = PrintShopProcess(printshop_env(nats.url, var, env["gateway"]["PORTAL_PUBLIC_URL"],
+                                                       args.log_level), args.letters_port, logs)
+            services.append(printshop)
+            if not await _start_or_report([printshop], stop):
+                return 1
+
         say(f"Portal:      {env['gateway']['PORTAL_PUBLIC_URL']}")
         say(f"Posteingang: {mail.inbox_url}   (SMTP on {mail.host}:{mail.smtp_port})")
+        if not args.no_printshop:
+            say(f"Briefe der Druckerei: {printshop.url}   (PIN letters as PDF in {var / 'letters'}/)")
         say(f"Logs:        {logs}/<service>.log   State: {var}")
         say("Ctrl-C stops everything.")
         crashed = await _watch(services, stop)
@@ -103,6 +119,18 @@ async def run(args: argparse.Namespace) -> int:
         say("stopping …")
     say("stopped.")
     return 0
+
+
+def printshop_env(nats_url: str, var: Path, portal_url: str, log_level: str) -> dict[str, str]:
+    """The print shop as an outsider sees it: the runner's NATS (no users: no credentials), the
+    private key the runner wrote, and a folder for the letters."""
+    return {
+        "PRINTSHOP_NATS_URL": nats_url,
+        "PRINTSHOP_PRIVATE_KEY_FILE": str(var / "printshop.key"),
+        "PRINTSHOP_OUTPUT_DIR": str(var / "letters"),
+        "PRINTSHOP_PORTAL_URL": portal_url,
+        "PRINTSHOP_LOG_LEVEL": log_level,
+    }
 
 
 async def _start_or_report(services: list[ServiceProcess], stop: asyncio.Event) -> bool:
