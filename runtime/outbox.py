@@ -37,6 +37,17 @@ async def enqueue(conn: asyncpg.Connection, event: Event, schema: str) -> None:
     await conn.execute("select pg_notify($1, '')", channel(schema))
 
 
+async def enqueue_many(conn: asyncpg.Connection, events: list[Event], schema: str) -> None:
+    """Many events in one round trip (the yearly PIN issue writes thousands)."""
+    if not events:
+        return
+    await conn.executemany(
+        "insert into outbox (event_id, subject, payload) values ($1, $2, $3)",
+        [(e.event_id, e.SUBJECT, e.model_dump(mode="json")) for e in events],
+    )
+    await conn.execute("select pg_notify($1, '')", channel(schema))
+
+
 class OutboxRelay:
     def __init__(
         self,

@@ -50,8 +50,11 @@ async def _listen(pool, channel, drain, wake: asyncio.Event, batch_size: int, po
             wake.clear()
             while await drain() >= batch_size:
                 pass
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel that
+            # meets a NOTIFY (gh-86296), and shutdown would then wait forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), poll_interval)
+                async with asyncio.timeout(poll_interval):
+                    await wake.wait()
             if _closed(listener):
                 raise ConnectionError("listener connection closed")
     finally:

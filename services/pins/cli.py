@@ -1,0 +1,86 @@
+"""`python -m services.pins <command>`: the chamber staff's jobs. Each reads only the settings it
+needs; the schema is created and migrated first, as the service would.
+
+  import-businesses FILE.csv [--full]   the business register; --full deletes what is missing
+  issue-annual-pins [--year YYYY]       one PIN letter per active business, once a year
+"""
+
+import argparse
+import asyncio
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from runtime import db
+from runtime.logs import setup_logging
+from runtime.settings import load_settings
+from services.pins import annual, domain
+from services.pins.context import SCHEMA
+from services.pins.register import RegisterInvalid, import_register
+from services.pins.settings import LetterSettings, RegisterSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+MAX_PROBLEMS_SHOWN = 200
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m services.pins", description="pins: register and PIN letters")
+    commands = p.add_subparsers(dest="command", required=True)
+    imp = commands.add_parser("import-businesses", help="import the business register (CSV)")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--full", action="store_true", help="mark businesses missing from the file as deleted")
+    yearly = commands.add_parser("issue-annual-pins", help="the yearly PIN letters")
+    yearly.add_argument("--year", type=int, help="default: the current year")
+    return p
+
+
+async def import_businesses(file: Path, full: bool) -> int:
+    settings = load_settings(RegisterSettings, "pins")
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        print(f"Datei nicht lesbar / cannot read file: {error}", file=sys.stderr)
+        return 2
+    pool = await db.create_pool(settings.database_url.get_secret_value(), SCHEMA, MIGRATIONS, max_size=2)
+    try:
+        summary = await import_register(pool, data, datetime.now(UTC), full=full)
+    except RegisterInvalid as invalid:
+        for problem in invalid.problems[:MAX_PROBLEMS_SHOWN]:
+            print(problem, file=sys.stderr)
+        if len(invalid.problems) > MAX_PROBLEMS_SHOWN:
+            print(f"… und {len(invalid.problems) - MAX_PROBLEMS_SHOWN} weitere Fehler.", file=sys.stderr)
+        print(f"Nichts importiert / nothing imported: {len(invalid.problems)} fehlerhafte Zeile(n).", file=sys.stderr)
+        return 1
+    finally:
+        await pool.close()
+    print("\n".join(summary.lines()))
+    return 0
+
+
+async def issue_annual_pins(year: int | None) -> int:
+    from services.pins.app import make_context  # the server's wiring, without its broker
+
+    settings = load_settings(LetterSettings, "pins")
+    year = year or datetime.now(domain.BERLIN).year
+    pool = await db.create_pool(settings.database_url.get_secret_value(), SCHEMA, MIGRATIONS, max_size=2)
+    try:
+        result = await annual.issue(make_context(settings, pool), year)
+    except RuntimeError as error:
+        print(f"Läuft bereits / already running: {error}", file=sys.stderr)
+        return 1
+    finally:
+        await pool.close()
+    if result.already_finished:
+        print(f"Jahreslauf {year} ist bereits abgeschlossen / already done: {result.issued_total} PIN-Briefe.")
+    else:
+        print(f"Jahreslauf {year}: {result.issued_now} neue PIN-Briefe, insgesamt {result.issued_total} / "
+              f"{result.issued_now} new, {result.issued_total} in total. The pins service publishes them.")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    setup_logging("pins", "WARNING", "")
+    if args.command == "import-businesses":
+        return asyncio.run(import_businesses(args.file, args.full))
+    return asyncio.run(issue_annual_pins(args.year))

@@ -1,0 +1,92 @@
+"""The HTTP entry points of pins: parse, call the use case, answer. The routes table is at the end."""
+
+from datetime import date
+
+from aiohttp import web
+from pydantic import BaseModel, field_validator
+
+from runtime.errors import ApiError, json_response, parse_json
+from runtime.sessions import SessionUser
+from runtime.web import current_identity
+from services.pins import domain
+from services.pins.letters import Letters
+from services.pins.links import Links
+
+LETTERS = web.AppKey("letters", Letters)
+LINKS = web.AppKey("links", Links)
+
+NOT_LOGGED_IN = "Bitte melden Sie sich an, um „Mein Betrieb“ zu nutzen."
+LINKED = {
+    "status": "linked",
+    "message": (
+        "Ihr Konto ist jetzt mit Ihrem Betrieb verknüpft. Aus Sicherheitsgründen wurden Sie abgemeldet. "
+        "Bitte melden Sie sich erneut an."
+    ),
+}
+
+
+class RequestIn(BaseModel):
+    betriebsnummer: str
+
+    @field_validator("betriebsnummer")
+    @classmethod
+    def _number(cls, value: str) -> str:
+        return domain.normalize_betriebsnummer(value)
+
+
+class LinkIn(RequestIn):
+    pin: str
+
+    @field_validator("pin")
+    @classmethod
+    def _pin(cls, value: str) -> str:
+        if len(value) > 64:
+            raise domain.Invalid(domain.PIN_FORMAT)
+        return domain.normalize_pin(value)
+
+
+def session_user(request: web.Request) -> SessionUser:
+    user = SessionUser.parse(current_identity(request).user)
+    if user is None:
+        raise ApiError(401, "unauthenticated", NOT_LOGGED_IN)
+    return user
+
+
+async def request_pin(request: web.Request) -> web.Response:
+    user = session_user(request)
+    form = await parse_json(request, RequestIn)
+    letter, business = await request.app[LETTERS].request(user.user_id, form.betriebsnummer)
+    until = domain.local_date(date.fromisoformat(letter["valid_until"]))
+    return json_response({
+        "status": "accepted",
+        "message": (
+            f"Ihr PIN-Brief ist unterwegs. Wir schicken ihn per Post an die Anschrift Ihres Betriebs, "
+            f"die bei uns hinterlegt ist ({business['name']}, {business['postal_code']} {business['city']}). "
+            f"Bitte rechnen Sie mit einigen Tagen Postlaufzeit. Die PIN ist bis zum {until} gültig."
+        ),
+        "request": letter,
+    }, status=202)
+
+
+async def my_requests(request: web.Request) -> web.Response:
+    user = session_user(request)
+    return json_response({"requests": await request.app[LETTERS].mine(user.user_id)})
+
+
+async def link(request: web.Request) -> web.Response:
+    user = session_user(request)
+    form = await parse_json(request, LinkIn)
+    await request.app[LINKS].link(user.user_id, form.betriebsnummer, form.pin, current_identity(request).client)
+    return json_response(LINKED)
+
+
+async def my_businesses(request: web.Request) -> web.Response:
+    user = session_user(request)
+    return json_response({"businesses": await request.app[LINKS].mine(user.user_id)})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/pins/requests", request_pin)
+    app.router.add_get("/api/v1/pins/requests", my_requests)
+    app.router.add_post("/api/v1/pins/links", link)
+    app.router.add_get("/api/v1/pins/businesses/mine", my_businesses)

@@ -1,0 +1,157 @@
+"""Every SQL statement of pins, raw and parameterised, against the `pins` schema."""
+
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import asyncpg
+
+from services.pins.throttle import Failures
+
+BUSINESS = "betriebsnummer, name, street, postal_code, city, email, trade"
+LETTER = "l.id, l.betriebsnummer, l.reason, l.created_at, l.valid_until, l.used_at, l.superseded_at"
+
+
+async def business(conn: asyncpg.Connection, number: str, *, lock: bool = False) -> asyncpg.Record | None:
+    """An active business of the register (None for an unknown or deleted one)."""
+    return await conn.fetchrow(
+        f"select {BUSINESS} from businesses where betriebsnummer = $1 and deleted_at is null"
+        + (" for update" if lock else ""),
+        number,
+    )
+
+
+# --- letters --------------------------------------------------------------------------------
+
+async def requests_since(conn: asyncpg.Connection, since: datetime, *, number: str | None = None,
+                         user_id: UUID | None = None) -> list[datetime]:
+    """When letters on request were asked for, newest first: for a business or by a member."""
+    rows = await conn.fetch(
+        "select created_at from pin_letters where reason = 'user_request' and created_at > $1"
+        " and ($2::text is null or betriebsnummer = $2) and ($3::uuid is null or requested_by = $3)"
+        " order by created_at desc limit 50",
+        since, number, user_id,
+    )
+    return [r["created_at"] for r in rows]
+
+
+async def insert_letters(conn: asyncpg.Connection, rows: list[tuple]) -> None:
+    """rows: (id, betriebsnummer, reason, requested_by, pin_hash, created_at, valid_until)."""
+    await conn.copy_records_to_table(
+        "pin_letters", records=rows,
+        columns=["id", "betriebsnummer", "reason", "requested_by", "pin_hash", "created_at", "valid_until"],
+    )
+
+
+async def letters_requested_by(conn: asyncpg.Connection, user_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"select {LETTER}, b.name from pin_letters l join businesses b using (betriebsnummer)"
+        " where l.requested_by = $1 order by l.created_at desc limit 50",
+        user_id,
+    )
+
+
+async def letters_of(conn: asyncpg.Connection, numbers: list[str]) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"select * from (select {LETTER}, row_number() over (partition by l.betriebsnummer"
+        " order by l.created_at desc) as n from pin_letters l where l.betriebsnummer = any($1::text[])) x"
+        " where n <= 20 order by created_at desc",
+        numbers,
+    )
+
+
+async def letters_by_pin(conn: asyncpg.Connection, number: str, pin_hash: bytes) -> list[asyncpg.Record]:
+    """Letters of an active business with this PIN, locked; the usable one first."""
+    return await conn.fetch(
+        f"select {LETTER} from pin_letters l join businesses b using (betriebsnummer)"
+        " where l.betriebsnummer = $1 and l.pin_hash = $2 and b.deleted_at is null"
+        " order by l.used_at nulls first, l.valid_until desc for update of l",
+        number, pin_hash,
+    )
+
+
+async def use_letter(conn: asyncpg.Connection, letter_id: UUID, user_id: UUID, now: datetime) -> None:
+    await conn.execute("update pin_letters set used_at = $2, used_by = $3 where id = $1", letter_id, now, user_id)
+
+
+async def supersede_requests(conn: asyncpg.Connection, user_id: UUID, number: str, now: datetime) -> None:
+    """The member's other open requests for this business are of no use to them any more."""
+    await conn.execute(
+        "update pin_letters set superseded_at = $3 where requested_by = $1 and betriebsnummer = $2"
+        " and used_at is null and superseded_at is null and valid_until > $3",
+        user_id, number, now,
+    )
+
+
+# --- links and failures ---------------------------------------------------------------------
+
+async def is_linked(conn: asyncpg.Connection, user_id: UUID, number: str) -> bool:
+    return bool(await conn.fetchval(
+        "select true from links where user_id = $1 and betriebsnummer = $2", user_id, number
+    ))
+
+
+async def insert_link(conn: asyncpg.Connection, user_id: UUID, number: str, now: datetime, letter_id: UUID) -> bool:
+    return bool(await conn.fetchval(
+        "insert into links (user_id, betriebsnummer, linked_at, letter_id) values ($1, $2, $3, $4)"
+        " on conflict do nothing returning true",
+        user_id, number, now, letter_id,
+    ))
+
+
+async def failures(conn: asyncpg.Connection, user_id: UUID, client: str, number: str, now: datetime) -> Failures:
+    since = now - timedelta(days=1)
+    member = await conn.fetch(
+        "select at, betriebsnummer from link_failures where user_id = $1 and at > $2 order by at desc limit 100",
+        user_id, since,
+    )
+    address = await conn.fetch(
+        "select at from link_failures where client = $1 and at > $2 order by at desc limit 1000", client, since
+    )
+    count = await conn.fetchval(
+        "select count(*) from link_failures where betriebsnummer = $1 and at > $2", number, since
+    )
+    return Failures([(r["at"], r["betriebsnummer"]) for r in member], [r["at"] for r in address], count)
+
+
+async def record_failure(pool: asyncpg.Pool, user_id: UUID, client: str, number: str, now: datetime) -> None:
+    await pool.execute(
+        "insert into link_failures (user_id, client, betriebsnummer, at) values ($1, $2, $3, $4)",
+        user_id, client, number, now,
+    )
+
+
+async def linked_businesses(conn: asyncpg.Connection, user_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"select {', '.join('b.' + c for c in BUSINESS.split(', '))}, k.linked_at"
+        " from links k join businesses b using (betriebsnummer)"
+        " where k.user_id = $1 and b.deleted_at is null order by k.linked_at",
+        user_id,
+    )
+
+
+async def linked_accounts(conn: asyncpg.Connection, numbers: list[str]) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "select k.betriebsnummer, k.user_id, k.linked_at, m.email, m.first_name, m.last_name"
+        " from links k left join members m using (user_id) where k.betriebsnummer = any($1::text[])"
+        " order by k.linked_at",
+        numbers,
+    )
+
+
+async def save_member(conn: asyncpg.Connection, user_id: UUID, email: str, first: str, last: str, at: datetime) -> None:
+    await conn.execute(
+        "insert into members (user_id, email, first_name, last_name, confirmed_at) values ($1, $2, $3, $4, $5)"
+        " on conflict (user_id) do update set email = $2, first_name = $3, last_name = $4, confirmed_at = $5"
+        " where members.confirmed_at <= $5",
+        user_id, email, first, last, at,
+    )
+
+
+async def purge(conn: asyncpg.Connection, now: datetime) -> int:
+    result = await conn.execute("delete from link_failures where at < $1", now - timedelta(days=2))
+    return int(result.rsplit(" ", 1)[-1])
+
+
+async def lock_member(conn: asyncpg.Connection, user_id: UUID) -> None:
+    """Serialise one member's requests, so two at once cannot both slip under the limit."""
+    await conn.execute("select pg_advisory_xact_lock(hashtext($1))", f"pins:member:{user_id}")
