@@ -38,6 +38,15 @@ class Event(BaseModel):
     version: int = Field(default=1, description="Major version; the subject ends in it.")
 
 
+class UserEvent(Event):
+    """An event about one account, naming the person so a reader needs no lookup."""
+
+    user_id: UUID
+    email: str = Field(max_length=254)
+    first_name: str = Field(max_length=100)
+    last_name: str = Field(max_length=100)
+
+
 class PostalAddress(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 

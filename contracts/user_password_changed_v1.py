@@ -1,13 +1,12 @@
 from datetime import datetime
 from typing import ClassVar, Literal
-from uuid import UUID
 
 from pydantic import Field
 
-from contracts.base import Event
+from contracts.base import UserEvent
 
 
-class UserPasswordChangedV1(Event):
+class UserPasswordChangedV1(UserEvent):
     """The password of an account was changed or reset: tell the owner ("Ihr Passwort wurde
     geändert"), so a change they did not make does not go unnoticed."""
 
@@ -15,9 +14,5 @@ class UserPasswordChangedV1(Event):
     STREAM: ClassVar[str] = "PORTAL_USERS"
 
     version: Literal[1] = 1
-    user_id: UUID
-    email: str = Field(max_length=254)
-    first_name: str = Field(max_length=100)
-    last_name: str = Field(max_length=100)
     changed_at: datetime
     how: Literal["changed", "reset"] = Field(description="'Passwort ändern' or 'Passwort vergessen'.")

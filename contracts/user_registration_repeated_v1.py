@@ -1,12 +1,9 @@
 from typing import ClassVar, Literal
-from uuid import UUID
 
-from pydantic import Field
-
-from contracts.base import Event
+from contracts.base import UserEvent
 
 
-class UserRegistrationRepeatedV1(Event):
+class UserRegistrationRepeatedV1(UserEvent):
     """Someone registered an address that already belongs to a confirmed account.
 
     The answer to the registration is the same as for a new address (no enumeration); the owner
@@ -17,7 +14,3 @@ class UserRegistrationRepeatedV1(Event):
     STREAM: ClassVar[str] = "PORTAL_USERS"
 
     version: Literal[1] = 1
-    user_id: UUID
-    email: str = Field(max_length=254)
-    first_name: str = Field(max_length=100)
-    last_name: str = Field(max_length=100)

@@ -3,7 +3,6 @@ register, a member requests a PIN, the print shop opens it, the member links the
 logged out for security, logs in again and reaches the member area."""
 
 import asyncio
-import json
 import os
 import secrets
 import subprocess

@@ -23,6 +23,7 @@ from services.pins.app import CONTEXT, create_app
 from services.pins.register import import_register
 from services.pins.settings import Settings
 from tests.support.client import query
+from tests.support.inprocess import Clock
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
@@ -30,17 +31,6 @@ pytestmark = pytest.mark.integration
 SECRET = secrets.token_urlsafe(40)
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = "Betriebsnummer;Name;Straße;PLZ;Ort;E-Mail;Gewerk"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture
