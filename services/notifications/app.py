@@ -8,7 +8,7 @@ from aiohttp import web
 from contracts import Event
 from runtime import bus, service
 from runtime.web import create_service_app
-from services.notifications import consumers, handlers, http
+from services.notifications import consumers, contact, handlers, http
 from services.notifications.mailer import Mailer, SmtpMailer
 from services.notifications.rendering import Composer, Letterhead
 from services.notifications.settings import Settings
@@ -32,7 +32,8 @@ def create_app(
     )
     composer = Composer(letterhead, settings.notifications_private_key.get_secret_value())
     app = create_service_app(settings.internal_secret.get_secret_value())
-    http.add_routes(app)
+    limits = contact.Limits(settings.contact_per_client_per_hour, settings.contact_per_address_per_hour)
+    http.add_routes(app, support_email=settings.support_email, clock=clock, limits=limits)
     broker = bus.create_broker(settings, "notifications")
 
     async def accept(event: Event) -> bool:

@@ -30,6 +30,8 @@ PASSWORD_CHANGED = "password_changed"
 PIN_LETTER_ON_ITS_WAY = "pin_letter_on_its_way"
 BUSINESS_LINKED = "business_linked"
 MEMBER_LINKED = "member_linked"
+CONTACT_REQUEST = "contact_request"  # the contact form, to the chamber's support
+CONTACT_COPY = "contact_copy"  # its copy, to the sender
 
 SUBJECTS = {
     REGISTRATION_CONFIRMATION: "Bitte bestätigen Sie Ihre E-Mail-Adresse",
@@ -40,6 +42,8 @@ SUBJECTS = {
     PIN_LETTER_ON_ITS_WAY: "Ihr PIN-Brief ist unterwegs",
     BUSINESS_LINKED: "Neuer Zugang zum Kundenportal für Ihren Betrieb",
     MEMBER_LINKED: "Ihr Konto ist mit Ihrem Betrieb verknüpft",
+    CONTACT_REQUEST: "Kontaktanfrage aus dem Kundenportal",
+    CONTACT_COPY: "Ihre Nachricht an die Handwerkskammer",
 }
 
 # The user events that say who an account is (user id, e-mail, name): each one updates the

@@ -5,13 +5,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from uuid import uuid4
 
 import asyncpg
 
 from contracts import Event
 from runtime.inbox import first_time
 from runtime.logs import redact
-from services.notifications import domain, metrics, repository
+from services.notifications import contact, domain, metrics, repository
 from services.notifications.mailer import Mailer, PermanentMailError
 from services.notifications.rendering import Composer
 
@@ -47,6 +48,35 @@ async def accept_event(pool: asyncpg.Pool, event: Event, now: datetime) -> bool:
     for mail in added:
         metrics.MAILS_QUEUED.labels(mail.kind).inc()
     return True
+
+
+@dataclass(frozen=True)
+class TooMany:
+    wait: timedelta
+
+
+async def accept_contact(
+    pool: asyncpg.Pool, request: contact.ContactRequest, client: str, support_email: str,
+    now: datetime, limits: contact.Limits = contact.Limits(),
+) -> TooMany | None:
+    """Both mails of one contact request commit together with the request that counts against
+    the limits; None when queued, TooMany (nothing stored) when over a limit."""
+    key = contact.address_key(request.email)
+    request_id = uuid4()
+    async with pool.acquire() as conn, conn.transaction():
+        await repository.lock_contact_keys(conn, client, key)
+        by_client, by_address = await repository.recent_contacts(conn, client, key, now - contact.WINDOW)
+        wait = contact.wait_before_next(by_client, by_address, now, limits)
+        if wait is not None:
+            return TooMany(wait)
+        await repository.add_contact(conn, request_id, client, key, now, now - contact.WINDOW)
+        mails = contact.mails_for_contact(request, request_id, support_email, now)
+        for mail in mails:
+            await repository.add_mail(conn, mail, now)
+    for mail in mails:
+        metrics.MAILS_QUEUED.labels(mail.kind).inc()
+    log.info("contact request queued", extra={"request_id": str(request_id)})
+    return None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,72 @@
-"""HTTP routes of notifications beyond health, readiness and metrics (the contact form, later)."""
+"""HTTP routes of notifications beyond health, readiness and metrics: the contact form."""
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from runtime import service
+from runtime.errors import ApiError, json_response, parse_json
+from runtime.web import current_identity
+from services.notifications import contact, handlers
+
+SUPPORT_EMAIL = web.AppKey("support_email", str)
+CLOCK = web.AppKey("clock", handlers.Clock)
+LIMITS = web.AppKey("contact_limits", contact.Limits)
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_routes([])
+class ContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    email: str
+    betriebsnummer: str = ""
+    betriebsname: str = ""
+    message: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return contact.clean_name(value)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return contact.clean_email(value)
+
+    @field_validator("betriebsnummer")
+    @classmethod
+    def _betriebsnummer(cls, value: str) -> str:
+        return contact.clean_betriebsnummer(value)
+
+    @field_validator("betriebsname")
+    @classmethod
+    def _betriebsname(cls, value: str) -> str:
+        return contact.clean_betriebsname(value)
+
+    @field_validator("message")
+    @classmethod
+    def _message(cls, value: str) -> str:
+        return contact.clean_message(value)
+
+    def request(self) -> contact.ContactRequest:
+        return contact.ContactRequest(self.name, self.email, self.betriebsnummer,
+                                      self.betriebsname, self.message)
+
+
+def add_routes(app: web.Application, *, support_email: str, clock: handlers.Clock,
+               limits: contact.Limits = contact.Limits()) -> None:
+    app[SUPPORT_EMAIL] = support_email
+    app[CLOCK] = clock
+    app[LIMITS] = limits
+    app.router.add_routes([web.post("/api/v1/notifications/contact", contact_form)])
+
+
+async def contact_form(request: web.Request) -> web.Response:
+    form = await parse_json(request, ContactIn)
+    refused = await handlers.accept_contact(
+        request.app[service.POOL], form.request(), current_identity(request).client,
+        request.app[SUPPORT_EMAIL], request.app[CLOCK](), request.app[LIMITS],
+    )
+    if refused is not None:
+        seconds = int(refused.wait.total_seconds()) + 1
+        raise ApiError(429, contact.TOO_MANY_CODE, contact.TOO_MANY, headers={"Retry-After": str(seconds)})
+    return json_response({"status": "accepted", "message": contact.ACCEPTED}, status=202)

@@ -56,7 +56,8 @@ class Composer:
         self._env = _environment()
 
     def render(self, kind: str, context: dict[str, Any], secrets: dict[str, str]) -> Rendered:
-        subject = domain.SUBJECTS[kind]
+        # A subject of its own (the contact request's names the Betriebsnummer), else the kind's.
+        subject = str(context.get("subject") or domain.SUBJECTS[kind])
         values = {
             **context,
             **secrets,
@@ -79,8 +80,20 @@ class Composer:
         message["Message-ID"] = domain.message_id(mail.id)
         message["Date"] = format_datetime(now)
         message["Auto-Submitted"] = "auto-generated"
+        reply_to = mail.context.get("reply_to")
+        if reply_to:  # the contact request: answering it writes to the sender
+            message["Reply-To"] = str(reply_to)
         # 8bit keeps `token=` and `Passwort: ` readable in the raw message (quoted-printable
-        # would turn them into `token=3D…`); every line of the templates is short.
-        message.set_content(rendered.text, cte="8bit")
-        message.add_alternative(rendered.html, subtype="html", cte="8bit")
+        # would turn them into `token=3D…`); every line of the templates is short. A sender's
+        # own text (the contact form) may have longer lines than SMTP allows: those are encoded.
+        message.set_content(rendered.text, cte=_transfer_encoding(rendered.text))
+        message.add_alternative(rendered.html, subtype="html", cte=_transfer_encoding(rendered.html))
         return message
+
+
+SMTP_LINE = 900  # below the 998 octets SMTP allows, with room for multi-byte characters
+
+
+def _transfer_encoding(body: str) -> str:
+    short = all(len(line.encode()) <= SMTP_LINE for line in body.splitlines())
+    return "8bit" if short else "quoted-printable"

@@ -116,3 +116,33 @@ async def recipient(conn: asyncpg.Connection, user_id: UUID) -> domain.Recipient
         return None
     return domain.Recipient(row["user_id"], row["email"], row["first_name"], row["last_name"],
                             row["updated_at"])
+
+
+async def lock_contact_keys(conn: asyncpg.Connection, client: str, address_key: str) -> None:
+    """Until commit: concurrent requests from one client or to one address count one by one."""
+    for key in (f"contact-client:{client}", f"contact-address:{address_key}"):
+        await conn.execute("select pg_advisory_xact_lock(hashtext($1))", key)
+
+
+async def recent_contacts(
+    conn: asyncpg.Connection, client: str, address_key: str, since: datetime
+) -> tuple[list[datetime], list[datetime]]:
+    """When the requests since `since` were made: from this client, and to this address."""
+    rows = await conn.fetch(
+        "select created_at, client = $1 as by_client, address_key = $2 as by_address"
+        " from contact_requests where created_at > $3 and (client = $1 or address_key = $2)",
+        client, address_key, since,
+    )
+    return ([r["created_at"] for r in rows if r["by_client"]],
+            [r["created_at"] for r in rows if r["by_address"]])
+
+
+async def add_contact(
+    conn: asyncpg.Connection, request_id: UUID, client: str, address_key: str, now: datetime,
+    forget_before: datetime,
+) -> None:
+    await conn.execute("delete from contact_requests where created_at < $1", forget_before)
+    await conn.execute(
+        "insert into contact_requests (id, client, address_key, created_at) values ($1, $2, $3, $4)",
+        request_id, client, address_key, now,
+    )

@@ -24,6 +24,9 @@ class Settings(DatabaseServiceSettings):
     mail_first_retry_seconds: float = Field(default=30.0, gt=0, le=3600)
     support_email: str = "kundenportal@hwk-wiesbaden.de"
     support_phone: str = "0611 136-444"
+    # The contact form: requests per hour from one client address, and to one sender address.
+    contact_per_client_per_hour: int = Field(default=5, ge=1)
+    contact_per_address_per_hour: int = Field(default=5, ge=1)
 
     @field_validator("notifications_public_key")
     @classmethod

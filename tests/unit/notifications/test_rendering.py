@@ -7,7 +7,7 @@ import pytest
 
 from runtime.crypto import generate_keypair
 from services.notifications import domain
-from services.notifications.rendering import Composer, Letterhead
+from services.notifications.rendering import Composer
 from tests.unit.notifications.sample import NOW, PUBLIC_URL
 
 URL = re.compile(r"https?://[^\s<>\"']+")
