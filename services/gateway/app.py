@@ -10,7 +10,9 @@ from contracts import SessionRevokeV1
 from runtime import bus, service
 from runtime.sessions import device_cookie_name
 from runtime.web import INTERNAL_SECRET, READINESS, add_health_routes, error_middleware, metrics_middleware
-from services.gateway import account_pages, business_pages, pages, password_pages, proxy, revocation, upstream
+from services.gateway import (
+    account_pages, business_pages, contact_pages, pages, password_pages, proxy, revocation, upstream,
+)
 from services.gateway.access import api_gate
 from services.gateway.rendering import TEMPLATES, create_environment, page_errors
 from services.gateway.security import DEVICE_COOKIE, csrf_middleware, install_headers
@@ -68,5 +70,6 @@ def create_app(
     account_pages.add_routes(app)
     password_pages.add_routes(app)
     business_pages.add_routes(app)
+    contact_pages.add_routes(app)
     app.router.add_route("*", proxy.ROUTE, proxy.create_handler(settings.upstreams, settings.max_body_size))
     return app

@@ -6,11 +6,12 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from services.gateway import upstream
+from services.gateway import typos, upstream
 from services.gateway.rendering import message_page, render
 from services.gateway.settings import SETTINGS
 
 REGISTRATION_FIELDS = ("first_name", "last_name", "email", "birth_date")
+TYPO_FIELDS = ("email_suggestion", "email_typed", "email_confirmed_as_typed", "email_confirmed_for")
 _GERMAN_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
 SENT_PAGE = "/registrieren/gesendet"
 TOKEN_MISSING = ("Der Bestätigungslink ist unvollständig. Bitte öffnen Sie den Link aus Ihrer "
@@ -51,17 +52,44 @@ async def start(request: web.Request) -> web.Response:
 
 
 async def registration_form(request: web.Request) -> web.Response:
-    return render(request, "register.html", values={}, errors={}, message=None)
+    return _register_page(request, values={}, errors={}, message=None)
+
+
+def _register_page(request: web.Request, status: int = 200, **context) -> web.Response:
+    context.setdefault("suggestion", None)
+    context.setdefault("confirmed_email", None)
+    context.setdefault("mail_domains", " ".join(typos.KNOWN_DOMAINS))
+    return render(request, "register.html", status, **context)
+
+
+def typed_email(form: dict[str, str]) -> tuple[str, bool]:
+    """The address to register, and whether it is settled (no typo check any more).
+
+    The "Meinten Sie …?" buttons: `email_suggestion` takes the suggested address, unless the
+    field was edited meanwhile (Enter in a field submits with the first button: the
+    suggestion); `email_confirmed_as_typed=1` keeps the address as typed; `email_confirmed_for`
+    (after accounts refused another field) keeps an address confirmed before."""
+    email = form["email"]
+    if form["email_suggestion"] and email == form["email_typed"]:
+        return form["email_suggestion"], True
+    settled = form["email_confirmed_as_typed"] == "1" or (email != "" and form["email_confirmed_for"] == email)
+    return email, settled
 
 
 async def register(request: web.Request) -> web.StreamResponse:
-    values = await _form(request, *REGISTRATION_FIELDS)
+    form = await _form(request, *REGISTRATION_FIELDS, *TYPO_FIELDS)
+    email, settled = typed_email(form)
+    values = {name: form[name] for name in REGISTRATION_FIELDS} | {"email": email}
+    suggestion = None if settled else typos.suggest(email)
+    if suggestion is not None:
+        # Not sent to accounts yet: a confirmation mail to a mistyped domain never arrives.
+        return _register_page(request, values=values, errors={}, message=None, suggestion=suggestion)
     payload = dict(values, birth_date=iso_date(values["birth_date"]))
     answer = await upstream.post_json(request, _accounts(request, "/registrations"), payload)
     if answer.ok:
         raise web.HTTPSeeOther(f"{SENT_PAGE}?{urlencode({'email': values['email']})}")
-    return render(request, "register.html", answer.status, values=payload,
-                  errors=answer.fields, message=answer.message)
+    return _register_page(request, answer.status, values=payload, errors=answer.fields,
+                          message=answer.message, confirmed_email=email if settled else None)
 
 
 async def registration_sent(request: web.Request) -> web.Response:

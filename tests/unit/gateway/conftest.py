@@ -108,6 +108,13 @@ async def pins():
 
 
 @pytest.fixture
+async def notifications():
+    """Stands in for notifications (the contact form): no cookie."""
+    async for fake in _serve(FakeService(default_cookie=False)):
+        yield fake
+
+
+@pytest.fixture
 async def start_gateway():
     clients: list[TestClient] = []
 
@@ -137,3 +144,9 @@ async def gateway(accounts, start_gateway) -> TestClient:
 async def portal(accounts, pins, start_gateway) -> TestClient:
     """The gateway in front of fake accounts and fake pins."""
     return await start_gateway(accounts_url=accounts.url, pins_url=pins.url)
+
+
+@pytest.fixture
+async def contact_portal(accounts, notifications, start_gateway) -> TestClient:
+    """The gateway in front of fake accounts and fake notifications."""
+    return await start_gateway(accounts_url=accounts.url, notifications_url=notifications.url)

@@ -6,6 +6,7 @@ import pytest
 from runtime import identity
 from services.gateway.session_cache import cache_key
 from tests.unit.gateway.sessions_helpers import SAME_ORIGIN, Clock, cookie, new_cache, signed_in
+from tests.unit.gateway.html_checks import assert_no_inline_script_or_style
 
 MINE = ("GET", "/api/v1/pins/businesses/mine")
 REQUESTS = ("GET", "/api/v1/pins/requests")
@@ -59,7 +60,7 @@ def post(gateway, path, data, token="tok"):
 
 def assert_plain_page(html: str) -> None:
     assert '<html lang="de">' in html and "Noch Fragen? Kontaktieren Sie uns!" in html
-    assert "<script" not in html and "<style" not in html and "style=" not in html
+    assert_no_inline_script_or_style(html)
     assert html.count("<form") == html.count('<button class="button') == html.count('type="submit"')
 
 

@@ -3,13 +3,14 @@ import re
 import pytest
 
 from runtime import identity
+from tests.unit.gateway.html_checks import assert_no_inline_script_or_style
 
 SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
 REGISTRATIONS = ("POST", "/api/v1/accounts/registrations")
 CONFIRM = ("POST", "/api/v1/accounts/registrations/confirm")
 PAGES = ["/", "/registrieren", "/registrieren/gesendet?email=a%40b.de", "/login", "/hilfe",
          "/passwort-vergessen", "/passwort-zuruecksetzen?token=t0k3n",
-         "/registrierung/bestaetigen?token=t0k3n", "/gibt-es-nicht"]
+         "/registrierung/bestaetigen?token=t0k3n", "/gibt-es-nicht", "/kontakt"]
 
 
 def field_input(html: str, name: str) -> str:
@@ -22,12 +23,15 @@ async def test_pages_are_german_html_without_inline_script_or_style(gateway, pat
     html = await response.text()
     assert response.content_type == "text/html"
     assert '<html lang="de">' in html
+    assert html.count("<h1") == 1
+    assert '<a class="skip" href="#inhalt">Zum Inhalt springen</a>' in html and 'id="inhalt"' in html
+    assert '<a href="/kontakt">Kontaktformular</a>' in html
     assert "Kundenportal – Handwerkskammer Wiesbaden" in html
     assert '<a class="login" href="/login">Login</a>' in html
     assert "Noch Fragen? Kontaktieren Sie uns!" in html
     assert "kundenportal@hwk-wiesbaden.de" in html and "0611 136-444" in html
     assert '<a href="/hilfe">' in html
-    assert "<script" not in html and "<style" not in html and "style=" not in html
+    assert_no_inline_script_or_style(html)
     assert html.count("<form") == html.count('<button class="button') == html.count('type="submit"')
 
 
@@ -85,10 +89,16 @@ async def test_registration_errors_are_shown_next_to_their_fields(gateway, accou
     }})
     response = await gateway.post("/registrieren", headers=SAME_ORIGIN, data={
         "first_name": "Anna", "last_name": "Muster", "email": "anna@gmial.com", "birth_date": "1980-01-31",
+        "email_confirmed_as_typed": "1",
     })
     html = await response.text()
     assert response.status == 422
-    assert '<div class="alert alert-error" role="alert">\n  <p>Bitte prüfen Sie Ihre Eingaben.</p>' in html
+    assert ('<div class="alert alert-error" role="alert" id="fehlerliste" tabindex="-1">\n'
+            '  <p>Bitte prüfen Sie Ihre Eingaben.</p>') in html
+    assert '<a href="#email">E-Mail-Adresse: Meinten Sie &lt;gmail.com&gt;?</a>' in html
+    assert '<a href="#birth_date">Geburtsdatum: Bitte geben Sie' in html
+    # confirmed once: accounts' answer on another field does not bring the typo question back
+    assert '<input type="hidden" name="email_confirmed_for" value="anna@gmial.com">' in html
     email = field_input(html, "email")
     assert 'aria-invalid="true"' in email and 'aria-describedby="email-hinweis email-fehler"' in email
     assert 'value="anna@gmial.com"' in email
