@@ -9,6 +9,7 @@ since the last install.
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -37,12 +38,41 @@ def ensure_venv() -> None:
     STAMP.write_text(wanted + "\n")
 
 
-def ensure_system_packages() -> None:
-    """Packages from the operating system that the tests need.
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = ROOT / "tests" / "browser" / ".axe"
+AXE_SCRIPT = AXE / "node_modules" / "axe-core" / "axe.min.js"
 
-    The browser tests will install Chromium here (`apt-get install -y chromium`), only when it
-    is missing. Nothing yet.
+
+def ensure_system_packages() -> None:
+    """What the browser tests need from outside PyPI, installed only when missing.
+
+    - Debian's Chromium (`apt-get install -y chromium`), driven by Playwright: never a
+      downloaded browser (`playwright install` is not used).
+    - axe-core from npm into tests/browser/.axe/ (gitignored), injected into pages by the
+      accessibility tests.
+    A failure here is reported, not fatal: the browser tests then fail with the same message.
     """
+    if not CHROMIUM.exists():
+        if shutil.which("apt-get") is None:
+            say(f"{CHROMIUM} is missing and there is no apt-get: install Chromium for the browser tests")
+        elif os.geteuid() != 0:
+            say(f"{CHROMIUM} is missing: run `sudo apt-get update && sudo apt-get install -y chromium` "
+                "(the browser tests need it; this command installs it only as root)")
+        else:
+            say("installing Chromium for the browser tests (apt-get install -y chromium)")
+            apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            if (subprocess.run(["apt-get", "update"], env=apt_env).returncode
+                    or subprocess.run(["apt-get", "install", "-y", "chromium"], env=apt_env).returncode):
+                say("installing Chromium failed (see above): the browser tests will fail")
+    if not AXE_SCRIPT.exists():
+        if shutil.which("npm") is None:
+            say(f"npm is missing: the accessibility tests need axe-core in {AXE_SCRIPT.parent} "
+                "(install Node.js and npm, e.g. `apt-get install -y npm`)")
+        else:
+            say(f"installing axe-core for the accessibility tests into {AXE.relative_to(ROOT)}/")
+            if subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(AXE), "axe-core@4"],
+                              cwd=ROOT).returncode:
+                say("installing axe-core failed (see above): the accessibility tests will fail")
 
 
 def run(args: list[str]) -> int:
