@@ -13,7 +13,6 @@ import io
 import json
 import secrets
 import signal
-import time
 import uuid
 from datetime import date
 from pathlib import Path
@@ -29,6 +28,7 @@ from deploy.infra import ROOT, NatsServer, PrintShopProcess, free_port
 from deploy.printshop.consumer import consumer_config
 from deploy.printshop.settings import DURABLE, INBOX_PREFIX, STREAM
 from runtime.crypto import generate_keypair, seal
+from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
 
@@ -57,10 +57,11 @@ class Client:
     async def violation(self, kind: str, subject: str, timeout: float = 3) -> None:
         """Wait for the server's 'Permissions Violation for <kind> to "<subject>"'."""
         expected = f'permissions violation for {kind} to "{subject.lower()}"'
-        deadline = time.monotonic() + timeout
-        while not any(expected in e for e in self.errors):
-            assert time.monotonic() < deadline, f"no {expected!r}; errors: {self.errors}"
-            await asyncio.sleep(0.02)
+
+        async def seen() -> bool:
+            return any(expected in e for e in self.errors)
+
+        await until(seen, f"{expected!r} among {self.errors}", timeout)
 
 
 class Nats:
@@ -169,7 +170,7 @@ async def test_printshop_may_not_subscribe(secured: Nats, subject: str):
     pins = await secured.client("pins")
     await pins.nc.publish("pin.linked.v1", b"{}")
     await pins.nc.flush()
-    await asyncio.sleep(0.2)
+    await shop.nc.flush()  # the server delivers what it routed to the shop before this PONG
     assert received == []
 
 
@@ -254,11 +255,7 @@ def start_printshop(secured: Nats, private_key: str, letters: Path, log_dir: Pat
 
 
 async def wait_for(check, timeout: float = 20, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not (result := await check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-    return result
+    return await until(check, what, timeout)
 
 
 async def consumer_done(pins: Client, last_seq: int) -> bool:
