@@ -19,9 +19,7 @@ LINKED = ("Ihr Konto ist jetzt mit Ihrem Betrieb verknüpft. Aus Sicherheitsgrü
           "abgemeldet. Bitte melden Sie sich erneut an.")
 STATES = {
     "requested": "Angefordert",
-    "printing": "An die Druckerei übergeben",
-    "printed": "An die Druckerei übergeben",
-    "sent": "An die Druckerei übergeben",
+    "handed_over": "An die Druckerei übergeben",
     "used": "Verwendet",
     "expired": "Abgelaufen",
     "superseded": "Nicht mehr gültig (ein neuerer PIN-Brief ersetzt ihn)",

@@ -27,6 +27,7 @@ PIN_LOOKALIKE = (
 
 STATE_LABELS = {
     "requested": "Angefordert",
+    "handed_over": "An die Druckerei übergeben",
     "used": "Verwendet",
     "expired": "Abgelaufen",
     "superseded": "Nicht mehr gültig",
@@ -77,6 +78,10 @@ class Letter:
     valid_until: datetime
     used_at: datetime | None
     superseded_at: datetime | None
+    handed_over: bool = False  # published for the print shop
+
+
+USABLE = frozenset({"requested", "handed_over"})  # a PIN in these states links
 
 
 def letter_state(letter: Letter, now: datetime) -> str:
@@ -86,7 +91,7 @@ def letter_state(letter: Letter, now: datetime) -> str:
         return "superseded"
     if letter.valid_until <= now:
         return "expired"
-    return "requested"
+    return "handed_over" if letter.handed_over else "requested"
 
 
 def valid_until(now: datetime, days: int) -> datetime:

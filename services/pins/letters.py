@@ -38,7 +38,7 @@ def new_letter(context: Context, business, reason: str, requested_by: UUID | Non
     until = domain.valid_until(now, days)
     number = business["betriebsnummer"]
     event = PinRequestedV1(
-        request_id=letter_id, reason=reason, betriebsnummer=number, business_name=business["name"],
+        event_id=letter_id, request_id=letter_id, reason=reason, betriebsnummer=number, business_name=business["name"],
         address=PostalAddress(street=business["street"], postal_code=business["postal_code"], city=business["city"]),
         pin=seal(context.printshop_key, domain.format_pin(pin)), valid_until=domain.last_day(until),
         requested_by_user_id=requested_by,
@@ -48,7 +48,7 @@ def new_letter(context: Context, business, reason: str, requested_by: UUID | Non
 
 
 def view(row, now: datetime, name: str | None = None) -> dict:
-    state = domain.letter_state(domain.Letter(row["created_at"], row["valid_until"], row["used_at"], row["superseded_at"]), now)
+    state = domain.letter_state(domain.Letter(row["created_at"], row["valid_until"], row["used_at"], row["superseded_at"], row["handed_over"]), now)
     return {
         "request_id": str(row["id"]), "betriebsnummer": row["betriebsnummer"],
         "business_name": name or row["name"], "reason": row["reason"],
@@ -77,7 +77,8 @@ class Letters:
             await repo.insert_letters(conn, [letter.row])
             await emit(conn, letter.event)
         log.info("pin letter requested", extra={"request_id": str(letter.row[0]), "user_id": str(user_id)})
-        row = dict(zip(LETTER_COLUMNS, letter.row), used_at=None, superseded_at=None, name=business["name"])
+        row = dict(zip(LETTER_COLUMNS, letter.row), used_at=None, superseded_at=None, handed_over=False,
+                   name=business["name"])
         return view(row, now), business
 
     async def _check_limits(self, conn: asyncpg.Connection, user_id: UUID, number: str, now: datetime) -> None:

@@ -48,7 +48,7 @@ class Links:
         async with self.pool.acquire() as conn, conn.transaction():
             letters = await repo.letters_by_pin(conn, number, self.context.pin_hash(number, pin))
             state = _state(letters[0], now) if letters else "wrong"
-            if state == "requested":
+            if state in domain.USABLE:
                 if not await repo.insert_link(conn, user_id, number, now, letters[0]["id"]):
                     return  # linked before: nothing changes, the PIN stays for a colleague
                 business = await repo.business(conn, number)
@@ -58,7 +58,7 @@ class Links:
                     user_id=user_id, betriebsnummer=number, business_name=business["name"],
                     linked_at=now, business_email=business["email"],
                 ))
-        if state != "requested":
+        if state not in domain.USABLE:
             LINK_FAILURES.labels(state).inc()
         if state == "wrong":
             await repo.record_failure(self.pool, user_id, client, number, now)
@@ -94,7 +94,7 @@ class Links:
 
 
 def _state(letter, now: datetime) -> str:
-    return domain.letter_state(domain.Letter(letter["created_at"], letter["valid_until"], letter["used_at"], letter["superseded_at"]), now)
+    return domain.letter_state(domain.Letter(letter["created_at"], letter["valid_until"], letter["used_at"], letter["superseded_at"], letter["handed_over"]), now)
 
 
 def _business(b, accounts, letters, now: datetime) -> dict:

@@ -8,7 +8,12 @@ import asyncpg
 from services.pins.throttle import Failures
 
 BUSINESS = "betriebsnummer, name, street, postal_code, city, email, trade"
-LETTER = "l.id, l.betriebsnummer, l.reason, l.created_at, l.valid_until, l.used_at, l.superseded_at"
+# A letter's event carries the letter's id as its event id: once no unpublished outbox row is
+# left for it, JetStream has it, and the print shop will print it (purged rows were published).
+LETTER = (
+    "l.id, l.betriebsnummer, l.reason, l.created_at, l.valid_until, l.used_at, l.superseded_at,"
+    " not exists (select 1 from outbox o where o.event_id = l.id and o.published_at is null) as handed_over"
+)
 
 
 async def business(conn: asyncpg.Connection, number: str, *, lock: bool = False) -> asyncpg.Record | None:

@@ -15,6 +15,7 @@ from contracts import PinRequestedV1
 from deploy.infra import ROOT
 from runtime.crypto import unseal
 from tests.support.client import Client, query
+from tests.support.wait import until
 from tests.support.members import logged_in, member_with_own_password
 
 pytestmark = pytest.mark.integration
@@ -77,6 +78,12 @@ async def test_the_whole_way_to_the_member_area(portal, tmp_path) -> None:
         assert letter.address.street == "Wilhelmstraße 1" and letter.address.postal_code == "65185"
         assert letter.reason == "user_request" and len(pin.replace("-", "")) == 8
         assert not set(pin) & set("IO01l")
+
+        async def handed_over():
+            status, body = await member.api("GET", "/api/v1/pins/requests")
+            return [(r["betriebsnummer"], r["state"]) for r in body["requests"]] == [(number, "handed_over")]
+
+        await until(handed_over, "the letter shown as handed to the print shop")
 
         messy = f"  {pin.lower().replace('-', ' ')} "  # as typed from the letter
         status, body = await member.api("POST", "/api/v1/pins/links", {"betriebsnummer": number, "pin": messy})

@@ -28,7 +28,7 @@ LETTERS = [
     {"betriebsnummer": "7654321", "business_name": "Bäckerei Korn", "requested_at": "2023-01-10T10:00:00+00:00",
      "valid_until": "2023-04-10", "state": "expired"},
     {"betriebsnummer": "7654321", "business_name": "Bäckerei Korn", "requested_at": "2023-02-10T10:00:00+00:00",
-     "valid_until": "2023-05-10", "state": "printed"},
+     "valid_until": "2023-05-10", "state": "handed_over"},
     {"betriebsnummer": "7654321", "business_name": "Bäckerei Korn", "requested_at": "2023-02-10T10:00:00+00:00",
      "valid_until": "2023-05-10", "state": "on_hold", "state_label": "Zurückgestellt"},
 ]

@@ -68,7 +68,9 @@ def test_letter_states():
     assert domain.letter_state(letter, until) == "expired"
     assert domain.letter_state(domain.Letter(NOW, until, NOW, None), NOW) == "used"
     assert domain.letter_state(domain.Letter(NOW, until, None, NOW), NOW) == "superseded"
-    assert set(domain.STATE_LABELS) == {"requested", "used", "expired", "superseded"}
+    assert domain.letter_state(domain.Letter(NOW, until, None, None, handed_over=True), NOW) == "handed_over"
+    assert domain.letter_state(domain.Letter(NOW, until, NOW, None, handed_over=True), NOW) == "used"
+    assert set(domain.STATE_LABELS) == {"requested", "handed_over", "used", "expired", "superseded"}
 
 
 def test_a_wait_is_shown_rounded_up_to_the_minute():
