@@ -71,9 +71,7 @@ def nats(broker: NatsBroker, streams: list[str] | None = None, *, required_for_r
         else:  # serve at once; subscribe whenever NATS is there
             task = asyncio.create_task(connect())
             yield
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
         await broker.stop()
 
     return context
@@ -89,11 +87,24 @@ def background(start: Callable[[web.Application], Awaitable[None]]):
     async def context(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(start(app))
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_task(task)
 
     return context
+
+
+async def stop_task(task: asyncio.Task, patience: float = 15.0) -> None:
+    """Cancel `task` and wait for it — cancelling again while it runs on: a cancel can be
+    swallowed on its way down (asyncio.wait_for on 3.11, gh-86296, in libraries too), and a
+    shutdown must never wait forever."""
+    deadline = asyncio.get_running_loop().time() + patience
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.5)
+        if asyncio.get_running_loop().time() > deadline:
+            log.error("background task did not stop", extra={"task": task.get_name()})
+            return
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        task.result()
 
 
 async def _retry(connect: Callable[[], Awaitable], what: str):
