@@ -52,6 +52,7 @@ UNAVAILABLE_ERRORS = (
     asyncpg.InterfaceError,
     asyncpg.AdminShutdownError,
     asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InternalClientError,  # a connection the restart broke mid-operation
 )
 
 _HTTP_CODES = {
