@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from runtime.crypto import random_string
+from runtime.validation import Invalid, clean_email  # noqa: F401 (part of the rules here)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ADULT_AGE = 18
@@ -19,12 +20,6 @@ MAX_RESET_MAILS_PER_HOUR = 5
 SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
 
 _NAME = re.compile(r"^[^\W\d_]+(?:(?:[ .'’-]|\. )[^\W\d_]+)*\.?$")
-_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
-_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
-
-
-class Invalid(ValueError):
-    """A German sentence for a person; pydantic carries it to the field it belongs to."""
 
 
 def clean_name(value: str) -> str:
@@ -36,24 +31,6 @@ def clean_name(value: str) -> str:
     if not _NAME.match(name):
         raise Invalid("Bitte verwenden Sie nur Buchstaben, Leerzeichen, Bindestrich, Punkt oder Apostroph.")
     return name
-
-
-def clean_email(value: str) -> str:
-    email = value.strip()
-    if not email:
-        raise Invalid("Bitte geben Sie Ihre E-Mail-Adresse ein.")
-    local, at, domain = email.rpartition("@")
-    problem = "Bitte geben Sie eine gültige E-Mail-Adresse ein, z. B. name@beispiel.de."
-    if not at or not local or len(email) > 254 or len(local) > 64 or not _LOCAL.match(local):
-        raise Invalid(problem)
-    try:
-        ascii_domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise Invalid(problem) from None
-    labels = ascii_domain.split(".")
-    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or not labels[-1].isalpha():
-        raise Invalid(problem)
-    return f"{local}@{domain.lower()}"
 
 
 def email_key(email: str) -> str:

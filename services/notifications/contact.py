@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from runtime.validation import EMAIL_PROBLEM, clean_email  # noqa: F401 (the form's rule, used by http.py)
 from services.notifications.domain import CONTACT_COPY, CONTACT_REQUEST, SUBJECTS, NewMail
 
 ACCEPTED = ("Vielen Dank für Ihre Nachricht. Wir melden uns schnellstmöglich. "
@@ -37,11 +38,8 @@ BETRIEBSNUMMER_MAX = 20
 MESSAGE_MIN = 10
 MESSAGE_MAX = 5000
 
-_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
-_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 # Control characters other than line breaks and tabs have no place in a message to a person.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-EMAIL_PROBLEM = "Bitte geben Sie eine gültige E-Mail-Adresse ein, z. B. name@beispiel.de."
 
 
 @dataclass(frozen=True)
@@ -51,24 +49,6 @@ class ContactRequest:
     betriebsnummer: str  # "" when not given
     betriebsname: str
     message: str
-
-
-def clean_email(value: str) -> str:
-    """The same rules as accounts' (that service is not imported: no service imports another)."""
-    email = value.strip()
-    if not email:
-        raise ValueError("Bitte geben Sie Ihre E-Mail-Adresse ein.")
-    local, at, domain = email.rpartition("@")
-    if not at or not local or len(email) > 254 or len(local) > 64 or not _LOCAL.match(local):
-        raise ValueError(EMAIL_PROBLEM)
-    try:
-        ascii_domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise ValueError(EMAIL_PROBLEM) from None
-    labels = ascii_domain.split(".")
-    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or not labels[-1].isalpha():
-        raise ValueError(EMAIL_PROBLEM)
-    return f"{local}@{domain.lower()}"
 
 
 def address_key(email: str) -> str:
