@@ -23,7 +23,8 @@ from pathlib import Path
 
 import aiohttp
 
-from runtime.crypto import generate_keypair
+from runtime.crypto import generate_keypair, generate_secret
+from runtime.identity import generate_signing_keypair
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("accounts", "pins", "notifications", "gateway")  # start order: gateway last
@@ -290,20 +291,26 @@ class ServiceProcess(_Process):
     """`python -m services.<name>` with the given PORTAL_* variables on `port`."""
 
     def __init__(self, name: str, env: dict[str, str], port: int, log_dir: Path,
-                 *, instance: str = "", host: str = "127.0.0.1") -> None:
+                 *, instance: str = "", host: str = "127.0.0.1", metrics_port: int = 0) -> None:
         label = f"{name}-{instance}" if instance else name
         super().__init__(label, Path(log_dir) / f"{label}.log")
         self.service = name
         self.port = port
         self.host = host
         self.instance = instance
-        self.env = {**env, "PORTAL_HTTP_PORT": str(port), "PORTAL_HTTP_HOST": host}
+        self.metrics_port = metrics_port or free_port()
+        self.env = {**env, "PORTAL_HTTP_PORT": str(port), "PORTAL_HTTP_HOST": host,
+                    "PORTAL_METRICS_PORT": str(self.metrics_port)}
         if instance:
             self.env["PORTAL_INSTANCE"] = instance
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     async def start(self) -> None:
         # the parent's PORTAL_* must not leak in: a service sees exactly what it is given
@@ -328,7 +335,10 @@ class ServiceProcess(_Process):
 class Secrets:
     """What the local runner and every test portal generate; nothing here has a default."""
 
-    internal_secret: str
+    identity_public_key: str
+    identity_private_key: str
+    accounts_secret: str
+    pins_secret: str
     notifications_public_key: str
     notifications_private_key: str
     printshop_public_key: str
@@ -336,17 +346,19 @@ class Secrets:
 
     @classmethod
     def generate(cls) -> "Secrets":
-        notifications, printshop = generate_keypair(), generate_keypair()
-        return cls(secrets.token_urlsafe(48), *notifications, *printshop)
+        identity, notifications, printshop = generate_signing_keypair(), generate_keypair(), generate_keypair()
+        return cls(*identity, generate_secret(), generate_secret(), *notifications, *printshop)
 
     @classmethod
     def load_or_create(cls, path: Path) -> "Secrets":
-        """Kept between runs (0600), so data sealed or signed last time still opens."""
-        if path.exists():
-            return cls(**json.loads(path.read_text()))
-        created = cls.generate()
-        write_private(path, json.dumps(asdict(created), indent=2) + "\n")
-        return created
+        """Kept between runs (0600), so data sealed or hashed last time still opens. A file from an
+        older version keeps what it has and gains what is new (the retired internal secret goes)."""
+        fresh = asdict(cls.generate())
+        kept = json.loads(path.read_text()) if path.exists() else {}
+        merged = cls(**{name: kept.get(name, value) for name, value in fresh.items()})
+        if set(kept) != set(fresh):
+            write_private(path, json.dumps(asdict(merged), indent=2) + "\n")
+        return merged
 
 
 def write_private(path: Path, text: str) -> None:
@@ -367,13 +379,20 @@ def portal_env(*, nats_url: str, database_url: str, smtp_host: str, smtp_port: i
     common = {
         "PORTAL_NATS_URL": nats_url,
         "PORTAL_PUBLIC_URL": public_url or f"http://localhost:{ports['gateway']}",
-        "PORTAL_INTERNAL_SECRET": secrets.internal_secret,
         "PORTAL_LOG_LEVEL": log_level,
     }
-    with_db = {**common, "PORTAL_DATABASE_URL": database_url}
+    with_db = {**common, "PORTAL_DATABASE_URL": database_url, "PORTAL_IDENTITY_PUBLIC_KEY": secrets.identity_public_key}
     env = {
-        "accounts": {**with_db, "PORTAL_NOTIFICATIONS_PUBLIC_KEY": secrets.notifications_public_key},
-        "pins": {**with_db, "PORTAL_PRINTSHOP_PUBLIC_KEY": secrets.printshop_public_key},
+        "accounts": {
+            **with_db,
+            "PORTAL_ACCOUNTS_SECRET": secrets.accounts_secret,
+            "PORTAL_NOTIFICATIONS_PUBLIC_KEY": secrets.notifications_public_key,
+        },
+        "pins": {
+            **with_db,
+            "PORTAL_PINS_SECRET": secrets.pins_secret,
+            "PORTAL_PRINTSHOP_PUBLIC_KEY": secrets.printshop_public_key,
+        },
         "notifications": {
             **with_db,
             "PORTAL_NOTIFICATIONS_PUBLIC_KEY": secrets.notifications_public_key,
@@ -385,6 +404,7 @@ def portal_env(*, nats_url: str, database_url: str, smtp_host: str, smtp_port: i
         },
         "gateway": {
             **common,
+            "PORTAL_IDENTITY_PRIVATE_KEY": secrets.identity_private_key,
             "PORTAL_ACCOUNTS_URL": f"http://127.0.0.1:{ports['accounts']}",
             "PORTAL_PINS_URL": f"http://127.0.0.1:{ports['pins']}",
             "PORTAL_NOTIFICATIONS_URL": f"http://127.0.0.1:{ports['notifications']}",

@@ -93,7 +93,7 @@ async def run(args: argparse.Namespace) -> int:
         wanted = [name for name in SERVICES if name in args.only]
         say(f"starting {', '.join(wanted)} (logs in {logs}/) …")
         for group in ([n for n in wanted if n != "gateway"], [n for n in wanted if n == "gateway"]):
-            started = [ServiceProcess(n, env[n], ports[n], logs) for n in group]
+            started = [ServiceProcess(n, env[n], ports[n], logs, metrics_port=ports[n] + 1000) for n in group]
             services.extend(started)
             if not await _start_or_report(started, stop):
                 return 1

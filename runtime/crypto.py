@@ -27,9 +27,9 @@ def random_string(length: int, alphabet: str = UNAMBIGUOUS) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
-def derive_key(master: str, purpose: str) -> bytes:
-    """A separate key per purpose from one master secret, so one leak does not open the rest."""
-    return hmac.new(master.encode(), b"kundenportal/" + purpose.encode(), hashlib.sha256).digest()
+def derive_key(master: bytes, purpose: str) -> bytes:
+    """A separate key per use from one service's secret (sessions apart from links, say)."""
+    return hmac.new(master, b"kundenportal/" + purpose.encode(), hashlib.sha256).digest()
 
 
 def keyed_hash(key: bytes, value: str) -> bytes:
@@ -53,9 +53,36 @@ def unseal(private_key_b64: str, sealed_b64: str) -> str:
 
 
 def check_public_key(value: str) -> str:
-    if len(base64.b64decode(value, validate=True)) != 32:
-        raise ValueError("must be a base64 Curve25519 public key (32 bytes)")
+    return check_key(value, "Curve25519 public key")
+
+
+def check_key(value: str, kind: str) -> str:
+    """A key variable: base64 of exactly the raw 32 bytes PyNaCl's key classes give."""
+    if len(_decode(value)) != 32:
+        raise ValueError(f"must be a base64 {kind} (32 bytes)")
     return value
+
+
+def check_secret(value: str) -> str:
+    """A secret variable: base64 of at least 32 random bytes (`generate_secret()` makes one)."""
+    if len(_decode(value)) < 32:
+        raise ValueError("must be base64 of at least 32 random bytes")
+    return value
+
+
+def secret_bytes(value: str) -> bytes:
+    return base64.b64decode(value)
+
+
+def generate_secret() -> str:
+    return _b64(secrets.token_bytes(32))
+
+
+def _decode(value: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:
+        raise ValueError("must be base64") from None
 
 
 def _b64(data: bytes) -> str:

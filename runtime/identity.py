@@ -1,48 +1,84 @@
-"""The authenticated user as the gateway passes it on: a header signed with the internal secret.
+"""The authenticated user as the gateway passes it on: headers signed with the gateway's Ed25519 key.
 
-Services trust `X-Portal-User` only with a valid, fresh `X-Portal-Signature`; the gateway strips
-both from every inbound request before it adds its own.
+Only the gateway holds the private key (`PORTAL_IDENTITY_PRIVATE_KEY`); the services hold the
+public one (`PORTAL_IDENTITY_PUBLIC_KEY`), so a compromised service can check identities but never
+make one. The signature covers the request itself — method, path with query, a digest of the body —
+and a short expiry, so a captured header cannot be moved to another request or kept for later.
+The gateway strips all of these headers from every inbound request before it adds its own.
 """
 
+import base64
+import binascii
 import hashlib
-import hmac
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
 
 USER_HEADER = "X-Portal-User"
 CLIENT_HEADER = "X-Portal-Client"
 SIGNATURE_HEADER = "X-Portal-Signature"
 IDENTITY_HEADERS = (USER_HEADER, CLIENT_HEADER, SIGNATURE_HEADER)
-MAX_AGE_SECONDS = 60
+# Long enough for a slow upstream call with its retries of the connection, short enough that a
+# header found in a log is worthless.
+LIFETIME_SECONDS = 30
+EMPTY_BODY = hashlib.sha256(b"").hexdigest()
 
 
 @dataclass(frozen=True)
 class Identity:
-    user: str  # "<user id>:<session id>", or "" when anonymous
-    client: str  # the client's address as the gateway saw it
+    user: str  # runtime.sessions.SessionUser.header(), or "" when anonymous
+    client: str  # the client's address as the gateway determined it
 
 
-def sign(secret: str, identity: Identity, now: float | None = None) -> dict[str, str]:
-    stamp = str(int(now if now is not None else time.time()))
-    mac = _mac(secret, identity, stamp)
-    return {USER_HEADER: identity.user, CLIENT_HEADER: identity.client, SIGNATURE_HEADER: f"{stamp}.{mac}"}
+def _message(identity: Identity, method: str, path: str, body_digest: str, expires: str) -> bytes:
+    return f"{expires}\n{method}\n{path}\n{body_digest}\n{identity.user}\n{identity.client}".encode()
 
 
-def verify(secret: str, headers: "dict[str, str] | object", now: float | None = None) -> Identity | None:
-    get = headers.get  # type: ignore[attr-defined]
-    signature = get(SIGNATURE_HEADER, "")
-    stamp, _, mac = signature.partition(".")
-    if not stamp.isdigit() or not mac:
-        return None
-    current = now if now is not None else time.time()
-    if abs(current - int(stamp)) > MAX_AGE_SECONDS:
-        return None
-    identity = Identity(user=get(USER_HEADER, ""), client=get(CLIENT_HEADER, ""))
-    if not hmac.compare_digest(mac, _mac(secret, identity, stamp)):
-        return None
-    return identity
+def body_digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest() if body else EMPTY_BODY
 
 
-def _mac(secret: str, identity: Identity, stamp: str) -> str:
-    message = f"{stamp}\n{identity.user}\n{identity.client}".encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+class Signer:
+    """The gateway's half."""
+
+    def __init__(self, private_key_b64: str) -> None:
+        self._key = SigningKey(base64.b64decode(private_key_b64))
+
+    def headers(self, identity: Identity, method: str, path: str, body: bytes = b"",
+                now: float | None = None) -> dict[str, str]:
+        expires = str(int(now if now is not None else time.time()) + LIFETIME_SECONDS)
+        signed = self._key.sign(_message(identity, method, path, body_digest(body), expires))
+        signature = base64.urlsafe_b64encode(signed.signature).decode()
+        return {USER_HEADER: identity.user, CLIENT_HEADER: identity.client, SIGNATURE_HEADER: f"{expires}.{signature}"}
+
+
+class Verifier:
+    """Every service's half."""
+
+    def __init__(self, public_key_b64: str) -> None:
+        self._key = VerifyKey(base64.b64decode(public_key_b64))
+
+    def verify(self, headers: Mapping[str, str], method: str, path: str, body: bytes = b"",
+               now: float | None = None) -> Identity | None:
+        expires, _, signature = headers.get(SIGNATURE_HEADER, "").partition(".")
+        if not expires.isdigit() or not signature:
+            return None
+        current = now if now is not None else time.time()
+        if not current <= int(expires) <= current + LIFETIME_SECONDS + 5:  # 5 s of clock skew
+            return None
+        identity = Identity(user=headers.get(USER_HEADER, ""), client=headers.get(CLIENT_HEADER, ""))
+        try:
+            raw = base64.urlsafe_b64decode(signature)
+            self._key.verify(_message(identity, method, path, body_digest(body), expires), raw)
+        except (BadSignatureError, binascii.Error, ValueError):
+            return None
+        return identity
+
+
+def generate_signing_keypair() -> tuple[str, str]:
+    """(public, private), base64 of the raw 32 bytes: PORTAL_IDENTITY_PUBLIC_KEY / _PRIVATE_KEY."""
+    key = SigningKey.generate()
+    return base64.b64encode(bytes(key.verify_key)).decode(), base64.b64encode(bytes(key)).decode()

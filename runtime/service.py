@@ -20,7 +20,7 @@ from runtime import bus, db
 from runtime.logs import setup_logging
 from runtime.outbox import OutboxRelay
 from runtime.settings import ServiceSettings, load_settings
-from runtime.web import READINESS
+from runtime.web import READINESS, create_metrics_app
 
 log = logging.getLogger(__name__)
 
@@ -120,25 +120,33 @@ async def _retry(connect: Callable[[], Awaitable], what: str):
             delay = min(delay * 2, 10)
 
 
-async def serve(app: web.Application, host: str, port: int, *, reuse_port: bool = False) -> None:
+async def serve(app: web.Application, settings: ServiceSettings) -> None:
+    """The app on the public port and /metrics on a listener of its own, until SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    metrics = web.AppRunner(create_metrics_app(), access_log=None, handle_signals=False)
+    await metrics.setup()
+    metrics_site = web.TCPSite(metrics, settings.metrics_host, settings.metrics_port,
+                               reuse_port=settings.http_reuse_port)
+    await metrics_site.start()
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_port=reuse_port)
+    site = web.TCPSite(runner, settings.http_host, settings.http_port, reuse_port=settings.http_reuse_port)
     await site.start()
-    log.info("listening", extra={"host": host, "port": port})
+    log.info("listening", extra={"host": settings.http_host, "port": settings.http_port,
+                                 "metrics": metrics_site.name})
     try:
         await stop.wait()
     finally:
         log.info("stopping")
         await runner.cleanup()
+        await metrics.cleanup()
 
 
 def main(service: str, settings_cls: type[S], create_app: Callable[[S], web.Application]) -> None:
     settings = load_settings(settings_cls, service)
     setup_logging(service, settings.log_level, settings.instance)
     app = create_app(settings)
-    asyncio.run(serve(app, settings.http_host, settings.http_port, reuse_port=settings.http_reuse_port))
+    asyncio.run(serve(app, settings))

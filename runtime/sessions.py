@@ -1,6 +1,7 @@
 """What accounts (which issues sessions) and the gateway (which resolves them) agree on."""
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from uuid import UUID
 
 # `__Host-` binds the cookie to this exact origin (Secure, Path=/, no Domain): https only.
@@ -23,18 +24,30 @@ def device_cookie_name(public_url: str) -> str:
 
 @dataclass(frozen=True)
 class SessionUser:
-    """The identity header's `user` value: "<user id>:<session id>", or "" when anonymous."""
+    """The identity header's `user` value: "<user id>:<session id>:<started, ms since epoch>", or ""
+    when anonymous. The start lets a service refuse a session older than a fact of its own (pins:
+    a session that began before the member linked a business) without asking accounts."""
 
     user_id: UUID
     session_id: UUID
+    started_at_ms: int = 0
 
     def header(self) -> str:
-        return f"{self.user_id}:{self.session_id}"
+        return f"{self.user_id}:{self.session_id}:{self.started_at_ms}"
+
+    @property
+    def started_at(self) -> datetime:
+        return datetime.fromtimestamp(self.started_at_ms / 1000, UTC)
 
     @classmethod
     def parse(cls, value: str) -> "SessionUser | None":
-        user, _, session = value.partition(":")
+        user, _, rest = value.partition(":")
+        session, _, started = rest.partition(":")
         try:
-            return cls(UUID(user), UUID(session))
+            return cls(UUID(user), UUID(session), int(started) if started else 0)
         except ValueError:
             return None
+
+
+def epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)

@@ -10,6 +10,8 @@ from typing import TypeVar
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from runtime.crypto import check_key
+
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore", frozen=True)
@@ -17,10 +19,13 @@ class ServiceSettings(BaseSettings):
     nats_url: str = Field(description="Comma-separated NATS servers.")
     nats_creds: Path | None = None
     public_url: str = Field(description="The portal's public base URL, e.g. https://portal.example")
-    internal_secret: SecretStr = Field(min_length=32)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
     http_reuse_port: bool = Field(default=False, description="Several processes on one port.")
+    # /metrics has a listener of its own, never the public port: loopback unless ops open it to
+    # their Prometheus (e.g. 0.0.0.0 inside a pod whose NetworkPolicy admits only the scraper).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9000, ge=0, le=65535, description="0: any free port (logged).")
     log_level: str = "INFO"
     instance: str = Field(default="", description="Replica name in logs and the NATS client name.")
 
@@ -40,7 +45,18 @@ class ServiceSettings(BaseSettings):
         return self.public_url.startswith("https://")
 
 
-class DatabaseServiceSettings(ServiceSettings):
+class BackendSettings(ServiceSettings):
+    """A service behind the gateway: it checks the gateway's signature on every identity."""
+
+    identity_public_key: str = Field(description="base64 Ed25519 public key of the gateway's identity signature")
+
+    @field_validator("identity_public_key")
+    @classmethod
+    def _identity_key(cls, value: str) -> str:
+        return check_key(value, "Ed25519 public key")
+
+
+class DatabaseServiceSettings(BackendSettings):
     """A service that owns a Postgres schema (all but the gateway)."""
 
     database_url: SecretStr = Field(description="Postgres DSN; the service uses its own schema.")

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 Check = Callable[[], Awaitable[None]]
 READINESS = web.AppKey("readiness", list)
-INTERNAL_SECRET = web.AppKey("internal_secret", str)
+VERIFIER = web.AppKey("identity_verifier", identity.Verifier)
 IDENTITY = web.RequestKey("identity", identity.Identity)
 
 
@@ -85,30 +85,38 @@ async def metrics_middleware(request: web.Request, handler):
 
 @web.middleware
 async def identity_middleware(request: web.Request, handler):
-    """Internal services answer /api only to requests the gateway signed."""
+    """Internal services answer /api only to requests the gateway signed, for this very request."""
     if request.path.startswith(("/api/", "/internal/")):
-        found = identity.verify(request.app[INTERNAL_SECRET], request.headers)
+        body = await request.read() if request.body_exists else b""
+        found = request.app[VERIFIER].verify(request.headers, request.method, request.raw_path, body)
         if found is None:
             return error_response(403, "forbidden", "Dafür fehlt Ihnen die Berechtigung.")
         request[IDENTITY] = found
     return await handler(request)
 
 
-def create_service_app(internal_secret: str, *, client_max_size: int = 64 * 1024) -> web.Application:
+def create_service_app(identity_public_key: str, *, client_max_size: int = 64 * 1024) -> web.Application:
     app = web.Application(
         middlewares=[metrics_middleware, error_middleware, identity_middleware],
         client_max_size=client_max_size,
     )
-    app[INTERNAL_SECRET] = internal_secret
+    app[VERIFIER] = identity.Verifier(identity_public_key)
     app[READINESS] = []
     add_health_routes(app)
     return app
 
 
 def add_health_routes(app: web.Application) -> None:
+    """On the public port; /metrics is not among them (`create_metrics_app`)."""
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
+
+
+def create_metrics_app() -> web.Application:
+    """/metrics alone, for its own listener (PORTAL_METRICS_HOST:PORTAL_METRICS_PORT)."""
+    app = web.Application()
     app.router.add_get("/metrics", _metrics)
+    return app
 
 
 async def _healthz(_: web.Request) -> web.Response:

@@ -9,7 +9,7 @@ from aiohttp import web
 from contracts import PinLinkedV1
 from runtime import bus, service
 from runtime.consumers import subscribe
-from runtime.crypto import derive_key
+from runtime.crypto import derive_key, secret_bytes
 from runtime.web import create_service_app
 from services.accounts import housekeeping, http, memberships
 from services.accounts.context import SCHEMA, Context, Lifetimes
@@ -35,9 +35,9 @@ def lifetimes(settings: Settings) -> Lifetimes:
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> web.Application:
-    app = create_service_app(settings.internal_secret.get_secret_value())
+    app = create_service_app(settings.identity_public_key)
     broker = bus.create_broker(settings, "accounts")
-    secret = settings.internal_secret.get_secret_value()
+    secret = secret_bytes(settings.accounts_secret.get_secret_value())
     hashing = Hashing(settings.hash_workers, settings.hash_max_pending)
 
     async def use_cases(app: web.Application):

@@ -170,6 +170,7 @@ async def resolve(request: web.Request) -> web.Response:
         raise ApiError(404, "session_unknown", NOT_LOGGED_IN)
     return json_response({
         "user_id": str(found.user.user_id), "session_id": str(found.user.session_id),
+        "started_at_ms": found.user.started_at_ms,
         "must_change_password": found.must_change_password, "expires_at": found.expires_at.isoformat(),
     })
 

@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 from contracts import SessionRevokeV1
 from runtime.crypto import random_token
 from runtime.errors import ApiError
-from runtime.sessions import SessionUser
+from runtime.sessions import SessionUser, epoch_ms
 from services.accounts import domain, policy, throttle
 from services.accounts import repository as repo
 from services.accounts.context import Context, emit
@@ -111,7 +111,8 @@ class Sessions:
                 return None
             if now - row["last_seen_at"] > domain.SESSION_TOUCH_INTERVAL:
                 await repo.touch_session(conn, row["id"], now)
-        return Resolved(SessionUser(row["user_id"], row["id"]), row["password_is_initial"], row["expires_at"])
+        user = SessionUser(row["user_id"], row["id"], epoch_ms(row["created_at"]))
+        return Resolved(user, row["password_is_initial"], row["expires_at"])
 
     async def alive(self, user: SessionUser) -> bool:
         """Accounts answers for its sessions itself, without waiting on any gateway's cache."""

@@ -140,7 +140,7 @@ async def insert_session(
 
 async def session_by_token(conn: asyncpg.Connection, token_hash: bytes) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "select s.id, s.user_id, s.last_seen_at, s.expires_at, u.password_is_initial"
+        "select s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, u.password_is_initial"
         " from sessions s join users u on u.id = s.user_id where s.token_hash = $1",
         token_hash,
     )

@@ -1,12 +1,15 @@
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 
-from runtime.crypto import check_public_key
+from runtime.crypto import check_public_key, check_secret
 from runtime.settings import DatabaseServiceSettings
 
 
 class Settings(DatabaseServiceSettings):
     http_port: int = Field(default=8001, ge=0, le=65535)
+    metrics_port: int = Field(default=9001, ge=0, le=65535)
     notifications_public_key: str = Field(description="base64; mailed secrets are sealed to it")
+    # Keys the session, device and link hashes; accounts alone holds it.
+    accounts_secret: SecretStr = Field(description="base64 of at least 32 random bytes")
     # A confirmation link lives two days: greylisted mail can arrive hours late.
     confirmation_link_hours: int = Field(default=48, ge=24, le=24 * 14)
     # The initial password travelled by e-mail: it must be replaced, and expires unused.
@@ -27,3 +30,9 @@ class Settings(DatabaseServiceSettings):
     @classmethod
     def _key(cls, value: str) -> str:
         return check_public_key(value)
+
+    @field_validator("accounts_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr) -> SecretStr:
+        check_secret(value.get_secret_value())
+        return value

@@ -7,15 +7,16 @@ from aiohttp import web
 from faststream.nats import NatsBroker
 
 from contracts import SessionRevokeV1
-from runtime import bus, service
+from runtime import bus, identity, service
 from runtime.sessions import device_cookie_name
-from runtime.web import INTERNAL_SECRET, READINESS, add_health_routes, error_middleware, metrics_middleware
+from runtime.web import READINESS, add_health_routes, error_middleware, metrics_middleware
 from services.gateway import (
     account_pages, business_pages, contact_pages, pages, password_pages, proxy, revocation, upstream,
 )
 from services.gateway.access import api_gate
 from services.gateway.rendering import TEMPLATES, create_environment, page_errors
-from services.gateway.security import DEVICE_COOKIE, csrf_middleware, install_headers
+from services.gateway.client_address import ClientAddress, parse_networks
+from services.gateway.security import CLIENT_ADDRESS, DEVICE_COOKIE, SIGNER, csrf_middleware, install_headers
 from services.gateway.session_cache import SessionCache
 from services.gateway.sessions import CACHE, install_cookie_clearing, session_middleware
 from services.gateway.settings import SETTINGS, Settings
@@ -48,7 +49,8 @@ def create_app(
         client_max_size=settings.max_body_size,
     )
     app[SETTINGS] = settings
-    app[INTERNAL_SECRET] = settings.internal_secret.get_secret_value()
+    app[SIGNER] = identity.Signer(settings.identity_private_key.get_secret_value())
+    app[CLIENT_ADDRESS] = ClientAddress(parse_networks(settings.trusted_proxies))
     app[DEVICE_COOKIE] = device_cookie_name(settings.public_url)
     # Ready when the gateway itself is: pages answer "Dienst nicht erreichbar" if a service is
     # down, and without NATS the cache lifetime alone bounds how stale a session can be.

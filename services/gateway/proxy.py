@@ -1,7 +1,8 @@
 """`/api/v1/<service>/…` forwarded to the service over the pooled session.
 
 Headers go through allow-lists, so inbound identity and hop-by-hop headers never pass; the
-signed identity is added fresh. Bodies are streamed (bounded by `max_body_size`)."""
+signed identity is added fresh. A request body is read whole (bounded by `max_body_size`), since
+the signature covers its digest; answers are streamed."""
 
 import logging
 from collections.abc import Awaitable, Callable
@@ -56,20 +57,17 @@ def create_handler(upstreams: dict[str, str], max_body_size: int):
         if length is not None and length > max_body_size:
             raise ApiError(413, "too_large", TOO_LARGE)
         headers = {name: value for name in REQUEST_HEADERS if (value := request.headers.get(name))}
-        headers.update(identity_headers(request))
-        data = None
-        if length:
-            data = request.content
-            headers["Content-Length"] = str(length)
-        elif request.body_exists:  # chunked: bounded by the app's client_max_size
+        data = b""
+        if request.body_exists:  # bounded by the app's client_max_size
             try:
                 data = await request.read()
             except web.HTTPRequestEntityTooLarge:
                 raise ApiError(413, "too_large", TOO_LARGE) from None
+        headers.update(identity_headers(request, request.method, request.raw_path, data))
         url = URL(base + request.raw_path, encoded=True)
         try:
             async with request.app[UPSTREAM].request(
-                request.method, url, headers=headers, data=data, allow_redirects=False
+                request.method, url, headers=headers, data=data or None, allow_redirects=False
             ) as upstream:
                 hook = AFTER_SUCCESS.get((request.method, request.path)) if upstream.status < 300 else None
                 if hook is None:

@@ -5,10 +5,13 @@ from yarl import URL
 
 from runtime import identity
 from runtime.errors import ApiError
-from runtime.web import INTERNAL_SECRET
+from services.gateway.client_address import ClientAddress
 from services.gateway.session_cache import SESSION
 
 DEVICE_COOKIE = web.AppKey("device_cookie", str)
+SIGNER = web.AppKey("identity_signer", identity.Signer)
+CLIENT_ADDRESS = web.AppKey("client_address", ClientAddress)
+_CLIENT = web.RequestKey("client", str)
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -57,6 +60,8 @@ def csrf_middleware(public_url: str):
 
 
 def _same_origin(request: web.Request, public_origin: str) -> bool:
+    """Only the public origin counts: the Host header is the client's to choose (and behind a
+    proxy it names the gateway's internal address), so it proves nothing."""
     headers = request.headers
     if headers.get("Sec-Fetch-Site") == "same-origin":
         return True
@@ -69,7 +74,7 @@ def _same_origin(request: web.Request, public_origin: str) -> bool:
             origin = str(URL(referer).origin())
         except ValueError:
             return False
-    return origin == public_origin or origin == f"{request.scheme}://{request.host}"
+    return origin == public_origin
 
 
 def resolve_user(request: web.Request) -> str:
@@ -79,12 +84,19 @@ def resolve_user(request: web.Request) -> str:
 
 
 def client_address(request: web.Request) -> str:
-    return request.remote or ""
+    """The client as limits count it (services/gateway/client_address.py), once per request."""
+    found = request.get(_CLIENT)
+    if found is None:
+        found = request[_CLIENT] = request.app[CLIENT_ADDRESS](
+            request.remote, request.headers.getall("X-Forwarded-For", ()))
+    return found
 
 
-def identity_headers(request: web.Request) -> dict[str, str]:
-    who = identity.Identity(user=resolve_user(request), client=client_address(request))
-    headers = identity.sign(request.app[INTERNAL_SECRET], who)
+def identity_headers(request: web.Request, method: str, path: str, body: bytes = b"", *,
+                     anonymous: bool = False) -> dict[str, str]:
+    """The signed identity for one upstream request (`path` with its query, as sent)."""
+    who = identity.Identity(user="" if anonymous else resolve_user(request), client=client_address(request))
+    headers = request.app[SIGNER].headers(who, method, path, body)
     # Of the browser's cookies only the device cookie travels on: accounts counts failed logins
     # from a browser the account trusts apart from everyone else's (services/accounts/throttle.py).
     device = request.cookies.get(request.app[DEVICE_COOKIE])

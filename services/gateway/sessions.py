@@ -9,10 +9,11 @@ from uuid import UUID
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
-from runtime import identity
+from runtime.errors import dumps
 from runtime.sessions import RESOLVE_PATH, SessionUser, cookie_name
-from services.gateway.security import client_address
+from services.gateway.security import identity_headers
 from services.gateway.session_cache import SESSION, Resolved, SessionCache, cache_key
 from services.gateway.settings import Settings
 from services.gateway.upstream import UPSTREAM
@@ -34,7 +35,6 @@ class _Unavailable(Exception):
 def session_middleware(settings: Settings):
     cookie = cookie_name(settings.public_url)
     resolve_url = settings.accounts_url + RESOLVE_PATH
-    secret = settings.internal_secret.get_secret_value()
 
     @web.middleware
     async def sessions(request: web.Request, handler):
@@ -48,7 +48,7 @@ def session_middleware(settings: Settings):
         found = cache.get(key)
         if found is None:
             try:
-                found = await _resolve(request, resolve_url, secret, token)
+                found = await _resolve(request, resolve_url, token)
             except _Unavailable:
                 request[UNAVAILABLE] = True
                 return await handler(request)
@@ -62,17 +62,19 @@ def session_middleware(settings: Settings):
     return sessions
 
 
-async def _resolve(request: web.Request, url: str, secret: str, token: str) -> Resolved | None:
-    headers = identity.sign(secret, identity.Identity(user="", client=client_address(request)))
+async def _resolve(request: web.Request, url: str, token: str) -> Resolved | None:
+    body = dumps({"token": token}).encode()
+    headers = identity_headers(request, "POST", URL(url).raw_path, body, anonymous=True)
+    headers["Content-Type"] = "application/json"
     try:
-        async with request.app[UPSTREAM].post(url, json={"token": token}, headers=headers) as resp:
+        async with request.app[UPSTREAM].post(url, data=body, headers=headers) as resp:
             if resp.status == 404:
                 return None
             if resp.status != 200:
                 log.warning("session resolve refused", extra={"status": resp.status})
                 raise _Unavailable
             body = await resp.json()
-        user = SessionUser(UUID(body["user_id"]), UUID(body["session_id"]))
+        user = SessionUser(UUID(body["user_id"]), UUID(body["session_id"]), int(body["started_at_ms"]))
         return Resolved(user, bool(body["must_change_password"]))
     except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError, AttributeError) as error:
         log.warning("session resolve failed", extra={"error": type(error).__name__})

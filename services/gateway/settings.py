@@ -1,13 +1,20 @@
 from aiohttp import web
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 
+from runtime.crypto import check_key
 from runtime.settings import ServiceSettings
+from services.gateway.client_address import parse_networks
 
 
 class Settings(ServiceSettings):
     """The gateway keeps no database; NATS brings session.revoke.v1."""
 
     http_port: int = Field(default=8000, ge=0, le=65535)
+    metrics_port: int = Field(default=9000, ge=0, le=65535)
+    # Signs the identity passed to the services; only the gateway holds it.
+    identity_private_key: SecretStr = Field(description="base64 Ed25519 private key (32 bytes)")
+    # The TLS terminator / ingress in front: only their X-Forwarded-For is believed.
+    trusted_proxies: str = Field(default="", description="Comma-separated CIDRs, e.g. 10.0.0.0/8")
     accounts_url: str = Field(description="e.g. http://127.0.0.1:8001")
     pins_url: str = Field(description="e.g. http://127.0.0.1:8002")
     notifications_url: str = Field(description="e.g. http://127.0.0.1:8003")
@@ -24,6 +31,18 @@ class Settings(ServiceSettings):
         default=None, description="The local print shop's letters (dev only), e.g. http://127.0.0.1:8025/briefe.")
     support_email: str = "kundenportal@hwk-wiesbaden.de"
     support_phone: str = "0611 136-444"
+
+    @field_validator("identity_private_key")
+    @classmethod
+    def _identity_key(cls, value: SecretStr) -> SecretStr:
+        check_key(value.get_secret_value(), "Ed25519 private key")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # a typo must stop the start, not silently trust nobody
+        return value
 
     @field_validator("accounts_url", "pins_url", "notifications_url")
     @classmethod

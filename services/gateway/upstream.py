@@ -1,11 +1,13 @@
 """The one pooled client session to the services, shared by the proxy and the pages."""
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from runtime.errors import UNAVAILABLE, UNAVAILABLE_CODE
 from services.gateway.security import identity_headers
@@ -77,10 +79,13 @@ async def post_json(request: web.Request, url: str, payload: dict[str, Any]) -> 
 
 async def call(request: web.Request, method: str, url: str, payload: dict[str, Any] | None = None) -> Answer:
     """With the signed identity; an unreachable, failing or slow service is a 503 Answer."""
+    body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
+    target = URL(url)
+    headers = identity_headers(request, method, target.raw_path_qs, body)
+    if payload is not None:
+        headers["Content-Type"] = "application/json"
     try:
-        async with request.app[UPSTREAM].request(
-            method, url, json=payload, headers=identity_headers(request)
-        ) as resp:
+        async with request.app[UPSTREAM].request(method, target, data=body or None, headers=headers) as resp:
             if resp.status >= 500:
                 return Answer(503, _unavailable())
             cookies = tuple(resp.headers.getall("Set-Cookie", ()))

@@ -31,7 +31,7 @@ def create_app(
         settings.mail_from, settings.public_url, settings.support_email, settings.support_phone
     )
     composer = Composer(letterhead, settings.notifications_private_key.get_secret_value())
-    app = create_service_app(settings.internal_secret.get_secret_value())
+    app = create_service_app(settings.identity_public_key)
     limits = contact.Limits(settings.contact_per_client_per_hour, settings.contact_per_address_per_hour)
     http.add_routes(app, support_email=settings.support_email, clock=clock, limits=limits)
     broker = bus.create_broker(settings, "notifications")

@@ -8,6 +8,7 @@ from runtime.settings import DatabaseServiceSettings
 
 class Settings(DatabaseServiceSettings):
     http_port: int = Field(default=8003, ge=0, le=65535)
+    metrics_port: int = Field(default=9003, ge=0, le=65535)
     smtp_host: str = "localhost"
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_username: str | None = None

@@ -37,7 +37,7 @@ def make_context(settings: LetterSettings, pool: asyncpg.Pool, clock: Callable[[
         }
     return Context(
         pool=pool, clock=clock or (lambda: datetime.now(UTC)),
-        pin_key=pin_key(settings.internal_secret.get_secret_value()),
+        pin_key=pin_key(settings.pins_secret.get_secret_value()),
         printshop_key=settings.printshop_public_key,
         pin_valid=timedelta(days=settings.pin_valid_days),
         annual_pin_valid=timedelta(days=settings.annual_pin_valid_days),
@@ -46,7 +46,7 @@ def make_context(settings: LetterSettings, pool: asyncpg.Pool, clock: Callable[[
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> web.Application:
-    app = create_service_app(settings.internal_secret.get_secret_value())
+    app = create_service_app(settings.identity_public_key)
     broker = bus.create_broker(settings, "pins")
 
     async def use_cases(app: web.Application):

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from contracts import Event
-from runtime.crypto import derive_key
+from runtime.crypto import derive_key, secret_bytes
 from runtime.outbox import enqueue, enqueue_many
 from services.pins import domain
 from services.pins.limits import RequestLimits
@@ -31,8 +31,8 @@ class Context:
         return domain.pin_hash(self.pin_key, betriebsnummer, pin)
 
 
-def pin_key(internal_secret: str) -> bytes:
-    return derive_key(internal_secret, "pins/pins")
+def pin_key(pins_secret: str) -> bytes:
+    return derive_key(secret_bytes(pins_secret), "pins/pins")
 
 
 async def emit(conn: asyncpg.Connection, event: Event) -> None:

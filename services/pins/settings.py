@@ -4,7 +4,7 @@ needs the database alone, the yearly issue also the keys; the server needs every
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from runtime.crypto import check_public_key
+from runtime.crypto import check_public_key, check_secret
 from runtime.settings import DatabaseServiceSettings
 
 
@@ -19,7 +19,8 @@ class RegisterSettings(BaseSettings):
 class LetterSettings(RegisterSettings):
     """`issue-annual-pins`: also the key PINs are hashed with and the print shop's key."""
 
-    internal_secret: SecretStr = Field(min_length=32)
+    # Keys the PIN hashes; pins alone holds it, so a dump of its tables opens no PIN.
+    pins_secret: SecretStr = Field(description="base64 of at least 32 random bytes")
     printshop_public_key: str = Field(description="base64; PINs are sealed to it")
     # 30 days, as Google's verification postcard: a letter takes a few days (ELSTER allows up to
     # 14 in the post), and a PIN that lies around in a mailroom for months should be worthless.
@@ -33,9 +34,16 @@ class LetterSettings(RegisterSettings):
     def _key(cls, value: str) -> str:
         return check_public_key(value)
 
+    @field_validator("pins_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr) -> SecretStr:
+        check_secret(value.get_secret_value())
+        return value
+
 
 class Settings(DatabaseServiceSettings, LetterSettings):
     http_port: int = Field(default=8002, ge=0, le=65535)
+    metrics_port: int = Field(default=9002, ge=0, le=65535)
     # Letters on request (limits.py explains the numbers).
     pin_requests_per_business_week: int = Field(default=1, ge=1, le=10)
     pin_requests_per_business_month: int = Field(default=2, ge=1, le=30)

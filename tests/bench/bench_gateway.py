@@ -7,7 +7,6 @@ one gateway process. DESIGN.md's anchors: a plain aiohttp proxy about 140 µs, n
 
 import asyncio
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,7 @@ from pathlib import Path
 import aiohttp
 
 from deploy.infra import ROOT, NatsServer, ServiceProcess, _until, free_port
+from runtime.identity import generate_signing_keypair
 
 TICK = os.sysconf("SC_CLK_TCK")
 CONCURRENCY = 32
@@ -58,7 +58,7 @@ async def main(n: int) -> None:
     public = f"http://127.0.0.1:{gateway_port}"
     gateway = ServiceProcess("gateway", {
         "PORTAL_NATS_URL": nats.url, "PORTAL_PUBLIC_URL": public,
-        "PORTAL_INTERNAL_SECRET": secrets.token_urlsafe(40), "PORTAL_LOG_LEVEL": "WARNING",
+        "PORTAL_IDENTITY_PRIVATE_KEY": generate_signing_keypair()[1], "PORTAL_LOG_LEVEL": "WARNING",
         "PORTAL_ACCOUNTS_URL": upstream_url, "PORTAL_PINS_URL": upstream_url, "PORTAL_NOTIFICATIONS_URL": upstream_url,
     }, gateway_port, folder)
     try:

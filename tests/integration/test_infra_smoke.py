@@ -112,6 +112,6 @@ async def _send(catcher: MailCatcher, to: str, subject: str) -> None:
 async def test_a_service_that_cannot_start_is_reported_with_its_log(test_output):
     service = ServiceProcess("pins", {"PORTAL_NATS_URL": "nats://127.0.0.1:1"}, free_port(), test_output)
     await service.start()
-    with pytest.raises(RuntimeError, match="PORTAL_INTERNAL_SECRET is not set"):
+    with pytest.raises(RuntimeError, match="PORTAL_IDENTITY_PUBLIC_KEY is not set"):
         await service.wait_ready(timeout=30)
     assert not service.running

@@ -15,20 +15,21 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from contracts import UserConfirmedV1
-from runtime import bus, identity, service
-from runtime.crypto import generate_keypair, seal, unseal
+from runtime import bus, service
+from runtime.crypto import generate_keypair, generate_secret, seal, unseal
 from runtime.sessions import SessionUser
 from services.pins import annual
 from services.pins.app import CONTEXT, create_app
 from services.pins.register import import_register
 from services.pins.settings import Settings
 from tests.support.client import query
+from tests.support.identity import PUBLIC_KEY, signed
 from tests.support.inprocess import Clock
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
 
-SECRET = secrets.token_urlsafe(40)
+SECRET = generate_secret()
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = "Betriebsnummer;Name;Straße;PLZ;Ort;E-Mail;Gewerk"
 
@@ -42,7 +43,7 @@ async def pins_factory(postgres, nats_server):
         dsn = await postgres.create_database(f"pins_{secrets.token_hex(4)}")
         settings = Settings(
             database_url=dsn, nats_url=nats_server.url, public_url="http://portal.test",
-            internal_secret=SECRET, printshop_public_key=public, **overrides,
+            pins_secret=SECRET, identity_public_key=PUBLIC_KEY, printshop_public_key=public, **overrides,
         )
         clock = Clock()
         client = TestClient(TestServer(create_app(settings, clock=clock)))
@@ -80,8 +81,7 @@ def number() -> str:
 
 
 async def call(client, method: str, path: str, body=None, user: str = "", address: str = "192.0.2.7"):
-    headers = identity.sign(SECRET, identity.Identity(user, address))
-    async with client.request(method, path, json=body, headers=headers) as response:
+    async with client.request(method, path, **signed(method, path, body, user=user, client=address)) as response:
         data = await response.json() if response.content_type == "application/json" else None
         return response.status, data
 
@@ -204,8 +204,7 @@ async def test_a_wrong_pin_and_an_unknown_business_say_the_same(pins) -> None:
 async def test_bad_input_is_explained_and_stores_nothing(pins) -> None:
     n, user = number(), member()
     await businesses(pins, n)
-    headers = identity.sign(SECRET, identity.Identity(user, "192.0.2.7"))
-    async with pins.post("/api/v1/pins/links", data="{nope", headers={**headers, "Content-Type": "application/json"}) as r:
+    async with pins.post("/api/v1/pins/links", **signed("POST", "/api/v1/pins/links", user=user, raw=b"{nope")) as r:
         assert r.status == 400
     for body, field in (({}, "betriebsnummer"), ({"betriebsnummer": "12a"}, "betriebsnummer"),
                         ({"betriebsnummer": n, "pin": "ABC"}, "pin"), ({"betriebsnummer": n, "pin": "ABCD-EFG0"}, "pin"),
@@ -331,7 +330,7 @@ async def test_the_yearly_issue_resumes_and_never_repeats(pins) -> None:
     assert again.already_finished and again.issued_now == 0
     yearly = [e for e in await events(pins, "pin.requested.v1") if e["reason"] == "annual_notice"]
     assert sorted(e["betriebsnummer"] for e in yearly) == numbers and all(e["requested_by_user_id"] is None for e in yearly)
-    env = {"PORTAL_DATABASE_URL": pins.dsn, "PORTAL_INTERNAL_SECRET": SECRET, "PORTAL_PRINTSHOP_PUBLIC_KEY": pins.public_key}
+    env = {"PORTAL_DATABASE_URL": pins.dsn, "PORTAL_PINS_SECRET": SECRET, "PORTAL_PRINTSHOP_PUBLIC_KEY": pins.public_key}
     done = run_cli("issue-annual-pins", "--year", "2031", **env)
     assert done.returncode == 0 and "bereits abgeschlossen" in done.stdout, done.stderr
     pin = unseal(pins.private_key, yearly[0]["pin"])  # the yearly PIN links like any other

@@ -6,15 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from runtime import identity
-from runtime.crypto import generate_keypair, unseal
+from runtime.crypto import generate_keypair, generate_secret, unseal
 from runtime.sessions import RESOLVE_PATH
 from services.accounts.app import create_app
 from services.accounts.settings import Settings
 from tests.support.client import new_email, query
-
-SECRET = secrets.token_urlsafe(40)
-
+from tests.support.identity import PUBLIC_KEY, signed
 
 class Clock:
     def __init__(self) -> None:
@@ -32,7 +29,7 @@ async def accounts_in_process(postgres, nats_server):
     dsn = await postgres.create_database(f"lifetimes_{secrets.token_hex(4)}")
     settings = Settings(
         database_url=dsn, nats_url=nats_server.url, public_url="http://portal.test",
-        internal_secret=SECRET, notifications_public_key=public,
+        identity_public_key=PUBLIC_KEY, accounts_secret=generate_secret(), notifications_public_key=public,
     )
     clock = Clock()
     async with TestClient(TestServer(create_app(settings, clock=clock))) as client:
@@ -41,8 +38,7 @@ async def accounts_in_process(postgres, nats_server):
 
 
 async def call(client, method: str, path: str, body=None, user: str = "") -> tuple[int, dict | None]:
-    headers = identity.sign(SECRET, identity.Identity(user, "192.0.2.7"))
-    async with client.request(method, path, json=body, headers=headers) as response:
+    async with client.request(method, path, **signed(method, path, body, user=user)) as response:
         data = await response.json() if response.content_type == "application/json" else None
         return response.status, data
 
@@ -65,8 +61,8 @@ def _json(value):
 
 
 async def login(client, email: str, password: str) -> str:
-    headers = identity.sign(SECRET, identity.Identity("", "192.0.2.7"))
-    async with client.post("/api/v1/accounts/sessions", json={"email": email, "password": password}, headers=headers) as response:
+    path, body = "/api/v1/accounts/sessions", {"email": email, "password": password}
+    async with client.post(path, **signed("POST", path, body)) as response:
         assert response.status == 201, await response.text()
         return response.cookies["kp_session"].value
 

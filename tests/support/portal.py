@@ -38,10 +38,6 @@ class Portal:
         return self.nats.url
 
     @property
-    def internal_secret(self) -> str:
-        return self.secrets.internal_secret
-
-    @property
     def printshop_private_key(self) -> str:
         return self.secrets.printshop_private_key
 

@@ -1,11 +1,13 @@
 """The pure parts of the local runner and test infrastructure."""
 
+import base64
 import json
 import stat
+from dataclasses import asdict
 
 import pytest
 
-from deploy.infra import Secrets, portal_env
+from deploy.infra import Secrets, portal_env, write_private
 from tests.support.mail import extract_password, extract_token_link
 
 
@@ -38,8 +40,21 @@ def test_each_service_gets_only_its_own_secrets():
     private = secrets.notifications_private_key
     assert [n for n, e in env.items() if private in e.values()] == ["notifications"]
     assert all(secrets.printshop_private_key not in e.values() for e in env.values())
-    assert len({e["PORTAL_INTERNAL_SECRET"] for e in env.values()}) == 1
-    assert len(secrets.internal_secret) >= 32
+    # one key per purpose, each only where it is needed
+    holders = {name: [n for n, e in env.items() if value in e.values()] for name, value in (
+        ("identity_private_key", secrets.identity_private_key),
+        ("identity_public_key", secrets.identity_public_key),
+        ("accounts_secret", secrets.accounts_secret),
+        ("pins_secret", secrets.pins_secret),
+    )}
+    assert holders == {
+        "identity_private_key": ["gateway"],
+        "identity_public_key": ["accounts", "pins", "notifications"],
+        "accounts_secret": ["accounts"],
+        "pins_secret": ["pins"],
+    }
+    assert not any(name == "PORTAL_INTERNAL_SECRET" for e in env.values() for name in e)
+    assert len(base64.b64decode(secrets.accounts_secret)) >= 32 and len(base64.b64decode(secrets.pins_secret)) >= 32
 
 
 def test_secrets_are_kept_private_between_runs(tmp_path):
@@ -48,3 +63,13 @@ def test_secrets_are_kept_private_between_runs(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert Secrets.load_or_create(path) == first
     assert json.loads(path.read_text())["printshop_private_key"] == first.printshop_private_key
+
+
+def test_secrets_of_an_older_version_keep_their_keys_and_gain_the_new_ones(tmp_path):
+    path = tmp_path / "secrets.json"
+    old = {k: v for k, v in asdict(Secrets.generate()).items() if not k.startswith(("identity", "accounts", "pins"))}
+    write_private(path, json.dumps({**old, "internal_secret": "retired-" + "x" * 40}))
+    loaded = Secrets.load_or_create(path)
+    assert loaded.printshop_private_key == old["printshop_private_key"]
+    assert "internal_secret" not in json.loads(path.read_text())
+    assert Secrets.load_or_create(path) == loaded

@@ -9,8 +9,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from services.gateway.app import create_app
 from services.gateway.settings import Settings
+from tests.support.identity import PRIVATE_KEY
 
-SECRET = "unit-test-internal-secret-0123456789abcdef"
 SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
 
 
@@ -76,7 +76,7 @@ def make_settings(**overrides) -> Settings:
     values = {
         "nats_url": "nats://127.0.0.1:4222",
         "public_url": "https://portal.example",
-        "internal_secret": SECRET,
+        "identity_private_key": PRIVATE_KEY,
         "accounts_url": closed_port_url(),
         "pins_url": closed_port_url(),
         "notifications_url": closed_port_url(),
@@ -128,11 +128,6 @@ async def start_gateway():
     yield start
     for client in clients:
         await client.close()
-
-
-@pytest.fixture
-def secret() -> str:
-    return SECRET
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from runtime import identity
+from tests.support.identity import verified
 from services.gateway.session_cache import cache_key
 from tests.unit.gateway.sessions_helpers import RESOLVE, SAME_ORIGIN, Clock, cookie, new_cache, signed_in
 
@@ -34,7 +34,7 @@ async def test_login_page(gateway):
 
 
 @pytest.mark.parametrize("forced,target", [(False, "/konto"), (True, "/passwort-aendern")])
-async def test_login_copies_the_cookie_and_redirects(gateway, accounts, secret, forced, target):
+async def test_login_copies_the_cookie_and_redirects(gateway, accounts, forced, target):
     accounts.answers[LOGIN] = (201, {"must_change_password": forced, "expires_at": "2030-01-01T00:00:00Z"})
     accounts.set_cookies[LOGIN] = [NEW_COOKIE]
     response = await post(gateway, "/login", {"email": " anna@example.de ", "password": " Geheim 1 "})
@@ -42,7 +42,7 @@ async def test_login_copies_the_cookie_and_redirects(gateway, accounts, secret, 
     assert response.headers.getall("Set-Cookie") == [NEW_COOKIE]
     (call,) = accounts.calls
     assert call.json() == {"email": "anna@example.de", "password": " Geheim 1 "}
-    assert identity.verify(secret, call.headers).client == "127.0.0.1"
+    assert verified(call).client == "127.0.0.1"
 
 
 @pytest.mark.parametrize("status,code", [(401, "login_failed"), (429, "login_throttled"), (422, "invalid_input")])
@@ -117,7 +117,7 @@ async def test_password_change_mismatch_never_calls_accounts(gateway, accounts):
     assert accounts.calls_to(*PASSWORD) == []
 
 
-async def test_password_change_success_drops_the_cache_and_notices(accounts, start_gateway, secret):
+async def test_password_change_success_drops_the_cache_and_notices(accounts, start_gateway):
     cache = new_cache(Clock())
     gateway = await start_gateway(accounts_url=accounts.url, cache=cache)
     user = signed_in(accounts, must_change=True)
@@ -127,7 +127,7 @@ async def test_password_change_success_drops_the_cache_and_notices(accounts, sta
     assert response.status == 303 and response.headers["Location"] == "/konto?hinweis=passwort-geaendert"
     (call,) = accounts.calls_to(*PASSWORD)
     assert call.json() == {"current_password": "alt", "new_password": "ein langer satz"}
-    assert identity.verify(secret, call.headers).user == user.header()
+    assert verified(call).user == user.header()
     assert cache.get(cache_key("tok")) is None
 
     signed_in(accounts)

@@ -3,7 +3,7 @@ from uuid import uuid4
 
 import pytest
 
-from runtime import identity
+from tests.support.identity import verified
 from services.gateway.session_cache import cache_key
 from tests.unit.gateway.sessions_helpers import SAME_ORIGIN, Clock, cookie, new_cache, signed_in
 from tests.unit.gateway.html_checks import assert_no_inline_script_or_style
@@ -82,7 +82,7 @@ async def test_pages_wait_for_the_own_password(portal, accounts, pins, path):
     assert pins.calls == []
 
 
-async def test_not_linked_shows_the_two_choices_and_the_letters(portal, accounts, pins, secret):
+async def test_not_linked_shows_the_two_choices_and_the_letters(portal, accounts, pins):
     user = signed_in(accounts)
     pins.answers[MINE] = NOT_LINKED
     pins.answers[REQUESTS] = (200, {"requests": LETTERS})
@@ -99,7 +99,7 @@ async def test_not_linked_shows_the_two_choices_and_the_letters(portal, accounts
             "„PIN anfordern“ überspringen.") in html
     assert SIGNED_IN_HEADER in html and '<a href="/mein-betrieb">Mein Betrieb</a>' in html
     for call in pins.calls:
-        assert identity.verify(secret, call.headers).user == user.header()
+        assert verified(call).user == user.header()
 
 
 async def test_letters_list_in_german(portal, accounts, pins):
@@ -178,14 +178,14 @@ async def test_request_form(portal, accounts):
     assert "Entwicklungsmodus" not in html
 
 
-async def test_request_success_redirects_with_a_notice(portal, accounts, pins, secret):
+async def test_request_success_redirects_with_a_notice(portal, accounts, pins):
     user = signed_in(accounts)
     pins.answers[REQUEST] = (202, {"status": "accepted", "message": "Ihr PIN-Brief ist unterwegs.", "request": {}})
     response = await post(portal, "/mein-betrieb/pin-anfordern", {"betriebsnummer": " 1234567 "})
     assert response.status == 303 and response.headers["Location"] == "/mein-betrieb?hinweis=pin-angefordert"
     (call,) = pins.calls_to(*REQUEST)
     assert call.json() == {"betriebsnummer": "1234567"}
-    assert identity.verify(secret, call.headers).user == user.header()
+    assert verified(call).user == user.header()
 
     pins.answers[MINE] = NOT_LINKED
     pins.answers[REQUESTS] = (200, {"requests": LETTERS[:1]})
@@ -233,7 +233,7 @@ async def test_link_form(portal, accounts):
 
 
 @pytest.mark.parametrize("accounts_clears", [True, False])
-async def test_link_success_ends_the_session_with_the_answer(accounts, pins, start_gateway, secret, accounts_clears):
+async def test_link_success_ends_the_session_with_the_answer(accounts, pins, start_gateway, accounts_clears):
     cache = new_cache(Clock())
     gateway = await start_gateway(accounts_url=accounts.url, pins_url=pins.url, cache=cache)
     user = signed_in(accounts)
@@ -254,7 +254,7 @@ async def test_link_success_ends_the_session_with_the_answer(accounts, pins, sta
     (link,) = pins.calls_to(*LINK)
     assert link.json() == {"betriebsnummer": "1234567", "pin": "abcd-efgh"}
     (ended,) = accounts.calls_to(*LOGOUT)
-    assert identity.verify(secret, ended.headers).user == user.header()
+    assert verified(ended).user == user.header()
     assert cache.get(cache_key("tok")) is None
     (cleared,) = response.headers.getall("Set-Cookie")
     if accounts_clears:
@@ -291,7 +291,7 @@ async def test_link_failure_keeps_the_session(accounts, pins, start_gateway):
     assert accounts.calls_to(*LOGOUT) == [] and "Set-Cookie" not in response.headers
 
 
-async def test_link_through_the_api_ends_the_session(accounts, pins, start_gateway, secret):
+async def test_link_through_the_api_ends_the_session(accounts, pins, start_gateway):
     cache = new_cache(Clock())
     gateway = await start_gateway(accounts_url=accounts.url, pins_url=pins.url, cache=cache)
     user = signed_in(accounts)
@@ -303,7 +303,7 @@ async def test_link_through_the_api_ends_the_session(accounts, pins, start_gatew
     assert response.status == 200 and await response.json() == LINKED
     assert response.headers.getall("Set-Cookie") == [GONE_COOKIE]
     (ended,) = accounts.calls_to(*LOGOUT)
-    assert identity.verify(secret, ended.headers).user == user.header()
+    assert verified(ended).user == user.header()
     assert cache.get(cache_key("tok")) is None
 
     # The next page is anonymous: the header shows Login.

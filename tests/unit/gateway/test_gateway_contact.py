@@ -2,7 +2,7 @@
 
 import re
 
-from runtime import identity
+from tests.support.identity import verified
 from tests.unit.gateway.html_checks import assert_no_inline_script_or_style
 from tests.unit.gateway.sessions_helpers import SAME_ORIGIN, cookie, signed_in
 
@@ -69,13 +69,13 @@ async def test_without_an_answer_from_accounts_the_form_is_empty(contact_portal,
     assert 'value=""' in tag(await response.text(), "input", "email")
 
 
-async def test_sending_posts_json_to_notifications_and_redirects(contact_portal, notifications, secret):
+async def test_sending_posts_json_to_notifications_and_redirects(contact_portal, notifications):
     notifications.answers[CONTACT] = (202, {"status": "accepted", "message": SENT})
     response = await post(contact_portal, {**FORM, "name": "  Erika Müller "})
     assert response.status == 303 and response.headers["Location"] == "/kontakt?hinweis=gesendet"
     (call,) = notifications.calls
     assert call.json() == FORM
-    assert identity.verify(secret, call.headers).client == "127.0.0.1"
+    assert verified(call).client == "127.0.0.1"
 
     html = await (await contact_portal.get(response.headers["Location"])).text()
     assert f'<div class="alert alert-success" role="status"><p>{SENT}</p></div>' in html

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from runtime import identity
+from tests.support.identity import verified
 from tests.unit.gateway.html_checks import assert_no_inline_script_or_style
 
 SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
@@ -62,7 +62,7 @@ async def test_registration_form_labels_every_field(gateway):
     assert "Die E-Mail-Adresse wird Ihr Benutzername." in html
 
 
-async def test_registration_sends_json_and_redirects(gateway, accounts, secret):
+async def test_registration_sends_json_and_redirects(gateway, accounts):
     accounts.answers[REGISTRATIONS] = (202, {"status": "accepted"})
     response = await gateway.post("/registrieren", headers=SAME_ORIGIN, allow_redirects=False, data={
         "first_name": " Anna ", "last_name": "Muster", "email": "anna@example.de",
@@ -74,7 +74,7 @@ async def test_registration_sends_json_and_redirects(gateway, accounts, secret):
     (call,) = accounts.calls
     assert call.json() == {"first_name": "Anna", "last_name": "Muster", "email": "anna@example.de",
                            "birth_date": "1980-01-31"}
-    assert identity.verify(secret, call.headers) is not None
+    assert verified(call) is not None
 
     html = await (await gateway.get(response.headers["Location"])).text()
     assert "Sie erhalten umgehend eine Registrierungs-E-Mail" in html

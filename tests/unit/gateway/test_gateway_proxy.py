@@ -1,7 +1,7 @@
 import time
 
-from runtime import identity
-from runtime.identity import Identity
+from runtime.identity import Identity, Signer, generate_signing_keypair
+from tests.support.identity import signed, verified
 from yarl import URL
 
 SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
@@ -30,14 +30,15 @@ async def test_response_headers_are_filtered(gateway, accounts):
     assert "portal_session=abc" in response.headers["Set-Cookie"]
 
 
-async def test_inbound_identity_and_hop_by_hop_headers_are_replaced_by_a_signed_identity(gateway, accounts, secret):
-    forged = identity.sign("another-secret-another-secret-xx", Identity("u1:s1", "10.0.0.1"))
+async def test_inbound_identity_and_hop_by_hop_headers_are_replaced_by_a_signed_identity(gateway, accounts):
+    forged = signed("GET", "/api/v1/accounts/me", user="u1:s1", client="10.0.0.1", signer=Signer(
+        generate_signing_keypair()[1]))["headers"]
     await gateway.get("/api/v1/accounts/me", headers={
         **forged, "Cookie": "portal_session=xyz", "Proxy-Authorization": "Basic eA==",
         "Upgrade": "websocket", "Authorization": "Bearer x",
     })
     (call,) = accounts.calls
-    assert identity.verify(secret, call.headers) == Identity(user="", client="127.0.0.1")
+    assert verified(call) == Identity(user="", client="127.0.0.1")
     for name in ("Cookie", "Proxy-Authorization", "Upgrade", "Authorization"):
         assert name not in call.headers
 

@@ -1,6 +1,6 @@
 from uuid import uuid4
 
-from runtime import identity
+from tests.support.identity import verified
 from runtime.identity import Identity
 from runtime.sessions import SessionUser
 from services.gateway.session_cache import Resolved, cache_key
@@ -11,22 +11,22 @@ from tests.unit.gateway.sessions_helpers import RESOLVE, SAME_ORIGIN, Clock, coo
 ME = "/api/v1/accounts/me"
 
 
-async def test_no_cookie_no_resolve(gateway, accounts, secret):
+async def test_no_cookie_no_resolve(gateway, accounts):
     await gateway.get(ME, headers={"Cookie": "other=1"})
     await gateway.get("/")
     assert accounts.calls_to(*RESOLVE) == []
     (call,) = accounts.calls
-    assert identity.verify(secret, call.headers).user == ""
+    assert verified(call).user == ""
 
 
-async def test_identity_carries_user_and_session(gateway, accounts, secret):
+async def test_identity_carries_user_and_session(gateway, accounts):
     user = signed_in(accounts)
     await gateway.get(ME, headers=cookie("tok-1"))
     (resolve,) = accounts.calls_to(*RESOLVE)
     assert resolve.json() == {"token": "tok-1"}
-    assert identity.verify(secret, resolve.headers) == Identity(user="", client="127.0.0.1")
+    assert verified(resolve) == Identity(user="", client="127.0.0.1")
     (me,) = accounts.calls_to("GET", ME)
-    assert identity.verify(secret, me.headers).user == f"{user.user_id}:{user.session_id}"
+    assert verified(me).user == f"{user.user_id}:{user.session_id}:{user.started_at_ms}"
 
 
 async def test_cache_hit_avoids_a_second_resolve(accounts, start_gateway):
@@ -56,13 +56,13 @@ async def test_static_files_never_resolve(gateway, accounts):
     assert accounts.calls == []
 
 
-async def test_unknown_cookie_is_anonymous_and_cleared(gateway, accounts, secret):
+async def test_unknown_cookie_is_anonymous_and_cleared(gateway, accounts):
     accounts.answers[RESOLVE] = (404, {"error": {"code": "not_found", "message": "x", "fields": {}}})
     response = await gateway.get(ME, headers=cookie("stale"))
     (cleared,) = [c for c in response.headers.getall("Set-Cookie") if c.startswith("__Host-kp_session=")]
     assert "Max-Age=0" in cleared and "Secure" in cleared and "Path=/" in cleared
     (me,) = accounts.calls_to("GET", ME)
-    assert identity.verify(secret, me.headers).user == ""
+    assert verified(me).user == ""
 
     page = await gateway.get("/", headers=cookie("stale"))
     assert "__Host-kp_session" in page.headers["Set-Cookie"]

@@ -7,7 +7,7 @@ from services.notifications.settings import Settings
 BASE = {
     "nats_url": "nats://127.0.0.1:4222",
     "public_url": "https://portal.example/",
-    "internal_secret": "x" * 32,
+    "identity_public_key": generate_keypair()[0],
     "database_url": "postgresql://localhost/portal",
     "mail_from": "Kundenportal der Handwerkskammer <kundenportal@hwk-wiesbaden.de>",
 }

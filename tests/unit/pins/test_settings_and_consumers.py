@@ -1,18 +1,17 @@
-import secrets
 
 import pytest
 from faststream.nats import NatsBroker, TestNatsBroker
 from pydantic import ValidationError
 
 from contracts import UserConfirmedV1
-from runtime.crypto import generate_keypair, seal
+from runtime.crypto import generate_keypair, generate_secret, seal
 from services.pins import consumers
 from services.pins.cli import parser
 from services.pins.settings import LetterSettings, RegisterSettings, Settings
 
 
 def test_the_import_needs_the_database_url_alone(monkeypatch):
-    for name in ("PORTAL_NATS_URL", "PORTAL_INTERNAL_SECRET", "PORTAL_PRINTSHOP_PUBLIC_KEY"):
+    for name in ("PORTAL_NATS_URL", "PORTAL_PINS_SECRET", "PORTAL_PRINTSHOP_PUBLIC_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PORTAL_DATABASE_URL", "postgresql:///x")
     assert RegisterSettings().database_url.get_secret_value() == "postgresql:///x"
@@ -24,7 +23,7 @@ def test_the_server_has_the_documented_defaults():
     public, _ = generate_keypair()
     settings = Settings(
         database_url="postgresql:///x", nats_url="nats://x", public_url="http://p.test",
-        internal_secret=secrets.token_urlsafe(40), printshop_public_key=public,
+        pins_secret=generate_secret(), printshop_public_key=public, identity_public_key=public,
     )
     assert (settings.pin_valid_days, settings.annual_pin_valid_days, settings.http_port) == (30, 60, 8002)
     assert settings.pin_requests_per_business_week == 1 and settings.link_failures_per_member_hour == 5

@@ -5,7 +5,7 @@ from runtime import identity
 from runtime.crypto import derive_key, generate_keypair, keyed_hash, seal, unseal
 from runtime.logs import JsonFormatter, redact
 
-SECRET = "s" * 40
+SECRET = b"s" * 40
 
 
 def test_sealed_box_opens_only_with_the_private_key() -> None:
@@ -29,12 +29,38 @@ def test_keyed_hash_depends_on_key_and_purpose() -> None:
 
 
 def test_signed_identity_round_trip_and_tampering() -> None:
-    headers = identity.sign(SECRET, identity.Identity("user-1:sess", "10.0.0.1"), now=1000)
-    assert identity.verify(SECRET, headers, now=1010) == identity.Identity("user-1:sess", "10.0.0.1")
-    assert identity.verify(SECRET, {**headers, identity.USER_HEADER: "user-2:sess"}, now=1010) is None
-    assert identity.verify("x" * 40, headers, now=1010) is None
-    assert identity.verify(SECRET, headers, now=1000 + identity.MAX_AGE_SECONDS + 1) is None
-    assert identity.verify(SECRET, {}, now=1000) is None
+    public, private = identity.generate_signing_keypair()
+    signer, verifier = identity.Signer(private), identity.Verifier(public)
+    who = identity.Identity("user-1:sess:1", "10.0.0.1")
+    headers = signer.headers(who, "POST", "/api/v1/pins/links?x=1", b'{"pin": "A"}', now=1000)
+    assert verifier.verify(headers, "POST", "/api/v1/pins/links?x=1", b'{"pin": "A"}', now=1010) == who
+    # the signature covers who, what, where, the body and the time
+    assert verifier.verify({**headers, identity.USER_HEADER: "user-2:sess:1"}, "POST", "/api/v1/pins/links?x=1",
+                           b'{"pin": "A"}', now=1010) is None
+    assert verifier.verify({**headers, identity.CLIENT_HEADER: "10.0.0.2"}, "POST", "/api/v1/pins/links?x=1",
+                           b'{"pin": "A"}', now=1010) is None
+    assert verifier.verify(headers, "DELETE", "/api/v1/pins/links?x=1", b'{"pin": "A"}', now=1010) is None
+    assert verifier.verify(headers, "POST", "/api/v1/pins/links?x=2", b'{"pin": "A"}', now=1010) is None
+    assert verifier.verify(headers, "POST", "/api/v1/pins/links?x=1", b'{"pin": "B"}', now=1010) is None
+    assert verifier.verify(headers, "POST", "/api/v1/pins/links?x=1", b'{"pin": "A"}',
+                           now=1000 + identity.LIFETIME_SECONDS + 1) is None
+    assert verifier.verify({}, "POST", "/", now=1000) is None
+    assert verifier.verify({identity.SIGNATURE_HEADER: "1030.!!"}, "POST", "/", now=1000) is None
+    # far in the future: a gateway cannot mint a header that lives longer than the lifetime
+    late = signer.headers(who, "GET", "/", now=10_000)
+    assert verifier.verify(late, "GET", "/", now=1000) is None
+
+
+def test_no_other_key_makes_an_identity_a_service_accepts() -> None:
+    """A compromised service holds the public key, its own secrets and sealed-box keys: none signs."""
+    public, _ = identity.generate_signing_keypair()
+    verifier = identity.Verifier(public)
+    _, other_signing = identity.generate_signing_keypair()
+    _, sealed_box_private = generate_keypair()  # e.g. notifications' own private key
+    who = identity.Identity("u:s:1", "10.0.0.1")
+    for key in (other_signing, sealed_box_private):
+        forged = identity.Signer(key).headers(who, "GET", "/api/v1/pins/businesses/mine")
+        assert verifier.verify(forged, "GET", "/api/v1/pins/businesses/mine") is None
 
 
 def test_logs_never_carry_secrets() -> None:
