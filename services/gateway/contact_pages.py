@@ -1,5 +1,5 @@
 """Kontakt: "Noch Fragen? Kontaktieren Sie uns!" — the form that notifications mails to the
-chamber's support, with a copy to the sender. Its messages are notifications' own."""
+chamber's support, with a copy to a signed-in member's own address. Its messages are notifications' own."""
 
 from aiohttp import web
 

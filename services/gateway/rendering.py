@@ -32,8 +32,7 @@ NOTICES = {
     "passwort-geaendert": "Ihr Passwort wurde geändert.",
     "pin-angefordert": ("Ihr PIN-Brief ist angefordert. Den PIN-Code für die Verknüpfung von "
                         "Nutzer-Account und Betrieb erhalten Sie per Post an Ihre Betriebsadresse."),
-    "gesendet": ("Vielen Dank für Ihre Nachricht. Wir melden uns schnellstmöglich. Eine Kopie "
-                 "haben wir Ihnen per E-Mail gesandt."),
+    "gesendet": "Vielen Dank für Ihre Nachricht. Wir melden uns schnellstmöglich.",
 }
 BERLIN = ZoneInfo("Europe/Berlin")
 _FAILED = ("Fehler", "Es ist ein Fehler aufgetreten. Bitte versuchen Sie es später erneut.")

@@ -32,8 +32,10 @@ def create_app(
     )
     composer = Composer(letterhead, settings.notifications_private_key.get_secret_value())
     app = create_service_app(settings.identity_public_key)
-    limits = contact.Limits(settings.contact_per_client_per_hour, settings.contact_per_address_per_hour)
-    http.add_routes(app, support_email=settings.support_email, clock=clock, limits=limits)
+    limits = contact.Limits(settings.contact_per_client_per_hour, settings.contact_per_address_per_hour,
+                            settings.contact_per_hour)
+    http.add_routes(app, support_email=settings.support_email, support_phone=settings.support_phone,
+                    clock=clock, limits=limits)
     broker = bus.create_broker(settings, "notifications")
 
     async def accept(event: Event) -> bool:

@@ -1,5 +1,12 @@
-"""The contact form's rules, without I/O: what a valid message is, which two mails it makes, and
-how often one sender or one address may write.
+"""The contact form's rules, without I/O: what a valid message is, which mails it makes, and how
+often one sender, one address and everyone together may write.
+
+The form is no relay: its text goes to the chamber's support, and a copy only to the address of
+the signed-in member's own account, which the member confirmed. An address someone merely typed
+in gets nothing — not even a receipt with fixed text: that would still let anyone make the
+chamber mail any stranger (backscatter that costs the domain its reputation), and it would tell
+nothing the page's answer does not. The answer is the same in every case, so it tells nobody
+whether or where a copy went.
 
 Pure: time comes in as `now`. The message is the sender's own text, kept as plain text; the
 HTML mail escapes it.
@@ -11,25 +18,40 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from runtime.validation import EMAIL_PROBLEM, clean_email  # noqa: F401 (the form's rule, used by http.py)
-from services.notifications.domain import CONTACT_COPY, CONTACT_REQUEST, SUBJECTS, NewMail
+from runtime.validation import clean_email
+from services.notifications.domain import CONTACT_COPY, CONTACT_REQUEST, SUBJECTS, NewMail, Recipient
 
-ACCEPTED = ("Vielen Dank für Ihre Nachricht. Wir melden uns schnellstmöglich. "
-            "Eine Kopie haben wir Ihnen per E-Mail gesandt.")
+ACCEPTED = "Vielen Dank für Ihre Nachricht. Wir melden uns schnellstmöglich."
 TOO_MANY_CODE = "contact_limit"
 TOO_MANY = ("Sie haben uns in der letzten Stunde schon mehrere Nachrichten gesandt. Bitte "
             "versuchen Sie es später erneut oder rufen Sie uns an.")
+BUSY_CODE = "contact_busy"
 
 WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Requests per `WINDOW`. Every request sends a copy to the address typed in: the
-    per-address limit keeps the form from being used to flood someone else's mailbox."""
+    """Requests per `WINDOW`: from one client, naming one address (the one support answers to),
+    and from everyone together — each request is a mail to support and perhaps a copy, and the
+    chamber's domain must not look like a spam source, whoever floods the form."""
 
     per_client: int = 5
     per_address: int = 5
+    # Far above what a chamber's support hears in an hour, even in the week of the yearly
+    # Beitragsbescheid; at most twice as many mails an hour leave through the form.
+    per_hour: int = 100
+
+
+@dataclass(frozen=True)
+class TooMany:
+    wait: timedelta
+    everyone: bool  # the cap for everyone together, not this sender's own limit
+
+
+def busy_message(support_email: str, support_phone: str) -> str:
+    return ("Über das Kontaktformular erreichen uns gerade sehr viele Nachrichten. Bitte rufen Sie "
+            f"uns an unter {support_phone} oder schreiben Sie eine E-Mail an {support_email}.")
 
 
 NAME_MAX = 100
@@ -38,8 +60,12 @@ BETRIEBSNUMMER_MAX = 20
 MESSAGE_MIN = 10
 MESSAGE_MAX = 5000
 
-# Control characters other than line breaks and tabs have no place in a message to a person.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters (C0, DEL, C1) other than line breaks and tabs have no place in a message to a
+# person; refused rather than dropped, so nobody's text is changed behind their back (and Postgres
+# cannot store NUL in text at all).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+CONTROL_PROBLEM = ("Dieses Feld enthält unsichtbare Steuerzeichen. Bitte geben Sie den Text noch einmal "
+                   "ein, ohne ihn aus einer anderen Anwendung einzufügen.")
 
 
 @dataclass(frozen=True)
@@ -55,8 +81,14 @@ def address_key(email: str) -> str:
     return email.strip().lower()
 
 
+def _refuse_control(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError(CONTROL_PROBLEM)
+    return value
+
+
 def _line(value: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", value).split())
+    return " ".join(unicodedata.normalize("NFC", _refuse_control(value)).split())
 
 
 def clean_name(value: str) -> str:
@@ -68,8 +100,12 @@ def clean_name(value: str) -> str:
     return name
 
 
+def clean_contact_email(value: str) -> str:
+    return clean_email(_refuse_control(value))
+
+
 def clean_betriebsnummer(value: str) -> str:
-    number = "".join(value.split())
+    number = "".join(_refuse_control(value).split())
     if not number.isascii() or (number and not number.isdigit()):
         raise ValueError("Die Betriebsnummer besteht nur aus Ziffern. Sie finden sie auf Ihrem "
                          "Beitragsbescheid.")
@@ -86,8 +122,8 @@ def clean_betriebsname(value: str) -> str:
 
 
 def clean_message(value: str) -> str:
-    text = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL.sub("", text).strip()
+    text = unicodedata.normalize("NFC", _refuse_control(value)).replace("\r\n", "\n").replace("\r", "\n")
+    text = text.strip()
     if len(text) < MESSAGE_MIN:
         raise ValueError(f"Bitte schreiben Sie uns Ihr Anliegen in mindestens {MESSAGE_MIN} Zeichen.")
     if len(text) > MESSAGE_MAX:
@@ -100,10 +136,11 @@ def request_subject(betriebsnummer: str) -> str:
     return f"{subject} – Betriebsnummer {betriebsnummer}" if betriebsnummer else subject
 
 
-def mails_for_contact(request: ContactRequest, source_id: UUID, support_email: str,
-                      now: datetime) -> list[NewMail]:
-    """The request to the chamber's support (answering it goes to the sender) and the copy to
-    the sender. Both carry `source_id`, one per request, which the queue keeps unique per kind."""
+def mails_for_contact(request: ContactRequest, source_id: UUID, support_email: str, now: datetime,
+                      member: Recipient | None) -> list[NewMail]:
+    """The request to the chamber's support (answering it goes to the address typed in) and, for
+    a signed-in `member`, the copy to their account's address, whatever address they typed. All
+    carry `source_id`, one per request, which the queue keeps unique per kind."""
     context = {
         "name": request.name,
         "email": request.email,
@@ -112,21 +149,33 @@ def mails_for_contact(request: ContactRequest, source_id: UUID, support_email: s
         "message": request.message,
         "sent_at": now.isoformat(),
     }
-    return [
-        NewMail(source_id, CONTACT_REQUEST, support_email,
-                {**context, "subject": request_subject(request.betriebsnummer),
-                 "reply_to": request.email}),
-        NewMail(source_id, CONTACT_COPY, request.email, context),
-    ]
+    mails = [NewMail(source_id, CONTACT_REQUEST, support_email, {
+        **context, "subject": request_subject(request.betriebsnummer), "reply_to": request.email,
+        "account_email": member.email if member is not None else "",
+    })]
+    if member is not None:
+        mails.append(NewMail(source_id, CONTACT_COPY, member.email, {
+            **context, "first_name": member.first_name, "last_name": member.last_name,
+        }))
+    return mails
+
+
+def _wait(times: list[datetime], limit: int, now: datetime) -> timedelta | None:
+    recent = sorted(t for t in times if t > now - WINDOW)
+    if len(recent) < limit:
+        return None
+    return recent[len(recent) - limit] + WINDOW - now
 
 
 def wait_before_next(by_client: list[datetime], by_address: list[datetime], now: datetime,
                      limits: Limits = Limits()) -> timedelta | None:
     """None if one more request is allowed; else how long until it is. The lists are the times
-    of the requests in the last `WINDOW` from this client and to this address."""
-    waits = []
-    for times, limit in ((by_client, limits.per_client), (by_address, limits.per_address)):
-        recent = sorted(t for t in times if t > now - WINDOW)
-        if len(recent) >= limit:
-            waits.append(recent[len(recent) - limit] + WINDOW - now)
+    of the requests in the last `WINDOW` from this client and naming this address."""
+    waits = [wait for times, limit in ((by_client, limits.per_client), (by_address, limits.per_address))
+             if (wait := _wait(times, limit, now)) is not None]
     return max(waits) if waits else None
+
+
+def wait_for_everyone(latest: list[datetime], now: datetime, limits: Limits = Limits()) -> timedelta | None:
+    """The same for all requests together; `latest` needs only the newest `limits.per_hour`."""
+    return _wait(latest, limits.per_hour, now)

@@ -12,6 +12,7 @@ import asyncpg
 from contracts import Event
 from runtime.inbox import first_time
 from runtime.logs import redact
+from runtime.sessions import SessionUser
 from services.notifications import contact, domain, metrics, repository
 from services.notifications.mailer import Mailer, PermanentMailError
 from services.notifications.rendering import Composer
@@ -50,17 +51,15 @@ async def accept_event(pool: asyncpg.Pool, event: Event, now: datetime) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class TooMany:
-    wait: timedelta
-
-
 async def accept_contact(
-    pool: asyncpg.Pool, request: contact.ContactRequest, client: str, support_email: str,
-    now: datetime, limits: contact.Limits = contact.Limits(),
-) -> TooMany | None:
-    """Both mails of one contact request commit together with the request that counts against
-    the limits; None when queued, TooMany (nothing stored) when over a limit."""
+    pool: asyncpg.Pool, request: contact.ContactRequest, user: SessionUser | None, client: str,
+    support_email: str, now: datetime, limits: contact.Limits = contact.Limits(),
+) -> contact.TooMany | None:
+    """The mails of one contact request commit together with the request that counts against
+    the limits; None when queued, TooMany (nothing stored) when over a limit.
+
+    A signed-in `user` gets the copy at the address the recipients projection knows for them;
+    one it does not know gets none (logged), like anybody not signed in."""
     key = contact.address_key(request.email)
     request_id = uuid4()
     async with pool.acquire() as conn, conn.transaction():
@@ -68,13 +67,25 @@ async def accept_contact(
         by_client, by_address = await repository.recent_contacts(conn, client, key, now - contact.WINDOW)
         wait = contact.wait_before_next(by_client, by_address, now, limits)
         if wait is not None:
-            return TooMany(wait)
+            metrics.CONTACT_REFUSED.labels("sender").inc()
+            return contact.TooMany(wait, everyone=False)
+        await repository.lock_all_contacts(conn)
+        latest = await repository.latest_contacts(conn, now - contact.WINDOW, limits.per_hour)
+        wait = contact.wait_for_everyone(latest, now, limits)
+        if wait is not None:
+            metrics.CONTACT_REFUSED.labels("everyone").inc()
+            return contact.TooMany(wait, everyone=True)
+        member = await repository.recipient(conn, user.user_id) if user is not None else None
         await repository.add_contact(conn, request_id, client, key, now, now - contact.WINDOW)
-        mails = contact.mails_for_contact(request, request_id, support_email, now)
+        mails = contact.mails_for_contact(request, request_id, support_email, now, member)
         for mail in mails:
             await repository.add_mail(conn, mail, now)
     for mail in mails:
         metrics.MAILS_QUEUED.labels(mail.kind).inc()
+    if user is not None and member is None:
+        metrics.MAILS_SKIPPED.labels("contact", "unknown_recipient").inc()
+        log.warning("signed-in sender unknown to notifications, no copy",
+                    extra={"request_id": str(request_id), "user_id": str(user.user_id)})
     log.info("contact request queued", extra={"request_id": str(request_id)})
     return None
 

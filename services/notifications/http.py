@@ -5,10 +5,12 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from runtime import service
 from runtime.errors import ApiError, json_response, parse_json
+from runtime.sessions import SessionUser
 from runtime.web import current_identity
 from services.notifications import contact, handlers
 
 SUPPORT_EMAIL = web.AppKey("support_email", str)
+SUPPORT_PHONE = web.AppKey("support_phone", str)
 CLOCK = web.AppKey("clock", handlers.Clock)
 LIMITS = web.AppKey("contact_limits", contact.Limits)
 
@@ -30,7 +32,7 @@ class ContactIn(BaseModel):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        return contact.clean_email(value)
+        return contact.clean_contact_email(value)
 
     @field_validator("betriebsnummer")
     @classmethod
@@ -52,9 +54,10 @@ class ContactIn(BaseModel):
                                       self.betriebsname, self.message)
 
 
-def add_routes(app: web.Application, *, support_email: str, clock: handlers.Clock,
+def add_routes(app: web.Application, *, support_email: str, support_phone: str, clock: handlers.Clock,
                limits: contact.Limits = contact.Limits()) -> None:
     app[SUPPORT_EMAIL] = support_email
+    app[SUPPORT_PHONE] = support_phone
     app[CLOCK] = clock
     app[LIMITS] = limits
     app.router.add_routes([web.post("/api/v1/notifications/contact", contact_form)])
@@ -62,11 +65,15 @@ def add_routes(app: web.Application, *, support_email: str, clock: handlers.Cloc
 
 async def contact_form(request: web.Request) -> web.Response:
     form = await parse_json(request, ContactIn)
+    who = current_identity(request)
     refused = await handlers.accept_contact(
-        request.app[service.POOL], form.request(), current_identity(request).client,
+        request.app[service.POOL], form.request(), SessionUser.parse(who.user), who.client,
         request.app[SUPPORT_EMAIL], request.app[CLOCK](), request.app[LIMITS],
     )
-    if refused is not None:
-        seconds = int(refused.wait.total_seconds()) + 1
-        raise ApiError(429, contact.TOO_MANY_CODE, contact.TOO_MANY, headers={"Retry-After": str(seconds)})
-    return json_response({"status": "accepted", "message": contact.ACCEPTED}, status=202)
+    if refused is None:
+        return json_response({"status": "accepted", "message": contact.ACCEPTED}, status=202)
+    headers = {"Retry-After": str(int(refused.wait.total_seconds()) + 1)}
+    if refused.everyone:
+        busy = contact.busy_message(request.app[SUPPORT_EMAIL], request.app[SUPPORT_PHONE])
+        raise ApiError(429, contact.BUSY_CODE, busy, headers=headers)
+    raise ApiError(429, contact.TOO_MANY_CODE, contact.TOO_MANY, headers=headers)

@@ -10,3 +10,7 @@ MAILS_SKIPPED = Counter(
     "portal_mails_skipped_total", "Mails an event asked for that could not be made",
     ["subject", "reason"],
 )
+# The cap for everyone turning people away means a flood of the form, or a cap set too low.
+CONTACT_REFUSED = Counter(
+    "portal_contact_refused_total", "Contact requests refused over a limit", ["limit"],
+)

@@ -124,6 +124,22 @@ async def lock_contact_keys(conn: asyncpg.Connection, client: str, address_key: 
         await conn.execute("select pg_advisory_xact_lock(hashtext($1))", key)
 
 
+async def lock_all_contacts(conn: asyncpg.Connection) -> None:
+    """Until commit: requests from anywhere count one by one against the cap for everyone, so
+    parallel requests cannot all see the same count and slip past it together. Taken after
+    `lock_contact_keys`, in the same order by every request, and held only for the count and the
+    inserts."""
+    await conn.execute("select pg_advisory_xact_lock(hashtext('contact-everyone'))")
+
+
+async def latest_contacts(conn: asyncpg.Connection, since: datetime, limit: int) -> list[datetime]:
+    """When the newest `limit` requests since `since` were made, from anyone."""
+    return [r["created_at"] for r in await conn.fetch(
+        "select created_at from contact_requests where created_at > $1 order by created_at desc limit $2",
+        since, limit,
+    )]
+
+
 async def recent_contacts(
     conn: asyncpg.Connection, client: str, address_key: str, since: datetime
 ) -> tuple[list[datetime], list[datetime]]:

@@ -25,9 +25,11 @@ class Settings(DatabaseServiceSettings):
     mail_first_retry_seconds: float = Field(default=30.0, gt=0, le=3600)
     support_email: str = "kundenportal@hwk-wiesbaden.de"
     support_phone: str = "0611 136-444"
-    # The contact form: requests per hour from one client address, and to one sender address.
+    # The contact form: requests per hour from one client address, naming one sender address, and
+    # from everyone together (the chamber's mail reputation; over it, the phone and address above).
     contact_per_client_per_hour: int = Field(default=5, ge=1)
     contact_per_address_per_hour: int = Field(default=5, ge=1)
+    contact_per_hour: int = Field(default=100, ge=1, le=10_000)
 
     @field_validator("notifications_public_key")
     @classmethod

@@ -10,8 +10,7 @@ CONTACT = ("POST", "/api/v1/notifications/contact")
 ME = ("GET", "/api/v1/accounts/me")
 FORM = {"name": "Erika Müller", "email": "erika@example.de", "betriebsnummer": "1234567",
         "betriebsname": "Müller Elektro GmbH", "message": "Ich finde meine PIN nicht mehr."}
-SENT = ("Vielen Dank für Ihre Nachricht. Wir melden uns schnellstmöglich. Eine Kopie haben wir "
-        "Ihnen per E-Mail gesandt.")
+SENT = "Vielen Dank für Ihre Nachricht. Wir melden uns schnellstmöglich."
 
 
 def tag(html: str, element: str, name: str) -> str:
@@ -38,6 +37,9 @@ async def test_the_contact_page(contact_portal, notifications):
     assert " required" not in tag(html, "input", "betriebsnummer")
     assert 'aria-describedby="betriebsnummer-hinweis"' in tag(html, "input", "betriebsnummer")
     assert "Beitragsbescheid" in html
+    # A copy goes only to a signed-in member's own account address, never to the address typed in.
+    assert ('<p class="hint" id="email-hinweis">An diese Adresse antworten wir. Sind Sie angemeldet, erhalten '
+            'Sie eine Kopie Ihrer Nachricht an die E-Mail-Adresse Ihres Kontos.</p>') in html
     assert 'value=""' in tag(html, "input", "name")
     assert '<a href="/kontakt">Kontaktformular</a>' in html
     assert_no_inline_script_or_style(html)
@@ -79,6 +81,7 @@ async def test_sending_posts_json_to_notifications_and_redirects(contact_portal,
 
     html = await (await contact_portal.get(response.headers["Location"])).text()
     assert f'<div class="alert alert-success" role="status"><p>{SENT}</p></div>' in html
+    assert "Kopie haben wir" not in html  # the notice never says whether or where a copy went
     assert "Ich finde meine PIN" not in html  # a fresh, empty form
 
 
@@ -107,6 +110,16 @@ async def test_too_many_messages(contact_portal, notifications):
     assert response.status == 429
     html = await response.text()
     assert message in html and 'value="erika@example.de"' in html
+
+
+async def test_too_many_for_everyone_names_phone_and_address(contact_portal, notifications):
+    message = ("Über das Kontaktformular erreichen uns gerade sehr viele Nachrichten. Bitte rufen Sie uns an "
+               "unter 0611 136-444 oder schreiben Sie eine E-Mail an kundenportal@hwk-wiesbaden.de.")
+    notifications.answers[CONTACT] = (429, {"error": {"code": "contact_busy", "message": message, "fields": {}}})
+    response = await post(contact_portal, FORM)
+    assert response.status == 429
+    html = await response.text()
+    assert message in html and "Ich finde meine PIN nicht mehr." in html  # the text is kept for later
 
 
 async def test_notifications_down(accounts, start_gateway):
