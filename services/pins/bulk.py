@@ -65,14 +65,15 @@ async def start_run(conn: asyncpg.Connection, year: int, now: datetime) -> datet
     return await conn.fetchval("select finished_at from annual_runs where year = $1", year)
 
 
-async def pending(conn: asyncpg.Connection, year: int, limit: int) -> list[asyncpg.Record]:
-    """Active businesses without this year's letter yet."""
+async def pending(conn: asyncpg.Connection, year: int, limit: int, after: str = "") -> list[asyncpg.Record]:
+    """Active businesses without this year's letter yet, in order from `after` on: a business
+    skipped for bad data keeps no marker, and the run must still get past it."""
     return await conn.fetch(
         "select betriebsnummer, name, street, postal_code, city from businesses b"
-        " where deleted_at is null and not exists (select 1 from annual_letters a"
+        " where deleted_at is null and betriebsnummer > $3 and not exists (select 1 from annual_letters a"
         " where a.year = $1 and a.betriebsnummer = b.betriebsnummer)"
         " order by betriebsnummer limit $2",
-        year, limit,
+        year, limit, after,
     )
 
 

@@ -2,7 +2,8 @@
 needs; the schema is created and migrated first, as the service would.
 
   import-businesses FILE.csv [--full]   the business register; --full deletes what is missing
-  issue-annual-pins [--year YYYY]       one PIN letter per active business, once a year
+  issue-annual-pins [--year YYYY]       one PIN letter per active business, once a year; exits 1
+                                        when it skipped a business whose data fit no letter
 """
 
 import argparse
@@ -72,10 +73,18 @@ async def issue_annual_pins(year: int | None) -> int:
         await pool.close()
     if result.already_finished:
         print(f"Jahreslauf {year} ist bereits abgeschlossen / already done: {result.issued_total} PIN-Briefe.")
-    else:
-        print(f"Jahreslauf {year}: {result.issued_now} neue PIN-Briefe, insgesamt {result.issued_total} / "
-              f"{result.issued_now} new, {result.issued_total} in total. The pins service publishes them.")
-    return 0
+        return 0
+    print(f"Jahreslauf {year}: {result.issued_now} neue PIN-Briefe, insgesamt {result.issued_total}, "
+          f"{len(result.skipped)} übersprungen / {result.issued_now} new, {result.issued_total} in total, "
+          f"{len(result.skipped)} skipped. The pins service publishes them.")
+    if not result.skipped:
+        return 0
+    print("Übersprungen, weil ihre Daten in keinen PIN-Brief passen / skipped, their data fit no letter:")
+    for skipped in result.skipped:
+        print(f"  Betriebsnummer {skipped.betriebsnummer}: {' '.join(skipped.problems)}")
+    print("Bitte korrigieren Sie diese Betriebe im Register und starten Sie den Jahreslauf erneut; "
+          "er stellt dann nur noch ihnen einen PIN-Brief aus.")
+    return 1
 
 
 def main(argv: list[str]) -> int:

@@ -1,9 +1,11 @@
 """Reading the business register file, without I/O: every row checked, every problem by line.
 
 The file is UTF-8 (a BOM is accepted), `;`-separated, with the header
-`Betriebsnummer;Name;Straße;PLZ;Ort;E-Mail;Gewerk`. A Betriebsnummer is 1 to 20 ASCII digits,
-kept as text (leading zeros matter; 20 is what the events allow). Fields are trimmed; empty
-lines are skipped; E-Mail and Gewerk may be empty.
+`Betriebsnummer;Name;Straße;PLZ;Ort;E-Mail;Gewerk`. A Betriebsnummer is ASCII digits, kept as
+text (leading zeros matter), at most as many as the events allow. Every field a PIN letter
+carries must fit `pin.requested.v1` (contract_fields.py): a row the yearly run could not send is
+refused here, by its line. Fields are trimmed, runs of white space become one space; any other
+control character (NUL, ESC …) is refused. Empty lines are skipped; E-Mail and Gewerk may be empty.
 """
 
 import csv
@@ -12,10 +14,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from services.pins import contract_fields
+
 HEADER = ["Betriebsnummer", "Name", "Straße", "PLZ", "Ort", "E-Mail", "Gewerk"]
-MAX_TEXT = 200
-_PLZ = re.compile(r"^[0-9]{5}$")
-_NUMBER = re.compile(r"^[0-9]{1,20}$")
+MAX_TRADE = 200  # Gewerk is shown in the member area only; no event carries it
+_NUMBER_DIGITS = contract_fields.max_length("Betriebsnummer")
+_PLZ = re.compile(r"[0-9]{5}")
+_NUMBER = re.compile(rf"[0-9]{{1,{_NUMBER_DIGITS}}}")
 _EMAIL = re.compile(
     r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
@@ -87,22 +92,25 @@ def parse(data: bytes) -> Parsed:
 def check_row(fields: list[str]) -> Business:
     if len(fields) != len(HEADER):
         raise ValueError(f"{len(HEADER)} Felder erwartet, {len(fields)} gefunden (Trennzeichen ist das Semikolon).")
-    number, name, street, plz, city, email, trade = (_clean(f) for f in fields)
-    if not _NUMBER.match(number):
-        raise ValueError("Die Betriebsnummer muss aus 1 bis 20 Ziffern bestehen.")
-    for label, value in (("Name", name), ("Straße", street), ("Ort", city)):
-        if not value:
-            raise ValueError(f"Das Feld „{label}“ ist leer.")
-        if len(value) > MAX_TEXT:
-            raise ValueError(f"Das Feld „{label}“ ist länger als {MAX_TEXT} Zeichen.")
-    if not _PLZ.match(plz):
+    values = dict(zip(HEADER, (_clean(f) for f in fields), strict=True))
+    for label, value in values.items():
+        if any(unicodedata.category(c) == "Cc" for c in value):
+            raise ValueError(f"Das Feld „{label}“ enthält ein Steuerzeichen. Bitte entfernen Sie es.")
+    number, name, street, plz, city, email, trade = values.values()
+    if not _NUMBER.fullmatch(number):
+        raise ValueError(f"Die Betriebsnummer muss aus 1 bis {_NUMBER_DIGITS} Ziffern bestehen.")
+    if not _PLZ.fullmatch(plz):
         raise ValueError("Die PLZ muss aus genau 5 Ziffern bestehen.")
+    for label in contract_fields.FIELDS:
+        if (problem := contract_fields.problem(label, values[label])) is not None:
+            raise ValueError(problem)
     if email and (len(email) > 254 or not _EMAIL.match(email)):
         raise ValueError(f"Die E-Mail-Adresse „{email}“ ist ungültig.")
-    if len(trade) > MAX_TEXT:
-        raise ValueError(f"Das Feld „Gewerk“ ist länger als {MAX_TEXT} Zeichen.")
+    if len(trade) > MAX_TRADE:
+        raise ValueError(f"Das Feld „Gewerk“ ist länger als {MAX_TRADE} Zeichen.")
     return Business(number, name, street, plz, city, email or None, trade or None)
 
 
 def _clean(value: str) -> str:
+    """White space of any kind (a tab, a line break in a quoted field) becomes one space."""
     return " ".join(unicodedata.normalize("NFC", value).split())

@@ -10,12 +10,14 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from runtime.crypto import UNAMBIGUOUS_DIGITS, UNAMBIGUOUS_UPPER, keyed_hash, random_string
+from services.pins.contract_fields import max_length
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PIN_ALPHABET = UNAMBIGUOUS_UPPER + UNAMBIGUOUS_DIGITS
 PIN_LENGTH = 8
 PIN_SPACE = len(PIN_ALPHABET) ** PIN_LENGTH
-BETRIEBSNUMMER = re.compile(r"^[0-9]{1,20}$")
+# As many digits as the events carry (pin.requested.v1, pin.linked.v1).
+BETRIEBSNUMMER = re.compile(rf"[0-9]{{1,{max_length('Betriebsnummer')}}}")
 _SEPARATORS = re.compile(r"[\s\-‐‑‒–—]+")
 
 BETRIEBSNUMMER_FORMAT = "Bitte geben Sie Ihre Betriebsnummer ein (nur Ziffern). Sie finden sie auf Ihrem Beitragsbescheid."
@@ -62,7 +64,7 @@ def normalize_betriebsnummer(value: str) -> str:
     number = "".join(value.split())
     if not number:
         raise Invalid("Bitte geben Sie Ihre Betriebsnummer ein.")
-    if not BETRIEBSNUMMER.match(number):
+    if not BETRIEBSNUMMER.fullmatch(number):
         raise Invalid(BETRIEBSNUMMER_FORMAT)
     return number
 

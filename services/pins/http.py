@@ -6,9 +6,11 @@ from aiohttp import web
 from pydantic import BaseModel, field_validator
 
 from runtime.errors import ApiError, json_response, parse_json
-from runtime.sessions import SessionUser
+from runtime.service import POOL
+from runtime.sessions import SESSION_END, SESSION_HEADER, SessionUser
 from runtime.web import current_identity
 from services.pins import domain
+from services.pins import repository as repo
 from services.pins.letters import Letters
 from services.pins.links import Links
 
@@ -16,6 +18,10 @@ LETTERS = web.AppKey("letters", Letters)
 LINKS = web.AppKey("links", Links)
 
 NOT_LOGGED_IN = "Bitte melden Sie sich an, um „Mein Betrieb“ zu nutzen."
+SESSION_ENDED = (
+    "Ihr Konto wurde inzwischen mit einem Betrieb verknüpft. Aus Sicherheitsgründen wurden Sie "
+    "abgemeldet. Bitte melden Sie sich erneut an."
+)
 LINKED = {
     "status": "linked",
     "message": (
@@ -45,43 +51,51 @@ class LinkIn(RequestIn):
         return domain.normalize_pin(value)
 
 
-def session_user(request: web.Request) -> SessionUser:
+async def session_user(request: web.Request) -> SessionUser:
+    """The member, if the session started after their last link. A link is pins' own fact: a
+    session older than it is refused here at once, whether or not accounts has heard of the link
+    yet (DESIGN.md: no session older than the link ever carries it)."""
     user = SessionUser.parse(current_identity(request).user)
     if user is None:
         raise ApiError(401, "unauthenticated", NOT_LOGGED_IN)
+    async with request.app[POOL].acquire() as conn:
+        if await repo.linked_since(conn, user.user_id, user.started_at):
+            raise ApiError(401, "session_ended", SESSION_ENDED, headers={SESSION_HEADER: SESSION_END})
     return user
 
 
 async def request_pin(request: web.Request) -> web.Response:
-    user = session_user(request)
+    user = await session_user(request)
     form = await parse_json(request, RequestIn)
-    letter, business = await request.app[LETTERS].request(user.user_id, form.betriebsnummer)
+    letter = await request.app[LETTERS].request(user.user_id, form.betriebsnummer, current_identity(request).client)
     until = domain.local_date(date.fromisoformat(letter["valid_until"]))
     return json_response({
         "status": "accepted",
-        "message": (
-            f"Ihr PIN-Brief ist unterwegs. Wir schicken ihn per Post an die Anschrift Ihres Betriebs, "
-            f"die bei uns hinterlegt ist ({business['name']}, {business['postal_code']} {business['city']}). "
-            f"Bitte rechnen Sie mit einigen Tagen Postlaufzeit. Die PIN ist bis zum {until} gültig."
+        "message": (  # no name or address: the business's data stay behind the PIN (letters.py)
+            "Ihr PIN-Brief ist unterwegs. Wir schicken ihn per Post an die Anschrift Ihres Betriebs, "
+            "die bei uns hinterlegt ist. Bitte rechnen Sie mit einigen Tagen Postlaufzeit. "
+            f"Die PIN ist bis zum {until} gültig."
         ),
         "request": letter,
     }, status=202)
 
 
 async def my_requests(request: web.Request) -> web.Response:
-    user = session_user(request)
+    user = await session_user(request)
     return json_response({"requests": await request.app[LETTERS].mine(user.user_id)})
 
 
 async def link(request: web.Request) -> web.Response:
-    user = session_user(request)
+    user = await session_user(request)
     form = await parse_json(request, LinkIn)
     await request.app[LINKS].link(user.user_id, form.betriebsnummer, form.pin, current_identity(request).client)
-    return json_response(LINKED)
+    response = json_response(LINKED)
+    response.headers[SESSION_HEADER] = SESSION_END  # the linking session ends with this answer
+    return response
 
 
 async def my_businesses(request: web.Request) -> web.Response:
-    user = session_user(request)
+    user = await session_user(request)
     return json_response({"businesses": await request.app[LINKS].mine(user.user_id)})
 
 

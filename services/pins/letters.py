@@ -2,6 +2,13 @@
 
 A letter goes only to the address of record, never to one the member types. A new letter never
 cancels an earlier one: each PIN stays valid until used or expired.
+
+Asking for a letter tells whether a Betriebsnummer is in the register (a member who mistyped it
+would otherwise wait days for a letter that never comes), but no more: the business's name and
+address stay behind the PIN, as the seed promises ("Ihre Betriebsdaten sind zusätzlich durch eine
+PIN geschützt"). An unknown number costs an attempt as a wrong PIN does (attempts.py), and the
+throttle answers before the register is looked at, so the register cannot be read out faster
+than PINs can be guessed, and a throttled member learns nothing about any number.
 """
 
 import logging
@@ -14,7 +21,7 @@ import asyncpg
 from contracts import PinRequestedV1, PostalAddress
 from runtime.crypto import seal
 from runtime.errors import INVALID_INPUT, ApiError
-from services.pins import domain, limits
+from services.pins import attempts, contract_fields, domain, limits
 from services.pins import repository as repo
 from services.pins.context import Context, emit
 
@@ -22,6 +29,14 @@ log = logging.getLogger(__name__)
 
 UNKNOWN = "Diese Betriebsnummer ist uns nicht bekannt. Sie finden sie auf Ihrem Beitragsbescheid."
 ALREADY_LINKED = "Ihr Konto ist bereits mit diesem Betrieb verknüpft. Sie brauchen keine neue PIN."
+THROTTLED = (
+    "Zu viele fehlgeschlagene Versuche mit Betriebsnummer oder PIN. Einen PIN-Brief können Sie nach "
+    "{until} wieder anfordern. Ihre Betriebsnummer finden Sie auf Ihrem Beitragsbescheid."
+)
+CANNOT_ISSUE = (
+    "Für diesen Betrieb können wir gerade keinen PIN-Brief erstellen, weil die bei uns hinterlegte "
+    "Anschrift unvollständig oder fehlerhaft ist. Bitte kontaktieren Sie uns, damit wir sie korrigieren."
+)
 
 
 LETTER_COLUMNS = ("id", "betriebsnummer", "reason", "requested_by", "pin_hash", "created_at", "valid_until")
@@ -47,11 +62,10 @@ def new_letter(context: Context, business, reason: str, requested_by: UUID | Non
     return NewLetter(row, event)
 
 
-def view(row, now: datetime, name: str | None = None) -> dict:
+def view(row, now: datetime) -> dict:
     state = domain.letter_state(domain.Letter(row["created_at"], row["valid_until"], row["used_at"], row["superseded_at"], row["handed_over"]), now)
     return {
-        "request_id": str(row["id"]), "betriebsnummer": row["betriebsnummer"],
-        "business_name": name or row["name"], "reason": row["reason"],
+        "request_id": str(row["id"]), "betriebsnummer": row["betriebsnummer"], "reason": row["reason"],
         "requested_at": row["created_at"].isoformat(), "valid_until": domain.last_day(row["valid_until"]).isoformat(),
         "state": state, "state_label": domain.STATE_LABELS[state],
     }
@@ -62,24 +76,31 @@ class Letters:
         self.context = context
         self.pool = context.pool
 
-    async def request(self, user_id: UUID, number: str) -> tuple[dict, asyncpg.Record]:
-        """The new letter as the member sees it, and the business it goes to."""
+    async def request(self, user_id: UUID, number: str, client: str) -> dict:
+        """The new letter as the member sees it."""
         now = self.context.clock()
-        async with self.pool.acquire() as conn, conn.transaction():
-            business = await repo.business(conn, number, lock=True)
-            if business is None:
+        attempt = await attempts.reserve(self.context, user_id, client, number, now,
+                                         code="request_throttled", message=THROTTLED)
+        async with self.pool.acquire() as conn:
+            if not await repo.release_if_known(conn, attempt, number):
                 raise ApiError(422, "unknown_betriebsnummer", INVALID_INPUT, {"betriebsnummer": UNKNOWN})
-            if await repo.is_linked(conn, user_id, number):
-                raise ApiError(409, "already_linked", ALREADY_LINKED)
-            await repo.lock_member(conn, user_id)
-            await self._check_limits(conn, user_id, number, now)
-            letter = new_letter(self.context, business, "user_request", user_id, now, self.context.pin_valid.days)
-            await repo.insert_letters(conn, [letter.row])
-            await emit(conn, letter.event)
+            async with conn.transaction():
+                business = await repo.business(conn, number, lock=True)
+                if business is None:  # deleted by a register import a moment ago
+                    raise ApiError(422, "unknown_betriebsnummer", INVALID_INPUT, {"betriebsnummer": UNKNOWN})
+                if await repo.is_linked(conn, user_id, number):
+                    raise ApiError(409, "already_linked", ALREADY_LINKED)
+                if problems := contract_fields.business_problems(business):
+                    log.warning("no pin letter fits the business's data",
+                                extra={"betriebsnummer": number, "problems": problems})
+                    raise ApiError(409, "business_data_invalid", CANNOT_ISSUE)
+                await repo.lock_member(conn, user_id)
+                await self._check_limits(conn, user_id, number, now)
+                letter = new_letter(self.context, business, "user_request", user_id, now, self.context.pin_valid.days)
+                await repo.insert_letters(conn, [letter.row])
+                await emit(conn, letter.event)
         log.info("pin letter requested", extra={"request_id": str(letter.row[0]), "user_id": str(user_id)})
-        row = dict(zip(LETTER_COLUMNS, letter.row), used_at=None, superseded_at=None, handed_over=False,
-                   name=business["name"])
-        return view(row, now), business
+        return view(dict(zip(LETTER_COLUMNS, letter.row), used_at=None, superseded_at=None, handed_over=False), now)
 
     async def _check_limits(self, conn: asyncpg.Connection, user_id: UUID, number: str, now: datetime) -> None:
         since = now - limits.MONTH

@@ -12,14 +12,13 @@ from prometheus_client import Counter
 
 from contracts import PinLinkedV1
 from runtime.errors import INVALID_INPUT, ApiError
-from services.pins import domain, throttle
+from services.pins import attempts, domain
 from services.pins import repository as repo
 from services.pins.context import Context, emit
 from services.pins.letters import view
 
 log = logging.getLogger(__name__)
 
-UNDER_ATTACK = Counter("pins_businesses_under_attack_total", "Link attempts on a business past its daily failure limit")
 LINK_FAILURES = Counter("pins_link_failures_total", "Failed link attempts", ["reason"])
 
 WRONG = "Diese PIN ist nicht korrekt. Bitte prüfen Sie die PIN aus Ihrem PIN-Brief."
@@ -43,11 +42,16 @@ class Links:
         self.pool = context.pool
 
     async def link(self, user_id: UUID, number: str, pin: str, client: str) -> None:
+        """An unknown Betriebsnummer takes the very path of a wrong PIN: the same reservation, the
+        same lookup (no letter found), the same failure and answer, so nothing tells them apart."""
         now = self.context.clock()
-        await self._check_throttle(user_id, client, number, now)
+        attempt = await attempts.reserve(self.context, user_id, client, number, now,
+                                         code="link_throttled", message=THROTTLED)
         async with self.pool.acquire() as conn, conn.transaction():
             letters = await repo.letters_by_pin(conn, number, self.context.pin_hash(number, pin))
             state = _state(letters[0], now) if letters else "wrong"
+            if state != "wrong":  # the right PIN, even used or expired, is no guess
+                await repo.release_attempt(conn, attempt)
             if state in domain.USABLE:
                 if not await repo.insert_link(conn, user_id, number, now, letters[0]["id"]):
                     return  # linked before: nothing changes, the PIN stays for a colleague
@@ -60,26 +64,12 @@ class Links:
                 ))
         if state not in domain.USABLE:
             LINK_FAILURES.labels(state).inc()
-        if state == "wrong":
-            await repo.record_failure(self.pool, user_id, client, number, now)
+        if state == "wrong":  # its reserved attempt stays: the failure
             raise ApiError(422, "pin_wrong", INVALID_INPUT, {"pin": WRONG})
         if state in _PROBLEMS:
             code, message = _PROBLEMS[state]
             raise ApiError(422, code, INVALID_INPUT, {"pin": message})
         log.info("account linked", extra={"user_id": str(user_id), "betriebsnummer": number})
-
-    async def _check_throttle(self, user_id: UUID, client: str, number: str, now: datetime) -> None:
-        limits = self.context.link_limits
-        async with self.pool.acquire() as conn:
-            failures = await repo.failures(conn, user_id, client, number, now)
-        if throttle.under_attack(failures, limits):
-            UNDER_ATTACK.inc()
-            log.warning("many failed links for one business", extra={"betriebsnummer": number, "failures": failures.business})
-        wait = throttle.wait(failures, number, now, limits)
-        if wait is not None:
-            until = domain.local_time(now + wait)
-            raise ApiError(429, "link_throttled", THROTTLED.format(until=until),
-                           headers={"Retry-After": str(int(wait.total_seconds()) + 1)})
 
     async def mine(self, user_id: UUID) -> list[dict]:
         now = self.context.clock()
@@ -109,7 +99,7 @@ def _business(b, accounts, letters, now: datetime) -> dict:
             for a in accounts if a["betriebsnummer"] == number
         ],
         "letters": [
-            {k: v for k, v in view(letter, now, b["name"]).items() if k in _LETTER_FIELDS}
+            {k: v for k, v in view(letter, now).items() if k in _LETTER_FIELDS}
             for letter in letters if letter["betriebsnummer"] == number
         ],
     }

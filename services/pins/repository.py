@@ -5,7 +5,7 @@ from uuid import UUID
 
 import asyncpg
 
-from services.pins.throttle import Failures
+from services.pins.throttle import Failures, LinkLimits
 
 BUSINESS = "betriebsnummer, name, street, postal_code, city, email, trade"
 # A letter's event carries the letter's id as its event id: once no unpublished outbox row is
@@ -49,8 +49,7 @@ async def insert_letters(conn: asyncpg.Connection, rows: list[tuple]) -> None:
 
 async def letters_requested_by(conn: asyncpg.Connection, user_id: UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
-        f"select {LETTER}, b.name from pin_letters l join businesses b using (betriebsnummer)"
-        " where l.requested_by = $1 order by l.created_at desc limit 50",
+        f"select {LETTER} from pin_letters l where l.requested_by = $1 order by l.created_at desc limit 50",
         user_id,
     )
 
@@ -103,26 +102,56 @@ async def insert_link(conn: asyncpg.Connection, user_id: UUID, number: str, now:
     ))
 
 
-async def failures(conn: asyncpg.Connection, user_id: UUID, client: str, number: str, now: datetime) -> Failures:
+async def lock_attempts(conn: asyncpg.Connection, keys: list[str]) -> None:
+    """Serialise the attempts that share a member, a client address or a business, until commit.
+    Taken in one order (by hash) by everyone, so two attempts never wait on each other in a circle."""
+    await conn.execute(
+        "select count(pg_advisory_xact_lock(h))"
+        " from (select distinct hashtext(k) as h from unnest($1::text[]) as k order by h) as ordered",
+        keys,
+    )
+
+
+async def failures(conn: asyncpg.Connection, user_id: UUID, client: str, number: str, now: datetime,
+                   limits: LinkLimits) -> Failures:
+    """Attempts of the last day, reserved ones included: as many rows as the largest limit reads
+    (the throttle needs the limit-th newest), so every limit settings allow is the one enforced."""
     since = now - timedelta(days=1)
     member = await conn.fetch(
-        "select at, betriebsnummer from link_failures where user_id = $1 and at > $2 order by at desc limit 100",
-        user_id, since,
+        "select at, betriebsnummer from link_failures where user_id = $1 and at > $2 order by at desc limit $3",
+        user_id, since, max(limits.member_hour, limits.member_day),
     )
     address = await conn.fetch(
-        "select at from link_failures where client = $1 and at > $2 order by at desc limit 1000", client, since
+        "select at from link_failures where client = $1 and at > $2 order by at desc limit $3",
+        client, since, max(limits.client_hour, limits.client_day),
     )
     count = await conn.fetchval(
-        "select count(*) from link_failures where betriebsnummer = $1 and at > $2", number, since
+        "select count(*) from (select 1 from link_failures where betriebsnummer = $1 and at > $2 limit $3) as day",
+        number, since, limits.business_day,
     )
     return Failures([(r["at"], r["betriebsnummer"]) for r in member], [r["at"] for r in address], count)
 
 
-async def record_failure(pool: asyncpg.Pool, user_id: UUID, client: str, number: str, now: datetime) -> None:
-    await pool.execute(
-        "insert into link_failures (user_id, client, betriebsnummer, at) values ($1, $2, $3, $4)",
+async def reserve_attempt(conn: asyncpg.Connection, user_id: UUID, client: str, number: str, now: datetime) -> int:
+    """Counted as a failure from now on, unless released."""
+    return await conn.fetchval(
+        "insert into link_failures (user_id, client, betriebsnummer, at) values ($1, $2, $3, $4) returning id",
         user_id, client, number, now,
     )
+
+
+async def release_attempt(conn: asyncpg.Connection, attempt_id: int) -> None:
+    await conn.execute("delete from link_failures where id = $1", attempt_id)
+
+
+async def release_if_known(conn: asyncpg.Connection, attempt_id: int, number: str) -> bool:
+    """Release the attempt if `number` is an active business of the register; whether it is."""
+    return bool(await conn.fetchval(
+        "with known as (select 1 from businesses where betriebsnummer = $2 and deleted_at is null),"
+        " released as (delete from link_failures where id = $1 and exists (select 1 from known))"
+        " select exists (select 1 from known)",
+        attempt_id, number,
+    ))
 
 
 async def linked_businesses(conn: asyncpg.Connection, user_id: UUID) -> list[asyncpg.Record]:
@@ -160,3 +189,11 @@ async def purge(conn: asyncpg.Connection, now: datetime) -> int:
 async def lock_member(conn: asyncpg.Connection, user_id: UUID) -> None:
     """Serialise one member's requests, so two at once cannot both slip under the limit."""
     await conn.execute("select pg_advisory_xact_lock(hashtext($1))", f"pins:member:{user_id}")
+
+
+async def linked_since(conn: asyncpg.Connection, user_id: UUID, since: datetime) -> bool:
+    """Whether the member linked a business after `since` (a session's start, to the millisecond)."""
+    return bool(await conn.fetchval(
+        "select exists (select 1 from links where user_id = $1 and date_trunc('milliseconds', linked_at) > $2)",
+        user_id, since,
+    ))

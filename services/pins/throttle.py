@@ -1,7 +1,9 @@
 """Failed links slow guessing down until it is hopeless, and never lock the real member out.
 
-Counted are wrong PINs (and any PIN for an unknown Betriebsnummer); a PIN that is right but used
-or expired is no guess and does not count. Defaults, all configurable:
+Counted are wrong PINs, any PIN for an unknown Betriebsnummer and a letter asked for an unknown
+one, each reserved before it is checked (attempts.py), so attempts that arrive all at once are
+counted as strictly as one after the other; a PIN that is right but used or expired is no guess
+and does not count. Defaults, all configurable:
 - per member (account): 5 failures an hour, 20 a day, over all businesses;
 - per client address: 20 an hour, 100 a day (accounts are cheap, addresses less so);
 - per business: from 50 failures in a day on, the business is "under attack": it is logged and

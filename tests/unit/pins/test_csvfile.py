@@ -1,3 +1,7 @@
+from datetime import date
+from uuid import uuid4
+
+from contracts import PinRequestedV1, PostalAddress
 from services.pins import csvfile
 
 HEADER = "Betriebsnummer;Name;Straße;PLZ;Ort;E-Mail;Gewerk"
@@ -75,3 +79,43 @@ def test_windows_line_ends_are_fine():
     data = f"{HEADER}\r\n1;A;B;12345;C;a@b.de;\r\n".encode()
     parsed = csvfile.parse(data)
     assert parsed.problems == [] and parsed.businesses[0].email == "a@b.de"
+
+
+def test_every_field_a_letter_carries_must_fit_the_pin_requested_contract():
+    address = PinRequestedV1.model_fields["address"].annotation.model_fields
+    city_max, street_max = address["city"].metadata[-1].max_length, address["street"].metadata[-1].max_length
+    parsed = parse(
+        HEADER,
+        f"1;Name;Weg 1;12345;{'W' * city_max};;",
+        f"2;Name;Weg 1;12345;{'W' * (city_max + 1)};;",
+        f"3;Name;{'S' * (street_max + 1)};12345;Ort;;",
+        f"{'4' * 21};Name;Weg 1;12345;Ort;;",
+    )
+    assert parsed.problems == [
+        f"Zeile 3: Das Feld „Ort“ ist länger als {city_max} Zeichen.",
+        f"Zeile 4: Das Feld „Straße“ ist länger als {street_max} Zeichen.",
+        "Zeile 5: Die Betriebsnummer muss aus 1 bis 20 Ziffern bestehen.",
+    ]
+
+
+def test_every_register_row_makes_a_valid_letter():
+    [business] = parse(HEADER, f"0042;{'N' * 200};{'S' * 200};12345;{'O' * 100};;").businesses
+    PinRequestedV1(request_id=uuid4(), reason="annual_notice", betriebsnummer=business.betriebsnummer,
+                   business_name=business.name, pin="x" * 40, valid_until=date(2030, 1, 1),
+                   address=PostalAddress(street=business.street, postal_code=business.postal_code, city=business.city))
+
+
+def test_control_characters_are_refused_and_white_space_is_one_space():
+    parsed = parse(
+        HEADER,
+        "1;Malerei\x00Müller;Weg 1;12345;Ort;;",
+        "2;Name;Weg\x1b[31m 1;12345;Ort;;",
+        "3;Name;Weg 1;12345;Ort;;Maler\x7f",
+        "4;Name\tund\x0bSohn;Weg 1;12345;Ort;;",
+    )
+    assert parsed.problems == [
+        "Zeile 2: Das Feld „Name“ enthält ein Steuerzeichen. Bitte entfernen Sie es.",
+        "Zeile 3: Das Feld „Straße“ enthält ein Steuerzeichen. Bitte entfernen Sie es.",
+        "Zeile 4: Das Feld „Gewerk“ enthält ein Steuerzeichen. Bitte entfernen Sie es.",
+    ]
+    assert [b.name for b in parsed.businesses] == ["Name und Sohn"]
