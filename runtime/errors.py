@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from runtime.validation import CONTROL_CHARACTERS, CONTROL_MESSAGE
+
 
 class ApiError(Exception):
     def __init__(
@@ -86,9 +88,35 @@ async def parse_json(request: web.Request, model: type[M], context: dict[str, An
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise ApiError(413, "too_large", "Die Anfrage ist zu groß.") from None
+    if b"\\u" in raw or b"\x7f" in raw or b"\xc2" in raw:  # C0 escaped; DEL, C1 (U+0080-9F) also raw
+        _refuse_control_characters(raw)
     try:
         return model.model_validate_json(raw or b"{}", context=context)
     except ValidationError as error:
         if any(p["type"] in ("json_invalid", "model_type") for p in error.errors()):
             raise ApiError(400, "bad_json", "Die Anfrage konnte nicht gelesen werden.") from None
         raise ApiError(422, "invalid_input", INVALID_INPUT, german_fields(error)) from None
+
+
+def _refuse_control_characters(raw: bytes) -> None:
+    """Every service's first line against control characters, whatever its own fields check."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return  # the model's parse answers 400
+    fields = {path or "body": CONTROL_MESSAGE for path in _paths_with_controls(data, "")}
+    if fields:
+        raise ApiError(422, "invalid_input", INVALID_INPUT, fields)
+
+
+def _paths_with_controls(value: Any, path: str):
+    if isinstance(value, str):
+        if CONTROL_CHARACTERS.search(value):
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths_with_controls(key, path)
+            yield from _paths_with_controls(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _paths_with_controls(item, f"{path}.{index}" if path else str(index))

@@ -12,6 +12,12 @@ PLAIN_COOKIE = "kp_session"
 SECURE_DEVICE_COOKIE = "__Host-kp_device"
 PLAIN_DEVICE_COOKIE = "kp_device"
 RESOLVE_PATH = "/internal/v1/sessions/resolve"
+# A service's answer tells the gateway what happens to the request's session, so the gateway
+# keeps no table of other services' routes: `end` — end it now (accounts, cache, cookie), with
+# this answer; `refresh` — it changed, resolve it afresh next time. Never passed to the browser.
+SESSION_HEADER = "X-Portal-Session"
+SESSION_END = "end"
+SESSION_REFRESH = "refresh"
 
 
 def cookie_name(public_url: str) -> str:

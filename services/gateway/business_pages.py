@@ -5,6 +5,7 @@ import asyncio
 
 from aiohttp import web
 
+from runtime.sessions import SESSION_END
 from services.gateway import upstream
 from services.gateway.access import LOGIN_PAGE, UNAVAILABLE_TITLE, current_session, login_required
 from services.gateway.rendering import message_page, render
@@ -17,14 +18,6 @@ REQUEST_PAGE = "/mein-betrieb/pin-anfordern"
 LINK_PAGE = "/mein-betrieb/verknuepfen"
 LINKED = ("Ihr Konto ist jetzt mit Ihrem Betrieb verknüpft. Aus Sicherheitsgründen wurden Sie "
           "abgemeldet. Bitte melden Sie sich erneut an.")
-STATES = {
-    "requested": "Angefordert",
-    "handed_over": "An die Druckerei übergeben",
-    "used": "Verwendet",
-    "expired": "Abgelaufen",
-    "superseded": "Nicht mehr gültig (ein neuerer PIN-Brief ersetzt ihn)",
-}
-REASONS = {"annual_notice": "mit dem Beitragsbescheid", "user_request": "im Kundenportal angefordert"}
 
 
 def add_routes(app: web.Application) -> None:
@@ -42,19 +35,22 @@ def pins_url(request: web.Request, path: str) -> str:
 
 
 def state_label(letter: dict) -> str:
-    state = str(letter.get("state", ""))
-    return STATES.get(state) or str(letter.get("state_label") or state)
+    """Pins names its letters' states and reasons (one owner of the words); the gateway shows them."""
+    return str(letter.get("state_label") or letter.get("state", ""))
 
 
 def reason_label(letter: dict) -> str:
-    reason = str(letter.get("reason", ""))
-    return REASONS.get(reason, reason)
+    return str(letter.get("reason_label") or letter.get("reason", ""))
 
 
-def _login_again(request: web.Request) -> web.HTTPSeeOther:
-    """pins no longer knows the session (ended meanwhile): log in afresh."""
+async def _login_again(request: web.Request, *answers: upstream.Answer) -> web.HTTPSeeOther:
+    """pins refused the session: it ended meanwhile, or — `end` — it began before the member
+    linked a business, and ends now (at accounts and in the browser too)."""
     forget_session(request)
-    return web.HTTPSeeOther(LOGIN_PAGE)
+    redirect = web.HTTPSeeOther(LOGIN_PAGE)
+    if any(answer.session == SESSION_END for answer in answers):
+        add_cookies(redirect, await end_session(request))
+    return redirect
 
 
 def _unavailable(request: web.Request, answer: upstream.Answer) -> web.Response:
@@ -70,7 +66,7 @@ async def business(request: web.Request) -> web.Response:
         upstream.call(request, "GET", pins_url(request, "/requests")),
     )
     if 401 in (mine.status, letters.status):
-        raise _login_again(request)
+        raise await _login_again(request, mine, letters)
     if not (mine.ok or mine.status == 403):
         return _unavailable(request, mine)
     # Without the list of letters the page still shows what it can.
@@ -95,7 +91,7 @@ async def request_pin(request: web.Request) -> web.Response:
     if answer.ok:
         raise web.HTTPSeeOther(f"{BUSINESS_PAGE}?hinweis=pin-angefordert")
     if answer.status == 401:
-        raise _login_again(request)
+        raise await _login_again(request, answer)
     if answer.status >= 500:
         return _unavailable(request, answer)
     return _request_page(request, answer.status, betriebsnummer=number,
@@ -118,7 +114,7 @@ async def link(request: web.Request) -> web.Response:
         message = str(answer.body.get("message") or LINKED)
         return add_cookies(render(request, "linked.html", message=message), cookies)
     if answer.status == 401:
-        raise _login_again(request)
+        raise await _login_again(request, answer)
     if answer.status >= 500:
         return _unavailable(request, answer)
     errors = answer.fields

@@ -5,13 +5,13 @@ signed identity is added fresh. A request body is read whole (bounded by `max_bo
 the signature covers its digest; answers are streamed."""
 
 import logging
-from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
 from yarl import URL
 
 from runtime.errors import UNAVAILABLE, UNAVAILABLE_CODE, ApiError
+from runtime.sessions import SESSION_END, SESSION_HEADER, SESSION_REFRESH
 from services.gateway.security import identity_headers
 from services.gateway.session_end import end_session_with
 from services.gateway.sessions import forget_session
@@ -32,20 +32,6 @@ RESPONSE_HEADERS = (
 BUFFER_LIMIT = 256 * 1024
 NOT_FOUND = "Diese Schnittstelle gibt es nicht."
 TOO_LARGE = "Die Anfrage ist zu groß."
-
-
-async def _forget(request: web.Request, response: web.StreamResponse) -> None:
-    forget_session(request)
-
-
-# Run on a 2xx answer before it is sent: the request's own session is different afterwards.
-AFTER_SUCCESS: dict[tuple[str, str], Callable[[web.Request, web.Response], Awaitable[None]]] = {
-    ("DELETE", "/api/v1/accounts/sessions/current"): _forget,
-    ("POST", "/api/v1/accounts/password"): _forget,
-    ("POST", "/api/v1/accounts/sessions"): _forget,
-    # The linking request's own session ends at once, with the answer.
-    ("POST", "/api/v1/pins/links"): end_session_with,
-}
 
 
 def create_handler(upstreams: dict[str, str], max_body_size: int):
@@ -69,16 +55,19 @@ def create_handler(upstreams: dict[str, str], max_body_size: int):
             async with request.app[UPSTREAM].request(
                 request.method, url, headers=headers, data=data or None, allow_redirects=False
             ) as upstream:
-                hook = AFTER_SUCCESS.get((request.method, request.path)) if upstream.status < 300 else None
-                if hook is None:
+                # The service says what becomes of the request's session (runtime/sessions.py).
+                action = upstream.headers.get(SESSION_HEADER)
+                if action == SESSION_REFRESH:
+                    forget_session(request)
+                if action != SESSION_END:
                     return await _answer(request, upstream)
                 response = await _buffered(upstream)
         except (aiohttp.ClientError, TimeoutError) as error:
             log.warning("upstream failed", extra={"upstream": request.match_info["service"],
                                                    "error": type(error).__name__})
             raise ApiError(503, UNAVAILABLE_CODE, UNAVAILABLE) from None
-        # After the service's connection went back to the pool.
-        await hook(request, response)
+        # After the service's connection went back to the pool: ends it at accounts too.
+        await end_session_with(request, response)
         return response
 
     return proxy

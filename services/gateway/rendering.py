@@ -2,14 +2,13 @@
 
 import asyncio
 import logging
-from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import web
 
 from runtime.errors import ApiError
+from runtime.german import german_date
 from services.gateway.session_cache import SESSION
 from services.gateway.settings import Settings
 
@@ -34,7 +33,6 @@ NOTICES = {
                         "Nutzer-Account und Betrieb erhalten Sie per Post an Ihre Betriebsadresse."),
     "gesendet": "Vielen Dank für Ihre Nachricht. Wir melden uns schnellstmöglich.",
 }
-BERLIN = ZoneInfo("Europe/Berlin")
 _FAILED = ("Fehler", "Es ist ein Fehler aufgetreten. Bitte versuchen Sie es später erneut.")
 
 
@@ -53,22 +51,17 @@ def create_environment(settings: Settings) -> jinja2.Environment:
         dev_inbox=settings.mail_inbox_url if settings.dev_mode else None,
         dev_letters=settings.letters_url if settings.dev_mode else None,
     )
-    env.filters["datum"] = german_date
+    env.filters["datum"] = datum
     return env
 
 
-def german_date(value: object) -> str:
+def datum(value: object) -> str:
     """An ISO date or time from a service as TT.MM.JJJJ (a time in Berlin); else unchanged."""
     text = str(value or "")
     try:
-        if len(text) == 10:
-            return date.fromisoformat(text).strftime("%d.%m.%Y")
-        moment = datetime.fromisoformat(text)
+        return german_date(text)
     except ValueError:
         return text
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(BERLIN)
-    return moment.strftime("%d.%m.%Y")
 
 
 def render(request: web.Request, template: str, status: int = 200, **context) -> web.Response:

@@ -2,6 +2,7 @@ from aiohttp import web
 from pydantic import Field, SecretStr, field_validator
 
 from runtime.crypto import check_key
+from runtime.german import SUPPORT_EMAIL, SUPPORT_PHONE
 from runtime.settings import ServiceSettings
 from services.gateway.client_address import parse_networks
 
@@ -29,8 +30,8 @@ class Settings(ServiceSettings):
     mail_inbox_url: str | None = Field(default=None, description="The local mail catcher (dev only).")
     letters_url: str | None = Field(
         default=None, description="The local print shop's letters (dev only), e.g. http://127.0.0.1:8025/briefe.")
-    support_email: str = "kundenportal@hwk-wiesbaden.de"
-    support_phone: str = "0611 136-444"
+    support_email: str = SUPPORT_EMAIL
+    support_phone: str = SUPPORT_PHONE
 
     @field_validator("identity_private_key")
     @classmethod

@@ -10,6 +10,7 @@ from aiohttp import web
 from yarl import URL
 
 from runtime.errors import UNAVAILABLE, UNAVAILABLE_CODE
+from runtime.sessions import SESSION_HEADER
 from services.gateway.security import identity_headers
 from services.gateway.settings import Settings
 
@@ -49,6 +50,7 @@ class Answer:
     status: int
     body: dict[str, Any] = field(default_factory=dict)
     cookies: tuple[str, ...] = ()  # the service's Set-Cookie headers, for the browser
+    session: str = ""  # what the service says becomes of the session (runtime.sessions.SESSION_HEADER)
 
     @property
     def ok(self) -> bool:
@@ -89,10 +91,11 @@ async def call(request: web.Request, method: str, url: str, payload: dict[str, A
             if resp.status >= 500:
                 return Answer(503, _unavailable())
             cookies = tuple(resp.headers.getall("Set-Cookie", ()))
+            session = resp.headers.get(SESSION_HEADER, "")
             if resp.content_type != "application/json":
-                return Answer(resp.status, cookies=cookies)
+                return Answer(resp.status, cookies=cookies, session=session)
             body = await resp.json()
-            return Answer(resp.status, body if isinstance(body, dict) else {}, cookies)
+            return Answer(resp.status, body if isinstance(body, dict) else {}, cookies, session)
     except (aiohttp.ClientError, TimeoutError, ValueError):
         return Answer(503, _unavailable())
 

@@ -12,13 +12,12 @@ Pure: time comes in as `now`. The message is the sender's own text, kept as plai
 HTML mail escapes it.
 """
 
-import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from runtime.validation import clean_email
+from runtime.validation import CONTROL_CHARACTERS, CONTROL_MESSAGE, clean_email
 from services.notifications.domain import CONTACT_COPY, CONTACT_REQUEST, SUBJECTS, NewMail, Recipient
 
 ACCEPTED = "Vielen Dank für Ihre Nachricht. Wir melden uns schnellstmöglich."
@@ -60,12 +59,6 @@ BETRIEBSNUMMER_MAX = 20
 MESSAGE_MIN = 10
 MESSAGE_MAX = 5000
 
-# Control characters (C0, DEL, C1) other than line breaks and tabs have no place in a message to a
-# person; refused rather than dropped, so nobody's text is changed behind their back (and Postgres
-# cannot store NUL in text at all).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-CONTROL_PROBLEM = ("Dieses Feld enthält unsichtbare Steuerzeichen. Bitte geben Sie den Text noch einmal "
-                   "ein, ohne ihn aus einer anderen Anwendung einzufügen.")
 
 
 @dataclass(frozen=True)
@@ -82,8 +75,8 @@ def address_key(email: str) -> str:
 
 
 def _refuse_control(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError(CONTROL_PROBLEM)
+    if CONTROL_CHARACTERS.search(value):
+        raise ValueError(CONTROL_MESSAGE)
     return value
 
 

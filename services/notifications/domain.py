@@ -6,10 +6,9 @@ by the handler in the recipients projection.
 """
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from contracts import (
     Event,
@@ -68,7 +67,6 @@ LONGEST_RETRY = timedelta(hours=1)
 SEND_DEADLINE = timedelta(seconds=25)  # one mail, all SMTP round trips together
 # Longer than a batch of 10 at SEND_DEADLINE each: an expired lease means a dead worker.
 LEASE = timedelta(minutes=5)
-BERLIN = ZoneInfo("Europe/Berlin")
 
 
 @dataclass(frozen=True)
@@ -238,30 +236,6 @@ def message_id(mail_id: UUID) -> str:
     return f"<{mail_id}@kundenportal>"
 
 
-def german_datetime(value: datetime | str) -> str:
-    return _in_berlin(value).strftime("%d.%m.%Y, %H:%M Uhr")
-
-
-def german_date(value: date | datetime | str) -> str:
-    """A moment as its day in Wiesbaden; a plain day (`2025-03-31`) as that day."""
-    if isinstance(value, str) and len(value) == 10:
-        value = date.fromisoformat(value)
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value.strftime("%d.%m.%Y")
-    return _in_berlin(value).strftime("%d.%m.%Y")
-
-
-def german_time(value: datetime | str) -> str:
-    return _in_berlin(value).strftime("%H:%M Uhr")
-
-
 def password_route(how: str) -> str:
     """'über „Passwort ändern“' and the like; a KeyError for an unknown way (no guessing)."""
     return PASSWORD_ROUTES[how]
-
-
-def _in_berlin(value: datetime | str) -> datetime:
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if moment.tzinfo is None:  # the contracts promise UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(BERLIN)

@@ -12,6 +12,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from runtime.german import german_date, german_datetime, german_time
 from runtime.crypto import unseal
 from services.notifications import domain
 
@@ -42,9 +43,9 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["german_datetime"] = domain.german_datetime
-    env.filters["german_date"] = domain.german_date
-    env.filters["german_time"] = domain.german_time
+    env.filters["german_datetime"] = german_datetime
+    env.filters["german_date"] = german_date
+    env.filters["german_time"] = german_time
     env.filters["password_route"] = domain.password_route
     return env
 

@@ -3,6 +3,7 @@ import base64
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from runtime.crypto import check_public_key, seal, unseal
+from runtime.german import SUPPORT_EMAIL, SUPPORT_PHONE
 from runtime.settings import DatabaseServiceSettings
 
 
@@ -23,8 +24,8 @@ class Settings(DatabaseServiceSettings):
     notifications_private_key: SecretStr = Field(description="base64; opens those sealed boxes")
     # The first wait after a failed send; it doubles each time, up to an hour.
     mail_first_retry_seconds: float = Field(default=30.0, gt=0, le=3600)
-    support_email: str = "kundenportal@hwk-wiesbaden.de"
-    support_phone: str = "0611 136-444"
+    support_email: str = SUPPORT_EMAIL
+    support_phone: str = SUPPORT_PHONE
     # The contact form: requests per hour from one client address, naming one sender address, and
     # from everyone together (the chamber's mail reputation; over it, the phone and address above).
     contact_per_client_per_hour: int = Field(default=5, ge=1)

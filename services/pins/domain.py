@@ -7,12 +7,11 @@ It is printed `ABCD-EFGH` and accepted with or without the dash and spaces, in a
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
+from runtime.german import BERLIN, german_date
 from runtime.crypto import UNAMBIGUOUS_DIGITS, UNAMBIGUOUS_UPPER, keyed_hash, random_string
 from services.pins.contract_fields import max_length
 
-BERLIN = ZoneInfo("Europe/Berlin")
 PIN_ALPHABET = UNAMBIGUOUS_UPPER + UNAMBIGUOUS_DIGITS
 PIN_LENGTH = 8
 PIN_SPACE = len(PIN_ALPHABET) ** PIN_LENGTH
@@ -32,9 +31,9 @@ STATE_LABELS = {
     "handed_over": "An die Druckerei übergeben",
     "used": "Verwendet",
     "expired": "Abgelaufen",
-    "superseded": "Nicht mehr gültig",
+    "superseded": "Nicht mehr gültig (ein neuerer PIN-Brief ersetzt ihn)",
 }
-REASON_LABELS = {"user_request": "Auf Anforderung", "annual_notice": "Mit dem Beitragsbescheid"}
+REASON_LABELS = {"user_request": "im Kundenportal angefordert", "annual_notice": "mit dem Beitragsbescheid"}
 
 
 class Invalid(ValueError):
@@ -107,9 +106,7 @@ def last_day(until: datetime) -> date:
 
 
 def local_date(moment: datetime | date) -> str:
-    if isinstance(moment, datetime):
-        moment = moment.astimezone(BERLIN)
-    return moment.strftime("%d.%m.%Y")
+    return german_date(moment)
 
 
 def local_time(moment: datetime) -> str:

@@ -67,7 +67,7 @@ def view(row, now: datetime) -> dict:
     return {
         "request_id": str(row["id"]), "betriebsnummer": row["betriebsnummer"], "reason": row["reason"],
         "requested_at": row["created_at"].isoformat(), "valid_until": domain.last_day(row["valid_until"]).isoformat(),
-        "state": state, "state_label": domain.STATE_LABELS[state],
+        "state": state, "state_label": domain.STATE_LABELS[state], "reason_label": domain.REASON_LABELS[row["reason"]],
     }
 
 

@@ -105,4 +105,4 @@ def _business(b, accounts, letters, now: datetime) -> dict:
     }
 
 
-_LETTER_FIELDS = ("requested_at", "reason", "valid_until", "state", "state_label")
+_LETTER_FIELDS = ("requested_at", "reason", "reason_label", "valid_until", "state", "state_label")

@@ -33,6 +33,8 @@ class FakeService:
     # Raw Set-Cookie headers for a route; routes not named here set `portal_session=abc`.
     set_cookies: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
+    # Further headers of a route's answer (X-Portal-Session, say).
+    headers: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     release: asyncio.Event = field(default_factory=asyncio.Event)
     url: str = ""
     default_cookie: bool = True  # pins sets no cookie at all
@@ -49,6 +51,7 @@ class FakeService:
         status, body = self.answers.get(route, (200, {"ok": True}))
         response = web.Response(status=status) if status == 204 else web.json_response(body, status=status)
         response.headers["X-Internal-Detail"] = "secret"
+        response.headers.update(self.headers.get(route, {}))
         if route in self.set_cookies:
             for cookie in self.set_cookies[route]:
                 response.headers.add("Set-Cookie", cookie)

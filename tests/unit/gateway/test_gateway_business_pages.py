@@ -3,6 +3,8 @@ from uuid import uuid4
 
 import pytest
 
+from runtime.sessions import SESSION_END, SESSION_HEADER
+from services.pins.domain import REASON_LABELS, STATE_LABELS
 from tests.support.identity import verified
 from services.gateway.session_cache import cache_key
 from tests.unit.gateway.sessions_helpers import SAME_ORIGIN, Clock, cookie, new_cache, signed_in
@@ -34,6 +36,17 @@ LETTERS = [
 ]
 
 
+def labelled(letter: dict) -> dict:
+    """As pins sends a letter: with its own German words for state and reason."""
+    labels = {"state_label": STATE_LABELS[letter["state"]]} if letter["state"] in STATE_LABELS else {}
+    if "reason" in letter:
+        labels["reason_label"] = REASON_LABELS[letter["reason"]]
+    return {**letter, **labels}
+
+
+LETTERS = [labelled(letter) for letter in LETTERS]
+
+
 def business(other_user: str) -> dict:
     return {
         "betriebsnummer": "1234567", "name": "Tischlerei Muster",
@@ -45,12 +58,12 @@ def business(other_user: str) -> dict:
             {"user_id": str(uuid4()), "name": "Bernd Muster", "email": "bernd@example.de",
              "linked_at": "2024-11-02T08:00:00+00:00"},
         ],
-        "letters": [
+        "letters": [labelled(letter) for letter in (
             {"requested_at": "2025-01-15T08:00:00+00:00", "reason": "annual_notice", "valid_until": "2025-04-15",
              "state": "expired"},
             {"requested_at": "2025-03-01T08:00:00+00:00", "reason": "user_request", "valid_until": "2025-05-31",
              "state": "used"},
-        ],
+        )],
     }
 
 
@@ -296,12 +309,14 @@ async def test_link_through_the_api_ends_the_session(accounts, pins, start_gatew
     gateway = await start_gateway(accounts_url=accounts.url, pins_url=pins.url, cache=cache)
     user = signed_in(accounts)
     pins.answers[LINK] = (200, LINKED)
+    pins.headers[LINK] = {SESSION_HEADER: SESSION_END}
     accounts.answers[LOGOUT] = (204, None)
     accounts.set_cookies[LOGOUT] = [GONE_COOKIE]
     response = await gateway.post("/api/v1/pins/links", json={"betriebsnummer": "1234567", "pin": "ABCDEFGH"},
                                   headers={**SAME_ORIGIN, **cookie("tok")})
     assert response.status == 200 and await response.json() == LINKED
     assert response.headers.getall("Set-Cookie") == [GONE_COOKIE]
+    assert SESSION_HEADER not in response.headers  # between the services and the gateway only
     (ended,) = accounts.calls_to(*LOGOUT)
     assert verified(ended).user == user.header()
     assert cache.get(cache_key("tok")) is None
@@ -359,3 +374,30 @@ async def test_konto_leads_prominently_to_mein_betrieb(portal, accounts):
     html = await (await portal.get("/konto", headers=cookie("tok"))).text()
     assert '<a class="button button-primary" href="/mein-betrieb">Mein Betrieb</a>' in html
     assert "Noch nicht mit einem Betrieb verknüpft." in html
+
+
+async def test_a_session_older_than_a_link_is_ended_when_pins_says_so(accounts, pins, start_gateway):
+    """Linked in another tab: pins refuses this older session and says `end`; the page ends it at
+    accounts and in the browser, and sends the member to log in again."""
+    cache = new_cache(Clock())
+    gateway = await start_gateway(accounts_url=accounts.url, pins_url=pins.url, cache=cache)
+    user = signed_in(accounts)
+    ended = {"error": {"code": "session_ended", "message": "abgemeldet", "fields": {}}}
+    pins.answers[MINE] = (401, ended)
+    pins.headers[MINE] = {SESSION_HEADER: SESSION_END}
+    accounts.answers[LOGOUT] = (204, None)
+    accounts.set_cookies[LOGOUT] = [GONE_COOKIE]
+    response = await gateway.get("/mein-betrieb", headers=cookie("tok"), allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == "/login"
+    assert GONE_COOKIE in response.headers.getall("Set-Cookie")
+    (logout,) = accounts.calls_to(*LOGOUT)
+    assert verified(logout).user == user.header()
+    assert cache.get(cache_key("tok")) is None
+
+
+async def test_a_plain_401_from_pins_only_forgets_the_cached_session(accounts, pins, start_gateway):
+    gateway = await start_gateway(accounts_url=accounts.url, pins_url=pins.url, cache=new_cache(Clock()))
+    signed_in(accounts)
+    pins.answers[MINE] = (401, {"error": {"code": "unauthenticated", "message": "x", "fields": {}}})
+    response = await gateway.get("/mein-betrieb", headers=cookie("tok"), allow_redirects=False)
+    assert response.status == 303 and accounts.calls_to(*LOGOUT) == []

@@ -4,6 +4,7 @@ from uuid import uuid4
 
 import pytest
 
+from runtime import german
 from services.notifications import domain
 from tests.unit.notifications.sample import NOW
 
@@ -64,9 +65,9 @@ def test_each_event_makes_its_mail_with_the_secret_still_sealed(events, name, ki
 
 def test_times_are_shown_in_german_local_time():
     # 13:05 UTC on 3 March is 14:05 in Wiesbaden (CET); in July it is CEST.
-    assert domain.german_datetime(NOW) == "03.03.2025, 14:05 Uhr"
-    assert domain.german_datetime("2025-07-01T10:00:00+00:00") == "01.07.2025, 12:00 Uhr"
-    assert domain.german_date(NOW.replace(tzinfo=None)) == "03.03.2025"
+    assert german.german_datetime(NOW) == "03.03.2025, 14:05 Uhr"
+    assert german.german_datetime("2025-07-01T10:00:00+00:00") == "01.07.2025, 12:00 Uhr"
+    assert german.german_date(NOW.replace(tzinfo=None)) == "03.03.2025"
 
 
 def test_the_password_notice_keeps_when_and_how():
@@ -82,4 +83,4 @@ def test_the_password_notice_keeps_when_and_how():
     assert domain.password_route("reset") == "über „Passwort vergessen“"
     with pytest.raises(KeyError):
         domain.password_route("guessed")
-    assert domain.german_time(NOW) == "14:05 Uhr"
+    assert german.german_time(NOW) == "14:05 Uhr"

@@ -7,6 +7,7 @@ from uuid import uuid4
 
 import pytest
 
+from runtime import german
 from services.notifications import domain
 from tests.unit.notifications.sample import NOW
 
@@ -136,8 +137,8 @@ def test_subjects_of_the_new_mails():
 
 
 def test_a_plain_day_stays_that_day():
-    assert domain.german_date("2025-04-30") == "30.04.2025"
-    assert domain.german_date(date(2025, 12, 31)) == "31.12.2025"
+    assert german.german_date("2025-04-30") == "30.04.2025"
+    assert german.german_date(date(2025, 12, 31)) == "31.12.2025"
     # a moment late on 31 December in UTC is already the new year in Wiesbaden
-    assert domain.german_date((NOW.replace(month=12, day=31, hour=23)).isoformat()) == "01.01.2026"
-    assert domain.german_date(NOW + timedelta(days=1)) == "04.03.2025"
+    assert german.german_date((NOW.replace(month=12, day=31, hour=23)).isoformat()) == "01.01.2026"
+    assert german.german_date(NOW + timedelta(days=1)) == "04.03.2025"
