@@ -4,12 +4,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from runtime.crypto import random_string
-from runtime.validation import Invalid, clean_email  # noqa: F401 (part of the rules here)
+from runtime.german import BERLIN
+from runtime.validation import CONTROL_CHARACTERS, CONTROL_MESSAGE, Invalid, clean_email  # noqa: F401 (rules here)
 
-BERLIN = ZoneInfo("Europe/Berlin")
 ADULT_AGE = 18
 OLDEST_AGE = 120
 INITIAL_PASSWORD_LENGTH = 14
@@ -20,10 +19,19 @@ MAX_RESET_MAILS_PER_HOUR = 5
 SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
 
 _NAME = re.compile(r"^[^\W\d_]+(?:(?:[ .'’-]|\. )[^\W\d_]+)*\.?$")
+# Every field of accounts is a single line: tab and line breaks, which a message may hold and
+# parse_json lets pass, are refused here too (an address with a line break is a mail header).
+_LINE_BREAKS = re.compile(r"[\t\n\r]")
+
+
+def refuse_control_characters(value: str) -> str:
+    if CONTROL_CHARACTERS.search(value) or _LINE_BREAKS.search(value):
+        raise Invalid(CONTROL_MESSAGE)
+    return value
 
 
 def clean_name(value: str) -> str:
-    name = " ".join(unicodedata.normalize("NFC", value).split())
+    name = " ".join(unicodedata.normalize("NFC", refuse_control_characters(value)).split())
     if not name:
         raise Invalid("Bitte füllen Sie dieses Feld aus.")
     if len(name) > 100:

@@ -6,7 +6,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationInfo, field_validator
 
 from runtime.errors import ApiError, json_response, parse_json
-from runtime.sessions import SessionUser, cookie_name, device_cookie_name
+from runtime.sessions import SESSION_HEADER, SESSION_REFRESH, SessionUser, cookie_name, device_cookie_name
 from runtime.web import current_identity
 from services.accounts import domain
 from services.accounts.context import Context
@@ -36,7 +36,14 @@ RESET_SENT = {
 NOT_LOGGED_IN = "Bitte melden Sie sich an."
 
 
-class EmailIn(BaseModel):
+class Input(BaseModel):
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: object) -> object:
+        return domain.refuse_control_characters(value) if isinstance(value, str) else value
+
+
+class EmailIn(Input):
     email: str
 
     @field_validator("email")
@@ -63,7 +70,7 @@ class RegistrationIn(EmailIn):
         return domain.parse_birth_date(value, info.context["today"])
 
 
-class TokenIn(BaseModel):
+class TokenIn(Input):
     token: str
 
     @field_validator("token")
@@ -88,7 +95,7 @@ class LoginIn(EmailIn):
         return value
 
 
-class NewPasswordIn(BaseModel):
+class NewPasswordIn(Input):
     new_password: str
 
     @field_validator("new_password")
@@ -149,13 +156,19 @@ async def login(request: web.Request) -> web.Response:
         status=201,
     )
     set_cookies(request, response, session)
+    response.headers[SESSION_HEADER] = SESSION_REFRESH  # a cookie the gateway cached is replaced
     return response
 
 
 async def logout(request: web.Request) -> web.Response:
     await request.app[SESSIONS].logout(await session_user(request))
     response = web.Response(status=204)
-    response.del_cookie(cookie_name(request.app[CONTEXT].public_url), path="/")
+    response.headers[SESSION_HEADER] = SESSION_REFRESH
+    # With the attributes the cookie was set with: a browser ignores a `__Host-` cookie's
+    # deletion that lacks Secure, and the member would stay signed in.
+    public_url = request.app[CONTEXT].public_url
+    response.del_cookie(cookie_name(public_url), path="/", secure=public_url.startswith("https://"),
+                        httponly=True, samesite="Lax")
     return response
 
 
@@ -178,8 +191,11 @@ async def resolve(request: web.Request) -> web.Response:
 async def change_password(request: web.Request) -> web.Response:
     user = await session_user(request)
     form = await parse_json(request, ChangeIn)
-    await request.app[PASSWORDS].change(user, form.current_password, form.new_password, current_identity(request).client)
-    return web.Response(status=204)
+    device = request.cookies.get(device_cookie_name(request.app[CONTEXT].public_url))
+    client = current_identity(request).client
+    await request.app[PASSWORDS].change(user, form.current_password, form.new_password, client, device)
+    # The session stays, but what the gateway cached of it (must_change_password) is stale.
+    return web.Response(status=204, headers={SESSION_HEADER: SESSION_REFRESH})
 
 
 async def forgot_password(request: web.Request) -> web.Response:

@@ -9,10 +9,9 @@ from contracts import SessionRevokeV1
 from runtime.crypto import random_token
 from runtime.errors import ApiError
 from runtime.sessions import SessionUser, epoch_ms
-from services.accounts import domain, policy, throttle
+from services.accounts import attempts, domain, policy
 from services.accounts import repository as repo
 from services.accounts.context import Context, emit
-from services.accounts.hashing import Busy
 
 log = logging.getLogger(__name__)
 
@@ -20,11 +19,6 @@ LOGIN_FAILED = (
     "E-Mail-Adresse oder Passwort ist nicht korrekt. Bitte prüfen Sie Ihre Eingaben und tippen "
     "Sie das Passwort am besten von Hand ein."
 )
-THROTTLED = (
-    "Zu viele fehlgeschlagene Anmeldeversuche. Bitte warten Sie einige Minuten und versuchen Sie "
-    "es dann erneut – oder nutzen Sie „Passwort vergessen“."
-)
-BUSY = "Das Kundenportal ist gerade stark ausgelastet. Bitte versuchen Sie es in einer Minute erneut."
 INITIAL_EXPIRED = (
     "Das Passwort aus der E-Mail ist abgelaufen. Bitte nutzen Sie „Passwort vergessen“, um ein "
     "neues Passwort zu vergeben."
@@ -52,13 +46,6 @@ class Sessions:
         self.context = context
         self.pool = context.pool
 
-    async def check_throttle(self, key: str, client: str, device: bytes | None, now: datetime) -> None:
-        async with self.pool.acquire() as conn:
-            account, address = await repo.recent_failures(conn, key, client, device, now - throttle.ACCOUNT_WINDOW)
-        wait = throttle.wait(account, [] if device else address, now)
-        if wait is not None:
-            raise ApiError(429, "login_throttled", THROTTLED, headers={"Retry-After": str(int(wait.total_seconds()) + 1)})
-
     async def trusted_device(self, user_id: UUID | None, device_token: str | None) -> bytes | None:
         if user_id is None or not device_token:
             return None
@@ -66,23 +53,16 @@ class Sessions:
         async with self.pool.acquire() as conn:
             return device if await repo.device_trusted(conn, device, user_id) else None
 
-    async def verify(self, stored_hash: str | None, password: str) -> bool:
-        try:
-            return await self.context.hashing.verify(stored_hash, password)
-        except Busy:
-            raise ApiError(503, "busy", BUSY, headers={"Retry-After": "30"}) from None
-
     async def login(self, email: str, password: str, client: str, device_token: str | None) -> NewSession:
-        now = self.context.clock()
         key = domain.email_key(email)
         async with self.pool.acquire() as conn:
             user = await repo.user_for_login(conn, key)
         active = user is not None and user["state"] == "active"
         device = await self.trusted_device(user["id"] if active else None, device_token)
-        await self.check_throttle(key, client, device, now)
-        if not await self.verify(user["password_hash"] if active else None, policy.normalize(password)) or not active:
-            await repo.record_failure(self.pool, key, client, device, now)
+        stored_hash = user["password_hash"] if active else None
+        if not await attempts.check(self.context, key, client, device, stored_hash, policy.normalize(password)):
             raise ApiError(401, "login_failed", LOGIN_FAILED)
+        now = self.context.clock()
         if user["password_is_initial"] and user["password_expires_at"] <= now:
             raise ApiError(401, "initial_password_expired", INITIAL_EXPIRED)
         session = await self.start(user["id"], now, trusted=device is not None, device_token=device_token)

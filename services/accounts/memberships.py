@@ -1,7 +1,10 @@
-"""A member linked the account to a business (pin.linked.v1): record it and end every session.
+"""A member linked the account to a business (pin.linked.v1): record it and end the sessions
+that began before the link.
 
 The membership and the cut-off commit together, so no session older than the link ever carries
-it; session.revoke.v1 then makes the gateways drop what they cached.
+it; session.revoke.v1 then makes the gateways drop what they cached. Pins itself refuses those
+sessions from the moment the link commits, so a late event costs nothing; and a session opened
+after the link (the member logging in again at once) survives the event.
 """
 
 import logging
@@ -22,7 +25,10 @@ async def on_linked(context: Context, event: PinLinkedV1) -> bool:
             log.warning("link for an unknown user ignored", extra={"user_id": str(event.user_id)})
             return True
         await repo.add_membership(conn, event.user_id, event.betriebsnummer, event.business_name, event.linked_at)
-        await repo.delete_sessions_of(conn, event.user_id)
-        await emit(conn, SessionRevokeV1(user_id=event.user_id, all_sessions=True, reason="business_linked"))
+        ended = await repo.delete_sessions_started_before(conn, event.user_id, event.linked_at)
+        if ended:
+            await emit(conn, SessionRevokeV1(
+                user_id=event.user_id, all_sessions=False, session_ids=ended, reason="business_linked",
+            ))
     log.info("business linked", extra={"user_id": str(event.user_id), "betriebsnummer": event.betriebsnummer})
     return True

@@ -8,7 +8,7 @@ from contracts import SessionRevokeV1, UserPasswordChangedV1, UserPasswordResetR
 from runtime.crypto import random_token, seal
 from runtime.errors import INVALID_INPUT, ApiError
 from runtime.sessions import SessionUser
-from services.accounts import domain, policy
+from services.accounts import attempts, domain, policy
 from services.accounts import repository as repo
 from services.accounts.context import Context, emit
 from services.accounts.login import Sessions
@@ -32,19 +32,20 @@ class Passwords:
         self.sessions = sessions
         self.registrations = registrations
 
-    async def change(self, user: SessionUser, current: str, new: str, client: str) -> None:
-        now = self.context.clock()
+    async def change(self, user: SessionUser, current: str, new: str, client: str, device_token: str | None) -> None:
+        """The current password is checked like a login (same lanes and limits, see throttle.py):
+        a stolen session is no way around them."""
         async with self.pool.acquire() as conn:
             row = await repo.user_by_id(conn, user.user_id)
-        await self.sessions.check_throttle(row["email_key"], client, None, now)
+        device = await self.sessions.trusted_device(user.user_id, device_token)
         current, new = policy.normalize(current), policy.normalize(new)
-        if not await self.sessions.verify(row["password_hash"], current):
-            await repo.record_failure(self.pool, row["email_key"], client, None, now)
+        if not await attempts.check(self.context, row["email_key"], client, device, row["password_hash"], current):
             raise ApiError(422, "invalid_input", INVALID_INPUT, {"current_password": WRONG_CURRENT})
         if new == current:
             raise ApiError(422, "invalid_input", INVALID_INPUT, {"new_password": SAME_AGAIN})
         self._check_policy(new, row)
         password_hash = await self.context.hashing.hash(new)
+        now = self.context.clock()
         async with self.pool.acquire() as conn, conn.transaction():
             await repo.set_password(conn, user.user_id, password_hash, now)
             await repo.delete_sessions_of(conn, user.user_id, keep=user.session_id)
@@ -62,7 +63,7 @@ class Passwords:
             if user is None:
                 return
             if user["state"] == "pending":  # not confirmed yet: the confirmation mail again
-                await self.registrations.send_confirmation(conn, user, now)
+                await self.registrations.send_confirmation(conn, user["id"], now)
                 return
             if await repo.resets_since(conn, user["id"], now - timedelta(hours=1)) >= domain.MAX_RESET_MAILS_PER_HOUR:
                 return

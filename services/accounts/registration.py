@@ -3,7 +3,7 @@
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import asyncpg
 
@@ -32,7 +32,10 @@ class Registrations:
         self.clock = context.clock
 
     async def register(self, form: Registration) -> None:
-        """Same outcome for every address, as seen from outside; the mail differs."""
+        """Same outcome for every address, as seen from outside; the mail differs. Registering an
+        unconfirmed address again changes nothing stored: the new link carries what was entered
+        this time, and whoever reads the mail confirms the registration whose link they open — so
+        a stranger can neither rewrite the owner's name and birth date nor squat the address."""
         now = self.clock()
         key = domain.email_key(form.email)
         async with self.pool.acquire() as conn, conn.transaction():
@@ -44,12 +47,9 @@ class Registrations:
                 )
                 if not created:  # a concurrent registration won; it sent the mail
                     return
-                await self.send_confirmation(conn, {"id": user_id, **_person(form)}, now)
+                await self.send_confirmation(conn, user_id, now, form)
             elif user["state"] == "pending":
-                await repo.update_pending_user(
-                    conn, user["id"], form.email, form.first_name, form.last_name, form.birth_date
-                )
-                await self.send_confirmation(conn, {"id": user["id"], **_person(form)}, now)
+                await self.send_confirmation(conn, user["id"], now, form)
             else:
                 await self._notify_already_registered(conn, user, now)
 
@@ -58,7 +58,7 @@ class Registrations:
         async with self.pool.acquire() as conn, conn.transaction():
             user = await repo.user_by_email_for_update(conn, domain.email_key(email))
             if user is not None and user["state"] == "pending":
-                await self.send_confirmation(conn, user, now)
+                await self.send_confirmation(conn, user["id"], now)
 
     async def confirm(self, token: str) -> None:
         token_hash = self.context.link_hash(token)
@@ -71,7 +71,8 @@ class Registrations:
             row = await repo.confirmation(conn, token_hash, lock=True)
             self._check(row, now)
             expires_at = now + self.context.lifetimes.initial_password
-            await repo.activate_user(conn, row["user_id"], password_hash, now, expires_at)
+            await repo.activate_user(conn, row["user_id"], password_hash, now, expires_at,
+                                     row["first_name"], row["last_name"], row["birth_date"])
             await emit(conn, UserConfirmedV1(
                 user_id=row["user_id"], email=row["email"], first_name=row["first_name"],
                 last_name=row["last_name"], initial_password=seal(self.context.notifications_key, password),
@@ -88,18 +89,27 @@ class Registrations:
         if problem:
             raise ApiError(*problem)
 
-    async def send_confirmation(self, conn: asyncpg.Connection, user, now: datetime) -> None:
-        """A new confirmation link for a pending `user` (id, email, names), within the hourly limit."""
-        recent = await repo.confirmations_since(conn, user["id"], now - timedelta(hours=1))
+    async def send_confirmation(
+        self, conn: asyncpg.Connection, user_id: UUID, now: datetime, person: Registration | None = None
+    ) -> None:
+        """A new confirmation link for a pending user, within the hourly limit, for `person`: what
+        was entered with this registration — or, sent again, what was entered last."""
+        recent = await repo.confirmations_since(conn, user_id, now - timedelta(hours=1))
         if recent >= domain.MAX_CONFIRMATION_MAILS_PER_HOUR:
-            log.info("confirmation mail limit reached", extra={"user_id": str(user["id"])})
+            log.info("confirmation mail limit reached", extra={"user_id": str(user_id)})
             return
+        if person is None:
+            last = await repo.last_registration(conn, user_id)
+            person = Registration(last["first_name"], last["last_name"], last["email"], last["birth_date"])
         token = random_token()
         expires_at = now + self.context.lifetimes.confirmation_link
-        await repo.insert_confirmation(conn, self.context.link_hash(token), user["id"], now, expires_at)
+        await repo.insert_confirmation(
+            conn, self.context.link_hash(token), user_id, now, expires_at,
+            person.first_name, person.last_name, person.birth_date,
+        )
         link = f"{self.context.public_url}/registrierung/bestaetigen?token={token}"
         await emit(conn, UserRegisteredV1(
-            user_id=user["id"], email=user["email"], first_name=user["first_name"], last_name=user["last_name"],
+            user_id=user_id, email=person.email, first_name=person.first_name, last_name=person.last_name,
             confirmation_link=seal(self.context.notifications_key, link), link_expires_at=expires_at,
         ))
 
@@ -111,7 +121,3 @@ class Registrations:
         await emit(conn, UserRegistrationRepeatedV1(
             user_id=user["id"], email=user["email"], first_name=user["first_name"], last_name=user["last_name"],
         ))
-
-
-def _person(form: Registration) -> dict:
-    return {"email": form.email, "first_name": form.first_name, "last_name": form.last_name}

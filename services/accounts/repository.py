@@ -25,16 +25,6 @@ async def insert_pending_user(
     return bool(inserted)
 
 
-async def update_pending_user(
-    conn: asyncpg.Connection, user_id: UUID, email: str, first_name: str, last_name: str, birth_date: date
-) -> None:
-    await conn.execute(
-        "update users set email = $2, first_name = $3, last_name = $4, birth_date = $5"
-        " where id = $1 and state = 'pending'",
-        user_id, email, first_name, last_name, birth_date,
-    )
-
-
 async def mark_repeat_notice(conn: asyncpg.Connection, user_id: UUID, now: datetime) -> None:
     await conn.execute("update users set repeat_notice_at = $2 where id = $1", user_id, now)
 
@@ -46,17 +36,35 @@ async def confirmations_since(conn: asyncpg.Connection, user_id: UUID, since: da
 
 
 async def insert_confirmation(
-    conn: asyncpg.Connection, token_hash: bytes, user_id: UUID, now: datetime, expires_at: datetime
+    conn: asyncpg.Connection, token_hash: bytes, user_id: UUID, now: datetime, expires_at: datetime,
+    first_name: str, last_name: str, birth_date: date,
 ) -> None:
+    """The link carries the person entered with its registration (migration 0003)."""
     await conn.execute(
-        "insert into confirmations (token_hash, user_id, created_at, expires_at) values ($1, $2, $3, $4)",
-        token_hash, user_id, now, expires_at,
+        "insert into confirmations (token_hash, user_id, created_at, expires_at, first_name, last_name, birth_date)"
+        " values ($1, $2, $3, $4, $5, $6, $7)",
+        token_hash, user_id, now, expires_at, first_name, last_name, birth_date,
+    )
+
+
+async def last_registration(conn: asyncpg.Connection, user_id: UUID) -> asyncpg.Record:
+    """What was entered last for a pending user: the newest link's person, else the user row's."""
+    return await conn.fetchrow(
+        "select u.email, coalesce(c.first_name, u.first_name) as first_name,"
+        " coalesce(c.last_name, u.last_name) as last_name, coalesce(c.birth_date, u.birth_date) as birth_date"
+        " from users u left join lateral (select first_name, last_name, birth_date from confirmations"
+        "  where user_id = u.id and first_name is not null order by created_at desc limit 1) c on true"
+        " where u.id = $1",
+        user_id,
     )
 
 
 async def confirmation(conn: asyncpg.Connection, token_hash: bytes, *, lock: bool = False) -> asyncpg.Record | None:
+    """The link and the person it confirms (a link from before migration 0003: the user row's)."""
     return await conn.fetchrow(
-        "select c.user_id, c.expires_at, c.used_at, u.state, u.email, u.first_name, u.last_name"
+        "select c.user_id, c.expires_at, c.used_at, u.state, u.email,"
+        " coalesce(c.first_name, u.first_name) as first_name, coalesce(c.last_name, u.last_name) as last_name,"
+        " coalesce(c.birth_date, u.birth_date) as birth_date"
         " from confirmations c join users u on u.id = c.user_id where c.token_hash = $1"
         + (" for update of c, u" if lock else ""),
         token_hash,
@@ -64,12 +72,14 @@ async def confirmation(conn: asyncpg.Connection, token_hash: bytes, *, lock: boo
 
 
 async def activate_user(
-    conn: asyncpg.Connection, user_id: UUID, password_hash: str, now: datetime, password_expires_at: datetime
+    conn: asyncpg.Connection, user_id: UUID, password_hash: str, now: datetime, password_expires_at: datetime,
+    first_name: str, last_name: str, birth_date: date,
 ) -> None:
     await conn.execute(
         "update users set state = 'active', confirmed_at = $2, password_hash = $3,"
-        " password_is_initial = true, password_expires_at = $4 where id = $1",
-        user_id, now, password_hash, password_expires_at,
+        " password_is_initial = true, password_expires_at = $4, first_name = $5, last_name = $6, birth_date = $7"
+        " where id = $1",
+        user_id, now, password_hash, password_expires_at, first_name, last_name, birth_date,
     )
     await conn.execute(
         "update confirmations set used_at = $2 where user_id = $1 and used_at is null", user_id, now
@@ -100,28 +110,41 @@ async def device_trusted(conn: asyncpg.Connection, device_hash: bytes, user_id: 
     ))
 
 
-async def recent_failures(
-    conn: asyncpg.Connection, key: str, client: str, device: bytes | None, since: datetime
+async def lock_attempts(conn: asyncpg.Connection, key: str, client: str) -> None:
+    """Until the transaction ends, no other check of this account or from this address counts or
+    reserves. Always the account first: two checks never wait for each other in a circle."""
+    await conn.execute("select pg_advisory_xact_lock(hashtext($1))", f"accounts:attempts:{key}")
+    await conn.execute("select pg_advisory_xact_lock(hashtext($1))", f"accounts:client:{client}")
+
+
+async def recent_attempts(
+    conn: asyncpg.Connection, key: str, device: bytes | None, client: str,
+    lane_since: datetime, lane_limit: int, client_since: datetime, client_limit: int,
 ) -> tuple[list[datetime], list[datetime]]:
-    """Newest first: the account's failures (from this trusted device, or from anywhere else),
-    and the client address's."""
-    account = await conn.fetch(
-        "select at from login_failures where account_key = $1 and at > $2"
-        " and device is not distinct from $3 order by at desc limit 20",
-        key, since, device,
+    """Newest first, failures and checks under way alike: the account's in this lane (this trusted
+    device, or every untrusted attempt), and the client address's."""
+    lane = await conn.fetch(
+        "select at from login_failures where account_key = $1 and device is not distinct from $2 and at > $3"
+        " order by at desc limit $4",
+        key, device, lane_since, lane_limit,
     )
     address = await conn.fetch(
-        "select at from login_failures where client = $1 and at > $2 order by at desc limit 20",
-        client, since,
+        "select at from login_failures where client = $1 and at > $2 order by at desc limit $3",
+        client, client_since, client_limit,
     )
-    return [r["at"] for r in account], [r["at"] for r in address]
+    return [r["at"] for r in lane], [r["at"] for r in address]
 
 
-async def record_failure(pool: asyncpg.Pool, key: str, client: str, device: bytes | None, now: datetime) -> None:
-    await pool.execute(
-        "insert into login_failures (account_key, client, device, at) values ($1, $2, $3, $4)",
+async def reserve_attempt(conn: asyncpg.Connection, key: str, client: str, device: bytes | None, now: datetime) -> int:
+    """The row counts as a failure from now on; a right password deletes it (`drop_attempt`)."""
+    return await conn.fetchval(
+        "insert into login_failures (account_key, client, device, at) values ($1, $2, $3, $4) returning id",
         key, client, device, now,
     )
+
+
+async def drop_attempt(pool: asyncpg.Pool, attempt_id: int) -> None:
+    await pool.execute("delete from login_failures where id = $1", attempt_id)
 
 
 async def clear_failures(conn: asyncpg.Connection, key: str) -> None:
@@ -168,6 +191,17 @@ async def delete_sessions_of(conn: asyncpg.Connection, user_id: UUID, keep: UUID
     await conn.execute(
         "delete from sessions where user_id = $1 and id is distinct from $2", user_id, keep
     )
+
+
+async def delete_sessions_started_before(conn: asyncpg.Connection, user_id: UUID, moment: datetime) -> list[UUID]:
+    """To the millisecond, as pins compares a session's start with a link (the identity header
+    carries milliseconds): a session begun in the link's millisecond or later stays."""
+    rows = await conn.fetch(
+        "delete from sessions where user_id = $1"
+        " and date_trunc('milliseconds', created_at) < date_trunc('milliseconds', $2::timestamptz) returning id",
+        user_id, moment,
+    )
+    return [row["id"] for row in rows]
 
 
 async def save_device(conn: asyncpg.Connection, token_hash: bytes, user_id: UUID, now: datetime) -> None:

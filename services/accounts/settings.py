@@ -23,7 +23,7 @@ class Settings(DatabaseServiceSettings):
     unconfirmed_days: int = Field(default=30, ge=2, le=365)
     # Argon2id runs in threads (it releases the GIL); more than the cores only queues.
     hash_workers: int = Field(default=2, ge=1, le=64)
-    # Hashes allowed to wait behind the workers; beyond that a login is answered 503 at once.
+    # Hashes allowed to wait behind the workers; beyond that a request that hashes is answered 503 at once.
     hash_max_pending: int = Field(default=64, ge=1, le=10_000)
 
     @field_validator("notifications_public_key")

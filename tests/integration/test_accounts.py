@@ -80,7 +80,7 @@ async def test_every_login_gets_a_new_session(portal) -> None:
 
 async def test_password_change_ends_other_sessions_on_two_gateway_replicas(portal) -> None:
     second = await portal.add_replica("gateway")
-    async with Client(portal.gateway_url) as me, Client(second.url) as elsewhere:
+    async with Client(portal.gateway_url) as me, Client(second.url, origin=portal.gateway_url) as elsewhere:
         email, password = await member_with_own_password(portal, me)
         await logged_in(elsewhere, email, password)
         assert (await elsewhere.api("GET", "/api/v1/accounts/me"))[0] == 200  # cached on replica 2

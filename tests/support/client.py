@@ -12,10 +12,11 @@ def new_email(tag: str = "kp") -> str:
 
 
 class Client:
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, *, origin: str | None = None) -> None:
+        """`origin`: the public URL when `base_url` is one gateway replica behind it."""
         self.base_url = base_url
         self.session = aiohttp.ClientSession(
-            headers={"Origin": base_url}, cookie_jar=aiohttp.CookieJar(unsafe=True)
+            headers={"Origin": origin or base_url}, cookie_jar=aiohttp.CookieJar(unsafe=True)
         )
 
     async def __aenter__(self) -> "Client":

@@ -24,12 +24,14 @@ class Clock:
         self.now += timedelta(**delta)
 
 
-async def accounts_in_process(postgres, nats_server):
+async def accounts_in_process(postgres, nats_server, **overrides):
+    """`overrides`: further Settings fields, e.g. hash_max_pending."""
     public, private = generate_keypair()
     dsn = await postgres.create_database(f"lifetimes_{secrets.token_hex(4)}")
     settings = Settings(
-        database_url=dsn, nats_url=nats_server.url, public_url="http://portal.test",
+        database_url=dsn, nats_url=nats_server.url,
         identity_public_key=PUBLIC_KEY, accounts_secret=generate_secret(), notifications_public_key=public,
+        **({"public_url": "http://portal.test"} | overrides),
     )
     clock = Clock()
     async with TestClient(TestServer(create_app(settings, clock=clock))) as client:
@@ -64,7 +66,7 @@ async def login(client, email: str, password: str) -> str:
     path, body = "/api/v1/accounts/sessions", {"email": email, "password": password}
     async with client.post(path, **signed("POST", path, body)) as response:
         assert response.status == 201, await response.text()
-        return response.cookies["kp_session"].value
+        return next(cookie.value for name, cookie in response.cookies.items() if name.endswith("kp_session"))
 
 
 async def resolve(client, token: str) -> int:

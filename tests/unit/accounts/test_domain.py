@@ -88,3 +88,15 @@ def test_unusable_links_say_why(state, code: str) -> None:
 
 def test_a_fresh_link_is_fine() -> None:
     assert domain.confirmation_problem(domain.ConfirmationState(found=True)) is None
+
+
+@pytest.mark.parametrize("raw", ["anna\n@example.de", "anna@example\n.de", "an\x00na@example.de", "anna@exa\x7fmple.de"])
+def test_control_characters_inside_an_address_are_refused(raw: str) -> None:
+    with pytest.raises(domain.Invalid, match="E-Mail-Adresse"):
+        domain.clean_email(raw)
+
+
+@pytest.mark.parametrize("name", ["Anna\nLena", "Anna\x00", "Anna\tLena", "\x1bAnna"])
+def test_control_characters_in_a_name_are_refused(name: str) -> None:
+    with pytest.raises(domain.Invalid, match="Steuerzeichen"):
+        domain.clean_name(name)

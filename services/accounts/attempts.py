@@ -1,0 +1,43 @@
+"""Checking a password someone typed: reserved first, hashed only within the limits (throttle.py)."""
+
+from datetime import datetime
+
+from runtime.errors import ApiError
+from services.accounts import repository as repo
+from services.accounts import throttle
+from services.accounts.context import Context
+from services.accounts.hashing import Busy
+
+THROTTLED = (
+    "Zu viele fehlgeschlagene Anmeldeversuche. Bitte warten Sie einige Minuten und versuchen Sie "
+    "es dann erneut – oder nutzen Sie „Passwort vergessen“."
+)
+
+
+async def check(context: Context, key: str, client: str, device: bytes | None, stored_hash: str | None,
+                password: str) -> bool:
+    """Whether `password` matches `stored_hash` (None: no account, the same work and a False).
+    `device`: the keyed hash of a device cookie the account trusts, else None. A wrong password
+    stays counted; over a limit, 429 with Retry-After and no hash at all."""
+    attempt = await _reserve(context, key, client, device, context.clock())
+    try:
+        right = await context.hashing.verify(stored_hash, password)
+    except Busy:
+        await repo.drop_attempt(context.pool, attempt)  # not checked: no failure
+        raise
+    if right:
+        await repo.drop_attempt(context.pool, attempt)
+    return right
+
+
+async def _reserve(context: Context, key: str, client: str, device: bytes | None, now: datetime) -> int:
+    async with context.pool.acquire() as conn, conn.transaction():
+        await repo.lock_attempts(conn, key, client)
+        lane, address = await repo.recent_attempts(
+            conn, key, device, client, now - throttle.DAY, throttle.DAILY_LIMIT,
+            now - throttle.CLIENT_WINDOW, throttle.CLIENT_LIMIT,
+        )
+        wait = throttle.wait(lane, address, now, trusted=device is not None)
+        if wait is not None:
+            raise ApiError(429, "login_throttled", THROTTLED, headers={"Retry-After": throttle.retry_after(wait)})
+        return await repo.reserve_attempt(conn, key, client, device, now)
