@@ -1,60 +1,33 @@
 """pins in this process on the real Postgres and NATS, its clock in the test's hand: the register
 import, PIN letters, linking, throttling, the member area and the yearly issue."""
 
-import json
-import os
 import secrets
-import subprocess
-import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+import contextlib
 from uuid import UUID, uuid4
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from contracts import UserConfirmedV1
 from runtime import bus, service
-from runtime.crypto import generate_keypair, generate_secret, seal, unseal
+from runtime.crypto import seal, unseal
 from runtime.sessions import SessionUser, epoch_ms
 from services.pins import annual
-from services.pins.app import CONTEXT, create_app
-from services.pins.register import import_register
-from services.pins.settings import Settings
+from services.pins.app import CONTEXT
+from tests.support import pins as support
 from tests.support.client import query
-from tests.support.identity import PUBLIC_KEY, signed
-from tests.support.inprocess import Clock
+from tests.support.identity import signed
+from tests.support.pins import SECRET, businesses, csv, events, member, number, pins_in_process, request_pin, row, run_cli
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
 
-SECRET = generate_secret()
-ROOT = Path(__file__).resolve().parents[2]
-HEADER = "Betriebsnummer;Name;Straße;PLZ;Ort;E-Mail;Gewerk"
-
-
 @pytest.fixture
 async def pins_factory(postgres, nats_server):
-    clients = []
-
-    async def make(**overrides):
-        public, private = generate_keypair()
-        dsn = await postgres.create_database(f"pins_{secrets.token_hex(4)}")
-        settings = Settings(
-            database_url=dsn, nats_url=nats_server.url, public_url="http://portal.test",
-            pins_secret=SECRET, identity_public_key=PUBLIC_KEY, printshop_public_key=public, **overrides,
-        )
-        clock = Clock()
-        client = TestClient(TestServer(create_app(settings, clock=clock)))
-        await client.start_server()
-        client.clock, client.dsn, client.private_key, client.public_key = clock, dsn, private, public
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.close()
+    async with contextlib.AsyncExitStack() as stack:
+        yield lambda **overrides: stack.enter_async_context(pins_in_process(postgres, nats_server, **overrides))
 
 
 @pytest.fixture
@@ -72,57 +45,14 @@ async def published(client) -> int:
     return 0
 
 
-def member() -> str:
-    """A member's id; each call below comes from a session that started at the pins clock's now
-    (tests of the session's age build the identity themselves)."""
-    return str(uuid4())
-
-
-def number() -> str:
-    return str(secrets.randbelow(10**11) + 10**11)
-
-
 async def call(client, method: str, path: str, body=None, user: str = "", address: str = "192.0.2.7"):
-    if user and ":" not in user:
-        user = SessionUser(UUID(user), uuid4(), epoch_ms(client.clock())).header()
-    async with client.request(method, path, **signed(method, path, body, user=user, client=address)) as response:
-        data = await response.json() if response.content_type == "application/json" else None
-        return response.status, data
-
-
-def csv(*rows: str) -> bytes:
-    return ("\n".join([HEADER, *rows]) + "\n").encode()
-
-
-def row(n: str, name: str = "Malerei Müller GmbH", email: str = "info@mueller.de") -> str:
-    return f"{n};{name};Hauptstraße 1;65183;Wiesbaden;{email};Maler und Lackierer"
-
-
-async def businesses(client, *numbers: str):
-    await import_register(client.server.app[service.POOL], csv(*(row(n) for n in numbers)), client.clock())
-
-
-async def events(client, subject: str) -> list[dict]:
-    rows = await query(client.dsn, "select payload from pins.outbox where subject = $1 order by id", subject)
-    return [json.loads(r["payload"]) if isinstance(r["payload"], str) else r["payload"] for r in rows]
-
-
-async def request_pin(client, user: str, n: str) -> str:
-    """Ask for a letter; the PIN as the print shop reads it."""
-    status, body = await call(client, "POST", "/api/v1/pins/requests", {"betriebsnummer": n}, user)
-    assert status == 202, body
-    event = [e for e in await events(client, "pin.requested.v1") if e["request_id"] == body["request"]["request_id"]][0]
-    return unseal(client.private_key, event["pin"])
+    status, data, _ = await support.call(client, method, path, body, user, address)
+    return status, data
 
 
 async def link(client, user: str, n: str, pin: str, address: str = "192.0.2.7"):
-    return await call(client, "POST", "/api/v1/pins/links", {"betriebsnummer": n, "pin": pin}, user, address)
-
-
-def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
-    return subprocess.run([sys.executable, "-m", "services.pins", *args], cwd=ROOT, capture_output=True,
-                          text=True, env={**base, **env}, timeout=120)
+    status, data, _ = await support.link(client, user, n, pin, address)
+    return status, data
 
 
 async def test_request_then_link_then_the_member_area(pins) -> None:
