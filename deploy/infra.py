@@ -10,7 +10,6 @@ import asyncio
 import hashlib
 import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import aiohttp
 
+from contracts.durables import inbox_prefix
+from deploy.nats_local import ACCOUNTS_CONF, LocalTls, NatsPasswords, with_user
 from runtime.crypto import generate_keypair, generate_secret
 from runtime.identity import generate_signing_keypair
 
@@ -137,12 +138,20 @@ class _Process:
 
 
 class NatsServer(_Process):
-    """nats-server with JetStream; same port and store dir on every start, so a restart keeps
-    the streams. `config` (a file) and `args` are passed through for clusters and users."""
+    """nats-server with JetStream; same port, store dir and config on every start, so a restart
+    keeps the streams (the fault tests restart it).
+
+    With `passwords` and `tls` (deploy/nats_local.py) it runs as production does: the users and
+    permissions of deploy/nats/accounts.conf (included, not copied), TLS for clients, monitoring
+    on loopback; `cluster_port` adds a route listener that wants the route user and mutual TLS,
+    `routes` the URLs it joins. Without them: a plain server without users, for development of a
+    single piece (the tests' session server). `config` (a file) and `args` are passed through."""
 
     def __init__(self, store_dir: Path, port: int = 0, *, monitor_port: int = 0,
                  log_path: Path | None = None, config: Path | None = None,
-                 args: Iterable[str] = (), name: str = "nats") -> None:
+                 args: Iterable[str] = (), name: str = "nats", passwords: NatsPasswords | None = None,
+                 tls: LocalTls | None = None, cluster_port: int | None = None,
+                 routes: Iterable[str] = (), jetstream: bool = True) -> None:
         store_dir = Path(store_dir)
         super().__init__(name, log_path or store_dir.parent / f"{name}.log")
         self.store_dir = store_dir
@@ -150,10 +159,56 @@ class NatsServer(_Process):
         self.monitor_port = monitor_port or free_port()
         self.config = config
         self.args = list(args)
+        self.passwords = passwords
+        self.tls = tls
+        self.cluster_port = cluster_port
+        self.routes = list(routes)
+        self.jetstream = jetstream
+
+    @property
+    def secured(self) -> bool:
+        return self.passwords is not None
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return f"{'tls' if self.tls else 'nats'}://127.0.0.1:{self.port}"
+
+    def url_for(self, user: str) -> str:
+        """The URL a service is given: its own user and password in it."""
+        return with_user(self.url, user, self.passwords[user]) if self.secured else self.url
+
+    def client_options(self, user: str | None = None) -> dict:
+        """Keyword arguments of `nats.connect` for `user` (its password, inbox prefix, the CA)."""
+        options: dict = {"servers": [self.url]}
+        if self.tls:
+            options["tls"] = self.tls.client_context()
+        if user and self.secured:
+            options.update(user=user, password=self.passwords[user], inbox_prefix=inbox_prefix(user))
+        return options
+
+    async def connect(self, user: str | None = None, **options):
+        import nats
+
+        return await nats.connect(**{**self.client_options(user), **options})
+
+    async def ensure_streams(self, replicas: int = 1) -> list:
+        """What ops do before the services start: `python -m deploy.streams`, as the ops user."""
+        from deploy import streams
+
+        connection = await self.connect("ops" if self.secured else None, allow_reconnect=False)
+        try:
+            return await streams.ensure(connection.jetstream(timeout=10), replicas)
+        finally:
+            await connection.close()
+
+    def printshop_env(self) -> dict[str, str]:
+        """The print shop's PRINTSHOP_NATS_* variables for this server."""
+        env = {"PRINTSHOP_NATS_URL": self.url}
+        if self.secured:
+            env.update(PRINTSHOP_NATS_USER="printshop", PRINTSHOP_NATS_PASSWORD=self.passwords["printshop"])
+        if self.tls:
+            env["PRINTSHOP_NATS_CA"] = str(self.tls.ca_file)
+        return env
 
     @staticmethod
     def binary() -> str:
@@ -162,13 +217,51 @@ class NatsServer(_Process):
 
     async def start(self, timeout: float = 20) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        argv = [self.binary(), "-js", "-a", "127.0.0.1", "-p", str(self.port),
-                "-m", str(self.monitor_port), "-sd", str(self.store_dir), "-n", self.name]
-        if self.config:
-            argv += ["-c", str(self.config)]
-        self._spawn(argv + self.args)
-        health = f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true"
+        env = None
+        if self.secured:
+            config = self.store_dir.parent / f"{self.name}.conf"
+            config.write_text(self._config_text(config.parent))
+            argv = [self.binary(), "-c", str(config)]
+            # the passwords reach nats-server as in production: through its environment only
+            env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_")}
+            env.update(self.passwords.server_env())
+            if self.routes:
+                env["NATS_ROUTES"] = "[" + ", ".join(self.routes) + "]"
+        else:
+            argv = [self.binary(), "-a", "127.0.0.1", "-p", str(self.port), "-m", str(self.monitor_port),
+                    "-sd", str(self.store_dir), "-n", self.name] + (["-js"] if self.jetstream else [])
+            if self.config:
+                argv += ["-c", str(self.config)]
+        self._spawn(argv + self.args, env=env)
+        health = f"http://127.0.0.1:{self.monitor_port}/healthz" + ("?js-enabled-only=true" if self.jetstream else "")
         await _until(lambda: _http_ok(health), timeout, self.name, self._check_alive)
+
+    def _config_text(self, folder: Path) -> str:
+        lines = [
+            "# written by deploy/infra.py NatsServer at every start; users: deploy/nats/accounts.conf",
+            f"server_name: {self.name}",
+            f"listen: 127.0.0.1:{self.port}",
+            f"http: 127.0.0.1:{self.monitor_port}",
+        ]
+        if self.jetstream:
+            lines.append(f'jetstream: {{ store_dir: "{self.store_dir}" }}')
+        if self.tls:
+            lines.append(f'tls: {{ cert_file: "{self.tls.cert_file}", key_file: "{self.tls.key_file}", timeout: 2 }}')
+        if self.cluster_port:
+            route_tls = (f'cert_file: "{self.tls.cert_file}", key_file: "{self.tls.key_file}", '
+                         f'ca_file: "{self.tls.ca_file}", verify: true, timeout: 2') if self.tls else ""
+            lines += [
+                "cluster: {",
+                "  name: kundenportal",
+                f"  listen: 127.0.0.1:{self.cluster_port}",
+                "  authorization: { user: route, password: $NATS_ROUTE_PASSWORD, timeout: 2 }",
+                *([f"  tls: {{ {route_tls} }}"] if route_tls else []),
+                *(["  routes: $NATS_ROUTES"] if self.routes else []),
+                "}",
+            ]
+        # nats-server resolves an include relative to the including file, and only so
+        lines.append(f'include "{os.path.relpath(ACCOUNTS_CONF, folder)}"')
+        return "\n".join(lines) + "\n"
 
     async def restart(self) -> None:
         await self.terminate()
@@ -373,8 +466,9 @@ def portal_env(*, nats_url: str, database_url: str, smtp_host: str, smtp_port: i
                secrets: Secrets, ports: dict[str, int] | None = None, public_url: str | None = None,
                dev_mode: bool = False, mail_inbox_url: str | None = None, letters_url: str | None = None,
                mail_from: str = "Kundenportal <kundenportal@localhost>",
-               log_level: str = "INFO") -> dict[str, dict[str, str]]:
-    """The PORTAL_* variables of each service, by service name; each gets only what it needs."""
+               log_level: str = "INFO", nats: "NatsServer | None" = None) -> dict[str, dict[str, str]]:
+    """The PORTAL_* variables of each service, by service name; each gets only what it needs.
+    `nats`: a NatsServer with users; each service then logs in as itself (URL and CA from it)."""
     ports = {**DEFAULT_PORTS, **(ports or {})}
     common = {
         "PORTAL_NATS_URL": nats_url,
@@ -418,6 +512,10 @@ def portal_env(*, nats_url: str, database_url: str, smtp_host: str, smtp_port: i
         env["gateway"]["PORTAL_LETTERS_URL"] = letters_url
     for name, variables in env.items():
         variables["PORTAL_HTTP_PORT"] = str(ports[name])
+        if nats is not None:  # its own NATS user, as in production
+            variables["PORTAL_NATS_URL"] = nats.url_for(name)
+            if nats.tls:
+                variables["PORTAL_NATS_CA"] = str(nats.tls.ca_file)
     return env
 
 

@@ -1,8 +1,10 @@
 """The local runner: `python -m deploy.run` starts the whole portal on this machine.
 
-NATS with JetStream, an embedded Postgres and the mail catcher, then the four services, each its
-own process, and the print shop (`deploy.printshop`, the outside integration that turns
-`pin.requested.v1` into PDF letters in var/letters/, listed on "Briefe der Druckerei").
+NATS with JetStream (as production runs it: the users of deploy/nats/accounts.conf, TLS from a
+CA made here; the streams and durables made as `python -m deploy.streams` makes them), an embedded
+Postgres and the mail catcher, then the four services, each its own process and NATS user, and
+the print shop (`deploy.printshop`, the outside integration that turns `pin.requested.v1` into
+PDF letters in var/letters/, listed on "Briefe der Druckerei").
 State lives in ./var/ and survives restarts (`--fresh` wipes it). Ctrl-C or SIGTERM stops the
 services first, then mail catcher, NATS and Postgres.
 """
@@ -21,6 +23,7 @@ from deploy.infra import (
     start_services, stop_services, write_private,
 )
 from deploy.mailcatcher import MailCatcher
+from deploy.nats_local import LocalTls, NatsPasswords
 
 DATABASE = "kundenportal"
 OFFSETS = {"gateway": 0, "accounts": 1, "pins": 2, "notifications": 3}
@@ -66,8 +69,10 @@ async def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
+    # the NATS users' passwords are kept beside the other local secrets, the CA beside them
     nats = NatsServer(var / "nats", args.nats_port, monitor_port=args.nats_port + 4000,
-                      log_path=logs / "nats.log")
+                      log_path=logs / "nats.log", passwords=NatsPasswords.load_or_create(var / "nats-passwords.json"),
+                      tls=LocalTls.load_or_create(var / "nats-tls"))
     postgres = Postgres(var / "postgres")
     mail = MailCatcher("127.0.0.1", args.smtp_port, args.inbox_port)
     services: list[ServiceProcess | PrintShopProcess] = []
@@ -78,6 +83,8 @@ async def run(args: argparse.Namespace) -> int:
         stack.push_async_callback(_step, "Postgres", postgres.stop)
         await nats.start()
         stack.push_async_callback(_step, "NATS", nats.stop)
+        for change in await nats.ensure_streams():  # what ops do: python -m deploy.streams
+            say(f"NATS: {change}")
         await mail.start()
         stack.push_async_callback(_step, "mail catcher", mail.stop)
         stack.push_async_callback(lambda: _step("services", lambda: stop_services(services)))
@@ -88,7 +95,7 @@ async def run(args: argparse.Namespace) -> int:
             nats_url=nats.url, database_url=database_url, smtp_host=mail.host, smtp_port=mail.smtp_port,
             secrets=secrets, ports=ports, dev_mode=True, mail_inbox_url=mail.inbox_url,
             letters_url=None if args.no_printshop else f"http://127.0.0.1:{args.letters_port}",
-            log_level=args.log_level,
+            log_level=args.log_level, nats=nats,
         )
         wanted = [name for name in SERVICES if name in args.only]
         say(f"starting {', '.join(wanted)} (logs in {logs}/) …")
@@ -99,7 +106,7 @@ async def run(args: argparse.Namespace) -> int:
                 return 1
 
         if not args.no_printshop:
-            printshop = PrintShopProcess(printshop_env(nats.url, var, env["gateway"]["PORTAL_PUBLIC_URL"],
+            printshop = PrintShopProcess(printshop_env(nats, var, env["gateway"]["PORTAL_PUBLIC_URL"],
                                                        args.log_level), args.letters_port, logs)
             services.append(printshop)
             if not await _start_or_report([printshop], stop):
@@ -107,6 +114,8 @@ async def run(args: argparse.Namespace) -> int:
 
         say(f"Portal:      {env['gateway']['PORTAL_PUBLIC_URL']}")
         say(f"Posteingang: {mail.inbox_url}   (SMTP on {mail.host}:{mail.smtp_port})")
+        say(f"NATS:        {nats.url}   (users' passwords in {var / 'nats-passwords.json'}, "
+            f"CA {nats.tls.ca_file})")
         if not args.no_printshop:
             say(f"Briefe der Druckerei: {printshop.url}   (PIN letters as PDF in {var / 'letters'}/)")
         say(f"Logs:        {logs}/<service>.log   State: {var}")
@@ -121,11 +130,11 @@ async def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def printshop_env(nats_url: str, var: Path, portal_url: str, log_level: str) -> dict[str, str]:
-    """The print shop as an outsider sees it: the runner's NATS (no users: no credentials), the
-    private key the runner wrote, and a folder for the letters."""
+def printshop_env(nats: NatsServer, var: Path, portal_url: str, log_level: str) -> dict[str, str]:
+    """The print shop as an outsider sees it: the runner's NATS as the `printshop` user (over TLS,
+    trusting the runner's CA), the private key the runner wrote, and a folder for the letters."""
     return {
-        "PRINTSHOP_NATS_URL": nats_url,
+        **nats.printshop_env(),
         "PRINTSHOP_PRIVATE_KEY_FILE": str(var / "printshop.key"),
         "PRINTSHOP_OUTPUT_DIR": str(var / "letters"),
         "PRINTSHOP_PORTAL_URL": portal_url,

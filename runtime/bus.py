@@ -1,64 +1,107 @@
 """The NATS / JetStream connection through FastStream.
 
-Streams are created idempotently at start (an existing stream with other settings is updated).
-Subscribers name their stream and durable explicitly; replicas of one service share the durable,
-so each event is handled once per service.
+NATS is an untrusted network: `tls://` servers are reached over TLS (`PORTAL_NATS_CA` names a
+private CA), each service logs in as its own user (user:password in `PORTAL_NATS_URL`, or
+`PORTAL_NATS_CREDS`) with its own inbox prefix, and may do no more than deploy/nats/accounts.conf
+grants. Streams and durables are made by ops (`python -m deploy.streams`); a service only binds
+to its durables (contracts/durables.py) and reports in its readiness when a stream it uses is
+missing or has fewer replicas than `PORTAL_STREAM_REPLICAS`.
 """
 
 import logging
-from datetime import timedelta
+import ssl
 
 from faststream.nats import NatsBroker
-from nats.js.api import StorageType, StreamConfig
+from faststream.nats.security import NatsCredentials, NatsSecurity
 from nats.js.errors import NotFoundError
 
 from contracts import STREAMS
+from contracts.durables import PUBLISHES, durables_of, inbox_prefix
 from runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
-DUPLICATE_WINDOW = timedelta(minutes=10)
+INFO_TIMEOUT = 2.0  # seconds for a readiness probe's STREAM.INFO / CONSUMER.INFO
 
 
-def create_broker(settings: ServiceSettings, service: str) -> NatsBroker:
+class ServiceBroker(NatsBroker):
+    """A NatsBroker that knows whose it is: the service (its durables and streams come from
+    contracts) and how many replicas its streams must have."""
+
+    def __init__(self, servers: list[str], *, service: str, stream_replicas: int = 1, **options) -> None:
+        super().__init__(servers, **options)
+        self.service = service
+        self.stream_replicas = stream_replicas
+
+
+class StreamsNotReady(RuntimeError):
+    """A stream or durable that ops have not made (yet), or too few replicas."""
+
+
+def create_broker(settings: ServiceSettings, service: str) -> ServiceBroker:
     client_name = f"{service}-{settings.instance}" if settings.instance else service
-    kwargs = {}
-    if settings.nats_creds:
-        kwargs["user_credentials"] = str(settings.nats_creds)
-    return NatsBroker(
+    return ServiceBroker(
         settings.nats_servers,
+        service=service,
+        stream_replicas=settings.stream_replicas,
         name=client_name,
+        inbox_prefix=inbox_prefix(service),
+        security=_security(settings),
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         connect_timeout=5,
         allow_reconnect=True,
         logger=logging.getLogger(f"{client_name}.bus"),
-        **kwargs,
     )
 
 
-async def ensure_streams(broker: NatsBroker, names: list[str] | None = None) -> None:
-    js = broker.connection.jetstream()
-    for name in names or list(STREAMS):
-        spec = STREAMS[name]
-        config = StreamConfig(
-            name=name,
-            subjects=spec["subjects"],
-            storage=StorageType.FILE,
-            max_age=spec["max_age_days"] * 86400,
-            duplicate_window=DUPLICATE_WINDOW.total_seconds(),
-        )
+def _security(settings: ServiceSettings) -> NatsSecurity | None:
+    """TLS (a private CA, or the system's) and, where the server wants one, a credentials file.
+    A user and password travel in the URL; FastStream keeps them out of what it logs."""
+    tls = None
+    if settings.nats_ca or any(s.startswith("tls://") for s in settings.nats_servers):
+        tls = ssl.create_default_context(cafile=str(settings.nats_ca) if settings.nats_ca else None)
+    if settings.nats_creds:
+        return NatsCredentials.from_file(settings.nats_creds, ssl_context=tls)
+    return NatsSecurity(ssl_context=tls) if tls else None
+
+
+def streams_used(service: str) -> list[str]:
+    """The streams a service reads (its durables) or writes (its subjects), in STREAMS order."""
+    used = {d.stream for d in durables_of(service)}
+    for pattern in PUBLISHES.get(service, ()):
+        used |= {name for name, spec in STREAMS.items() if pattern in spec["subjects"]}
+    return [name for name in STREAMS if name in used]
+
+
+async def check_streams(broker: NatsBroker, service: str, replicas: int) -> None:
+    """Raise StreamsNotReady unless every stream the service uses is there with `replicas`."""
+    js = broker.connection.jetstream(timeout=INFO_TIMEOUT)
+    problems = []
+    for name in streams_used(service):
         try:
-            await js.stream_info(name)
-            continue  # an existing stream is the operator's: replicas, limits and placement stay
+            info = await js.stream_info(name)
         except NotFoundError:
-            pass
+            problems.append(f"stream {name} missing")
+            continue
+        if (info.config.num_replicas or 1) < replicas:
+            problems.append(f"stream {name} has {info.config.num_replicas} replicas, {replicas} expected")
+    if problems:
+        raise StreamsNotReady("; ".join(problems) + " (ops: python -m deploy.streams)")
+
+
+async def check_durables(broker: NatsBroker, service: str) -> None:
+    """Raise StreamsNotReady unless every durable of the service exists: binding to a missing
+    one would try to create it, which the service's user may not."""
+    js = broker.connection.jetstream(timeout=INFO_TIMEOUT)
+    missing = []
+    for durable in durables_of(service):
         try:
-            await js.add_stream(config)
-            log.info("stream created", extra={"stream": name})
-        except Exception as error:  # another replica created it first
-            if "already in use" not in str(error):
-                raise
+            await js.consumer_info(durable.stream, durable.name)
+        except NotFoundError:
+            missing.append(f"{durable.stream}/{durable.name}")
+    if missing:
+        raise StreamsNotReady(f"durable consumers missing: {', '.join(missing)} (ops: python -m deploy.streams)")
 
 
 def publisher(broker: NatsBroker):

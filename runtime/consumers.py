@@ -1,7 +1,9 @@
 """Subscribing a service to an event: a JetStream pull consumer with a durable per service.
 
 Replicas of a service share the durable (polyn naming: `<service>_<event>_v<N>`), so each event
-is handled once per service. The handler commits its work with the event's id (runtime.inbox)
+is handled once per service. The durables are contract data (contracts/durables.py): ops create
+them (`python -m deploy.streams`) and a service only binds to its own, pulling into its own inbox,
+as its NATS user allows. The handler commits its work with the event's id (runtime.inbox)
 and the message is acknowledged only after that; a failure is redelivered after a pause, an
 unreadable message is terminated, so it neither blocks nor loops.
 """
@@ -15,6 +17,7 @@ from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from pydantic import ValidationError
 
 from contracts import Event
+from contracts.durables import durable_for, inbox_prefix
 from runtime.metrics import EVENTS_HANDLED
 
 log = logging.getLogger(__name__)
@@ -29,15 +32,19 @@ Accept = Callable[[Event], Awaitable[bool]]  # True: handled now; False: handled
 
 
 def durable_name(service: str, subject: str) -> str:
-    return f"{service}_{subject.replace('.', '_')}"
+    return durable_for(service, subject).name
 
 
 def subscribe(broker: NatsBroker, service: str, contract: type[Event], accept: Accept) -> None:
+    durable = durable_for(service, contract.SUBJECT)  # LookupError: not in contracts/durables.py
+    # FastStream binds when the durable exists (CONSUMER.INFO); runtime.service starts the
+    # subscribers only once it does, so the create it would otherwise try never happens.
     broker.subscriber(
         contract.SUBJECT,
-        stream=JStream(contract.STREAM, declare=False),
-        durable=durable_name(service, contract.SUBJECT),
+        stream=JStream(durable.stream, declare=False),
+        durable=durable.name,
         pull_sub=PULL,
+        inbox_prefix=f"{inbox_prefix(service)}.".encode(),
         ack_policy=AckPolicy.NACK_ON_ERROR,
     )(_handler(contract, accept))
 

@@ -46,30 +46,46 @@ def postgres(dsn: str, schema: str, migrations: Path | None, *, max_size: int = 
     return context
 
 
-def nats(broker: NatsBroker, streams: list[str] | None = None, *, required_for_readiness: bool = True):
-    """Connect, make sure the streams exist, then start the subscribers declared on `broker`.
+def nats(broker: NatsBroker, *, required_for_readiness: bool = True):
+    """Connect, then start the subscribers declared on `broker` once their durables exist.
+
+    A service binds to the durables ops made (`python -m deploy.streams`) and never creates a
+    stream or consumer: its NATS user may not. It is ready while connected, subscribed, and every
+    stream it uses is there with `PORTAL_STREAM_REPLICAS` replicas (runtime.bus). A missing
+    stream leaves it serving, not ready (503), and it binds as soon as ops have made it.
 
     `required_for_readiness=False`: the service answers well without NATS for a while (the
     gateway, whose session cache has a short lifetime anyway)."""
+    service_name = getattr(broker, "service", None)  # a bus.ServiceBroker knows its durables
 
-    async def connect() -> None:
-        await _retry(broker.connect, "nats")
-        await _retry(lambda: bus.ensure_streams(broker, streams), "nats streams")
+    async def subscribe() -> None:
+        if service_name:
+            await _retry(lambda: bus.check_durables(broker, service_name), "nats durables")
         await broker.start()
+
+    async def connect_and_subscribe() -> None:
+        await _retry(broker.connect, "nats")
+        await subscribe()
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         app[BROKER] = broker
         if required_for_readiness:
-            await connect()
+            await _retry(broker.connect, "nats")
+            subscribing = asyncio.create_task(subscribe())
 
             async def messaging() -> None:
                 if not broker.connection.is_connected:
                     raise ConnectionError("nats not connected")
+                if service_name:
+                    await bus.check_streams(broker, service_name, broker.stream_replicas)
+                if not subscribing.done() or subscribing.exception():
+                    raise bus.StreamsNotReady("not subscribed")
 
             app[READINESS].append(messaging)
             yield
+            await stop_task(subscribing)
         else:  # serve at once; subscribe whenever NATS is there
-            task = asyncio.create_task(connect())
+            task = asyncio.create_task(connect_and_subscribe())
             yield
             await stop_task(task)
         await broker.stop()

@@ -17,7 +17,9 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore", frozen=True)
 
     nats_url: str = Field(description="Comma-separated NATS servers.")
-    nats_creds: Path | None = None
+    nats_creds: Path | None = Field(default=None, description="A NATS credentials file, where the server wants one.")
+    nats_ca: Path | None = Field(default=None, description="CA file of a private CA for tls:// NATS servers.")
+    stream_replicas: int = Field(default=1, ge=1, le=5, description="Replicas readiness expects of each stream.")
     public_url: str = Field(description="The portal's public base URL, e.g. https://portal.example")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)

@@ -40,10 +40,13 @@ def test_output(request: pytest.FixtureRequest) -> Path:
 
 @pytest.fixture(scope="session")
 async def nats_server():
-    """One NATS (JetStream) for the session; `await nats_server.restart()` keeps its streams."""
+    """One NATS (JetStream) for the session, for services run in the test's process: plain, no
+    users (the portals' NATS has them), with the streams and durables ops would make (services
+    only bind). `await nats_server.restart()` keeps its streams."""
     store = Path(tempfile.mkdtemp(prefix="kp-nats-"))
     server = NatsServer(store / "jetstream", log_path=_output_dir("session") / "nats.log")
     await server.start()
+    await server.ensure_streams()
     _SESSION_SERVERS.append(server)
     yield server
     _SESSION_SERVERS.remove(server)

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import signal
+import ssl
 
 import nats
 from nats.errors import ConnectionClosedError, NoServersError
@@ -97,6 +98,8 @@ class PrintShopService:
             options.update(user=s.nats_user, password=s.nats_password or "")
         if s.nats_creds:
             options["user_credentials"] = str(s.nats_creds)
+        if s.nats_ca or any(server.startswith("tls://") for server in s.nats_servers):
+            options["tls"] = ssl.create_default_context(cafile=str(s.nats_ca) if s.nats_ca else None)
         delay = 0.5
         while not self.stop.is_set():
             try:
@@ -118,7 +121,7 @@ class PrintShopService:
                 await js.add_consumer(STREAM, config=config)
                 return await js.pull_subscribe_bind(durable=DURABLE, stream=STREAM)
             except NotFoundError:
-                log.warning("stream %s does not exist yet (pins creates it); retrying", STREAM)
+                log.warning("stream %s does not exist yet (ops: python -m deploy.streams); retrying", STREAM)
             except (NatsTimeout, asyncio.TimeoutError):
                 log.warning("no answer from JetStream for the consumer %s; retrying", DURABLE)
             except nats.js.errors.APIError as error:

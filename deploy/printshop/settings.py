@@ -5,9 +5,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-DURABLE = "printshop_pin_requested_v1"  # fixed: the NATS permissions name it
-STREAM = "PORTAL_PINS"
-INBOX_PREFIX = "_INBOX.printshop"  # fixed: the only inbox the printshop user may subscribe to
+from contracts import PinRequestedV1
+from contracts.durables import durable_for, inbox_prefix
+
+# fixed by the contract: ops create this durable and the NATS permissions name it
+_DURABLE = durable_for("printshop", PinRequestedV1.SUBJECT)
+DURABLE = _DURABLE.name  # printshop_pin_requested_v1
+STREAM = _DURABLE.stream  # PORTAL_PINS
+INBOX_PREFIX = inbox_prefix("printshop")  # the only inbox the printshop user may subscribe to
 
 
 class ConfigError(ValueError):
@@ -22,6 +27,7 @@ class Settings:
     nats_user: str | None = None
     nats_password: str | None = None
     nats_creds: Path | None = None
+    nats_ca: Path | None = None  # a private CA for tls:// servers
     http_port: int | None = None
     http_host: str = "127.0.0.1"
     ack_wait_seconds: float = 60.0
@@ -62,6 +68,7 @@ class Settings:
             nats_user=get("NATS_USER"),
             nats_password=get("NATS_PASSWORD"),
             nats_creds=Path(get("NATS_CREDS")) if get("NATS_CREDS") else None,
+            nats_ca=Path(get("NATS_CA")) if get("NATS_CA") else None,
             http_port=port,
             http_host=get("HTTP_HOST") or "127.0.0.1",
             ack_wait_seconds=ack_wait,

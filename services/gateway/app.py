@@ -6,7 +6,6 @@ import aiohttp
 from aiohttp import web
 from faststream.nats import NatsBroker
 
-from contracts import SessionRevokeV1
 from runtime import bus, identity, service
 from runtime.sessions import device_cookie_name
 from runtime.web import READINESS, add_health_routes, error_middleware, metrics_middleware
@@ -63,7 +62,7 @@ def create_app(
     if messaging:
         broker = broker or bus.create_broker(settings, "gateway")
         revocation.subscribe(broker, app[CACHE])
-        app.cleanup_ctx.append(service.nats(broker, [SessionRevokeV1.STREAM], required_for_readiness=False))
+        app.cleanup_ctx.append(service.nats(broker, required_for_readiness=False))
     install_headers(app, settings.public_url)
     install_cookie_clearing(app, settings)
     add_health_routes(app)

@@ -2,14 +2,15 @@
 
 Accounts has already ended them in its database; this only shortens how long a cached entry
 may still be honoured (at most the cache lifetime when an event is missed). A broadcast: each
-replica reads through its own ephemeral ordered consumer from the newest message on, so there
-is no shared durable and no queue group, and nothing to acknowledge."""
+replica holds a plain subscription to the subject (no queue group), which hears every message
+accounts publishes into PORTAL_SESSIONS, so the internet-facing gateway needs no JetStream API
+at all: its NATS user may subscribe to this one subject and nothing else. A message sent while
+a replica is disconnected is missed, which the cache lifetime bounds."""
 
 import logging
 
 from faststream import AckPolicy
-from faststream.nats import JStream, NatsBroker, NatsMessage
-from nats.js.api import DeliverPolicy
+from faststream.nats import NatsBroker, NatsMessage
 from pydantic import ValidationError
 
 from contracts import SessionRevokeV1
@@ -46,10 +47,6 @@ def subscribe(broker: NatsBroker, cache: SessionCache) -> None:
     async def on_session_revoke_v1(msg: NatsMessage) -> None:
         handle_revoke(cache, msg.body)
 
-    broker.subscriber(
-        SUBJECT,
-        stream=JStream(SessionRevokeV1.STREAM, declare=False),
-        ordered_consumer=True,
-        deliver_policy=DeliverPolicy.NEW,
-        ack_policy=AckPolicy.MANUAL,  # the ordered consumer's acks are off (AckPolicy.NONE)
-    )(on_session_revoke_v1)
+    # The message arrives with the publisher's reply inbox (accounts' JetStream publish waits
+    # there for the stream's ack): never answer or "ack" it, or accounts reads an empty reply.
+    broker.subscriber(SUBJECT, no_reply=True, ack_policy=AckPolicy.MANUAL)(on_session_revoke_v1)

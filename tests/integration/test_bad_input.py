@@ -59,5 +59,5 @@ async def test_a_registration_form_with_a_nul_byte_is_answered_on_the_page(porta
     async with Client(portal.gateway_url) as visitor:
         status, html, _ = await visitor.page("POST", "/registrieren", {
             "first_name": "Er\x00ika", "last_name": "Muster", "email": email, "birth_date": "04.05.1979"})
-    assert status == 422 and "unzulässige" in html
+    assert status == 422 and "Steuerzeichen" in html
     assert await query(portal.database_url, "select 1 from accounts.users where email = $1", email) == []

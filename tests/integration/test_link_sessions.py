@@ -4,7 +4,6 @@ session that began after it (DESIGN.md, "Ending a session never waits on a cache
 import json
 from datetime import UTC, datetime, timedelta
 
-import nats
 import pytest
 
 from contracts import PinLinkedV1
@@ -22,7 +21,7 @@ ACCOUNTS_DURABLE = durable_name("accounts", PinLinkedV1.SUBJECT)
 
 async def pause_accounts_consumer(portal, until_: datetime | None) -> None:
     """As ops would with `nats consumer pause`: accounts stays up, but hears no pin.linked.v1."""
-    connection = await nats.connect(portal.nats_url)
+    connection = await portal.nats_connect("ops")  # ops' user may pause a consumer
     try:
         body = {"pause_until": until_.isoformat().replace("+00:00", "Z")} if until_ else {}
         reply = await connection.request(

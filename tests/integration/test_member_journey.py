@@ -8,7 +8,6 @@ import secrets
 import subprocess
 import sys
 
-import nats
 import pytest
 
 from contracts import PinRequestedV1
@@ -45,7 +44,7 @@ class PrintShopTap:
         self.portal = portal
 
     async def __aenter__(self) -> "PrintShopTap":
-        self.connection = await nats.connect(self.portal.nats_url)
+        self.connection = await self.portal.nats_connect("ops")  # ops may look into JetStream
         js = self.connection.jetstream()
         self.subscription = await js.subscribe(PinRequestedV1.SUBJECT, stream=PinRequestedV1.STREAM, ordered_consumer=True)
         return self

@@ -23,7 +23,7 @@ from tests.support.pins import (
 pytestmark = pytest.mark.integration
 
 PARALLEL = 100
-GERMAN = ("Bitte", "Eine PIN", "Diese Eingabe")  # how the field messages of pins and runtime begin
+GERMAN = ("Bitte", "Eine PIN", "Diese Eingabe", "Dieses Feld")  # how the field messages of pins and runtime begin
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The print shop against a real nats-server started from deploy/nats/accounts.conf.
+"""The print shop against a real nats-server run as production runs it: deploy/nats/accounts.conf,
+TLS, the streams and durables made by deploy.streams' code (as ops do).
 
 1. What the `printshop` user may do: consume pin.requested.v1 through its durable pull consumer
    `printshop_pin_requested_v1`, and nothing else (no other subscription, no publish, no other
@@ -11,7 +12,6 @@
 import asyncio
 import io
 import json
-import secrets
 import signal
 import uuid
 from datetime import date
@@ -20,91 +20,38 @@ from pathlib import Path
 import aiohttp
 import nats
 import pytest
-from nats.js.api import StreamConfig
 from pypdf import PdfReader
 
-from contracts import STREAMS, PinRequestedV1, PostalAddress
-from deploy.infra import ROOT, NatsServer, PrintShopProcess, free_port
+from contracts import PinRequestedV1, PostalAddress
+from contracts.durables import DURABLES
+from deploy.infra import NatsServer, PrintShopProcess, free_port
+from deploy.nats_local import LocalTls, NatsPasswords
 from deploy.printshop.consumer import consumer_config
 from deploy.printshop.settings import DURABLE, INBOX_PREFIX, STREAM
 from runtime.crypto import generate_keypair, seal
+from tests.support.nats_users import Client, Users, request_refused
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
 
-CONFIG = ROOT / "deploy" / "nats" / "accounts.conf"
-USERS = ("accounts", "pins", "notifications", "gateway", "printshop", "sys")
 PIN = "KXMR7PQ4"  # the unambiguous alphabet of the pins service
 SUBJECT = PinRequestedV1.SUBJECT
-
-
-class Client:
-    """A nats-py connection as one user of accounts.conf, recording the server's -ERRs."""
-
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-        self.nc: nats.NATS | None = None
-
-    async def connect(self, url: str, user: str, password: str) -> "Client":
-        async def on_error(error: Exception) -> None:
-            self.errors.append(str(error).lower())
-
-        extra = {"inbox_prefix": INBOX_PREFIX} if user == "printshop" else {}
-        self.nc = await nats.connect(url, user=user, password=password, error_cb=on_error,
-                                     allow_reconnect=False, **extra)
-        return self
-
-    async def violation(self, kind: str, subject: str, timeout: float = 3) -> None:
-        """Wait for the server's 'Permissions Violation for <kind> to "<subject>"'."""
-        expected = f'permissions violation for {kind} to "{subject.lower()}"'
-
-        async def seen() -> bool:
-            return any(expected in e for e in self.errors)
-
-        await until(seen, f"{expected!r} among {self.errors}", timeout)
-
-
-class Nats:
-    """A nats-server with accounts.conf and fresh passwords; `client(user)` connects as one."""
-
-    def __init__(self, server: NatsServer, passwords: dict[str, str]) -> None:
-        self.server = server
-        self.passwords = passwords
-        self.clients: list[Client] = []
-
-    async def client(self, user: str) -> Client:
-        client = await Client().connect(self.server.url, user, self.passwords[user])
-        self.clients.append(client)
-        return client
-
-    async def close(self) -> None:
-        for client in self.clients:
-            if client.nc and not client.nc.is_closed:
-                await client.nc.close()
+ON_PINS = {d.name for d in DURABLES if d.stream == STREAM}  # what ops made on PORTAL_PINS
 
 
 @pytest.fixture
 async def secured(test_output: Path):
-    """A nats-server from accounts.conf (passwords in its environment only), with the portal's
-    streams made by the services' users, as the services do at start."""
-    # nats-server parses a variable's value as config: a password must not look like a number or
-    # a date ("2024-…", "12e3…"), hence a letter first and no punctuation
-    passwords = {user: "pw" + secrets.token_hex(16) for user in USERS}
-    server = NatsServer(test_output / "nats-store", config=CONFIG, log_path=test_output / "nats.log")
-    with pytest.MonkeyPatch.context() as env:
-        for user, password in passwords.items():
-            env.setenv(f"NATS_{user.upper()}_PASSWORD", password)
-        await server.start()
-    setup = Nats(server, passwords)
+    """A nats-server with the portal's users (fresh passwords, in its environment only) and TLS,
+    the streams and durables made as ops make them."""
+    server = NatsServer(test_output / "nats-store", log_path=test_output / "nats.log",
+                        passwords=NatsPasswords.generate(), tls=LocalTls.load_or_create(test_output / "tls"))
+    await server.start()
+    users = Users(server)
     try:
-        for user, stream in (("accounts", "PORTAL_USERS"), ("pins", "PORTAL_PINS"),
-                             ("gateway", "PORTAL_SESSIONS")):
-            js = (await setup.client(user)).nc.jetstream()
-            await js.add_stream(StreamConfig(name=stream, subjects=STREAMS[stream]["subjects"],
-                                             duplicate_window=600))
-        yield setup
+        await server.ensure_streams()
+        yield users
     finally:
-        await setup.close()
+        await users.close()
         await server.stop()
 
 
@@ -124,16 +71,10 @@ async def publish(pins: Client, event: PinRequestedV1) -> int:
     return ack.seq
 
 
-async def request_refused(client: Client, subject: str, body: bytes = b"{}") -> None:
-    with pytest.raises(nats.errors.TimeoutError):
-        await client.nc.request(subject, body, timeout=0.25)
-    await client.violation("publish", subject)
-
-
 # --- 1. permissions ---------------------------------------------------------------------
 
 
-async def test_printshop_consumes_pin_requested_through_its_durable(secured: Nats):
+async def test_printshop_consumes_pin_requested_through_its_durable(secured: Users):
     public, _private = generate_keypair()
     pins = await secured.client("pins")
     event = pin_requested(public)
@@ -157,7 +98,7 @@ async def test_printshop_consumes_pin_requested_through_its_durable(secured: Nat
 
 @pytest.mark.parametrize("subject", ["pin.linked.v1", "pin.>", "user.>", "session.>", ">",
                                      "pin.requested.v1", "_INBOX.>", "_INBOX.pins.>"])
-async def test_printshop_may_not_subscribe(secured: Nats, subject: str):
+async def test_printshop_may_not_subscribe(secured: Users, subject: str):
     shop = await secured.client("printshop")
     received = []
 
@@ -192,12 +133,12 @@ async def test_printshop_may_not_subscribe(secured: Nats, subject: str):
     "$JS.API.CONSUMER.INFO.PORTAL_USERS.notifications",
     "$JS.API.CONSUMER.MSG.NEXT.PORTAL_PINS.notifications",
 ])
-async def test_printshop_may_not_publish(secured: Nats, subject: str):
+async def test_printshop_may_not_publish(secured: Users, subject: str):
     shop = await secured.client("printshop")
     await request_refused(shop, subject)
 
 
-async def test_refused_api_calls_change_nothing(secured: Nats):
+async def test_refused_api_calls_change_nothing(secured: Users):
     public, _ = generate_keypair()
     pins = await secured.client("pins")
     await publish(pins, pin_requested(public))
@@ -212,10 +153,11 @@ async def test_refused_api_calls_change_nothing(secured: Nats):
     js = pins.nc.jetstream()
     assert (await js.stream_info("PORTAL_PINS")).state.messages == 1
     assert (await js.stream_info("PORTAL_USERS")).config.name == "PORTAL_USERS"
-    assert [c.name for c in await js.consumers_info("PORTAL_PINS")] == []
+    ops = (await secured.client("ops")).nc.jetstream()
+    assert {c.name for c in await ops.consumers_info("PORTAL_PINS")} == ON_PINS
 
 
-async def test_printshop_cannot_widen_its_filter(secured: Nats):
+async def test_printshop_cannot_widen_its_filter(secured: Users):
     shop = await secured.client("printshop")
     create = f"$JS.API.CONSUMER.CREATE.{STREAM}.{DURABLE}.pin.requested.v1"
     for config in ({"filter_subject": "pin.>"}, {"filter_subject": "pin.linked.v1"},
@@ -224,11 +166,12 @@ async def test_printshop_cannot_widen_its_filter(secured: Nats):
                 "config": {"name": DURABLE, "durable_name": DURABLE, "ack_policy": "explicit", **config}}
         answer = json.loads((await shop.nc.request(create, json.dumps(body).encode(), timeout=2)).data)
         assert answer["error"]["code"] == 400, (config, answer)
-    pins = await secured.client("pins")
-    assert [c.name for c in await pins.nc.jetstream().consumers_info(STREAM)] == []
+    ops = (await secured.client("ops")).nc.jetstream()
+    assert {c.name for c in await ops.consumers_info(STREAM)} == ON_PINS
+    assert (await ops.consumer_info(STREAM, DURABLE)).config.filter_subject == SUBJECT
 
 
-async def test_services_may_not_listen_on_the_printshop_inbox(secured: Nats):
+async def test_services_may_not_listen_on_the_printshop_inbox(secured: Users):
     for user in ("accounts", "pins", "notifications", "gateway"):
         client = await secured.client(user)
         await client.nc.subscribe(f"{INBOX_PREFIX}.>")
@@ -239,12 +182,10 @@ async def test_services_may_not_listen_on_the_printshop_inbox(secured: Nats):
 # --- 2. the print shop process ---------------------------------------------------------
 
 
-def start_printshop(secured: Nats, private_key: str, letters: Path, log_dir: Path,
+def start_printshop(secured: Users, private_key: str, letters: Path, log_dir: Path,
                     **extra: str) -> PrintShopProcess:
     env = {
-        "PRINTSHOP_NATS_URL": secured.server.url,
-        "PRINTSHOP_NATS_USER": "printshop",
-        "PRINTSHOP_NATS_PASSWORD": secured.passwords["printshop"],
+        **secured.server.printshop_env(),
         "PRINTSHOP_PRIVATE_KEY": private_key,
         "PRINTSHOP_OUTPUT_DIR": str(letters),
         "PRINTSHOP_ACK_WAIT_SECONDS": "1",
@@ -258,8 +199,8 @@ async def wait_for(check, timeout: float = 20, what: str = "condition"):
     return await until(check, what, timeout)
 
 
-async def consumer_done(pins: Client, last_seq: int) -> bool:
-    info = await pins.nc.jetstream().consumer_info(STREAM, DURABLE)
+async def consumer_done(ops: Client, last_seq: int) -> bool:
+    info = await ops.nc.jetstream().consumer_info(STREAM, DURABLE)
     return (info.num_pending == 0 and info.num_ack_pending == 0
             and info.ack_floor.stream_seq >= last_seq)
 
@@ -269,10 +210,11 @@ def pdf_text(path: Path) -> str:
     return " ".join(" ".join(page.extract_text() for page in pages).split())
 
 
-async def test_printshop_prints_one_letter_per_request(secured: Nats, test_output: Path):
+async def test_printshop_prints_one_letter_per_request(secured: Users, test_output: Path):
     public, private = generate_keypair()
     letters = test_output / "letters"
     pins = await secured.client("pins")
+    ops = await secured.client("ops")  # the print shop's durable is none of pins' business
     shop = start_printshop(secured, private, letters, test_output)
     await shop.start()
     try:
@@ -290,10 +232,10 @@ async def test_printshop_prints_one_letter_per_request(secured: Nats, test_outpu
         await publish(pins, pin_requested(public, request_id=event.request_id, pin="ZZZZZZZZ"))
         await pins.nc.jetstream().publish(SUBJECT, b"not a PinRequestedV1")
         last = await publish(pins, pin_requested(generate_keypair()[0]))  # sealed to another key
-        await wait_for(lambda: consumer_done(pins, last), what="all acked or terminated")
+        await wait_for(lambda: consumer_done(ops, last), what="all acked or terminated")
         await asyncio.sleep(1.5)  # longer than ack_wait: nothing comes back
-        assert await consumer_done(pins, last)
-        info = await pins.nc.jetstream().consumer_info(STREAM, DURABLE)
+        assert await consumer_done(ops, last)
+        info = await ops.nc.jetstream().consumer_info(STREAM, DURABLE)
         assert info.num_redelivered == 0 and info.delivered.consumer_seq == 4
         assert shop.running
         assert sorted(p.name for p in letters.glob("*.pdf")) == [letter.name]
@@ -321,10 +263,11 @@ async def exists(path: Path) -> bool:
 
 
 async def test_killed_before_the_ack_the_letter_is_redelivered_but_not_printed_twice(
-        secured: Nats, test_output: Path):
+        secured: Users, test_output: Path):
     public, private = generate_keypair()
     letters = test_output / "letters"
     pins = await secured.client("pins")
+    ops = await secured.client("ops")
     crashing = start_printshop(secured, private, letters, test_output, PRINTSHOP_CRASH_BEFORE_ACK="1")
     await crashing.start()
     event = pin_requested(public)
@@ -338,14 +281,14 @@ async def test_killed_before_the_ack_the_letter_is_redelivered_but_not_printed_t
     assert crashing.returncode == -signal.SIGKILL
     assert letter.exists() and "KXMR-7PQ4" in pdf_text(letter)
     written = letter.stat()
-    info = await pins.nc.jetstream().consumer_info(STREAM, DURABLE)
+    info = await ops.nc.jetstream().consumer_info(STREAM, DURABLE)
     assert info.num_ack_pending == 1 and info.ack_floor.stream_seq < seq  # not acked
 
     restarted = start_printshop(secured, private, letters, test_output)
     await restarted.start()
     try:
         await restarted.wait_ready()
-        await wait_for(lambda: consumer_done(pins, seq), what="the redelivery to be acked")
+        await wait_for(lambda: consumer_done(ops, seq), what="the redelivery to be acked")
         assert sorted(p.name for p in letters.glob("*.pdf")) == [letter.name]
         assert (letter.stat().st_ino, letter.stat().st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
         log = restarted.log_path.read_text()

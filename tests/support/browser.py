@@ -127,7 +127,7 @@ async def running_printshop(portal, folder: Path) -> AsyncIterator[PrintShopProc
     """`python -m deploy.printshop` on the portal's NATS with the print shop's private key;
     letters land in <folder>/letters/<request_id>.pdf (+ .json), its log in <folder>."""
     env = {
-        "PRINTSHOP_NATS_URL": portal.nats_url,
+        **portal.nats.printshop_env(),  # the printshop user, over TLS
         "PRINTSHOP_PRIVATE_KEY": portal.printshop_private_key,
         "PRINTSHOP_OUTPUT_DIR": str(Path(folder) / "letters"),
         "PRINTSHOP_PORTAL_URL": portal.gateway_url,

@@ -2,8 +2,10 @@
 
 Each portal gets a fresh database on the shared Postgres and its own NATS server (about 50 ms),
 because durable consumers are named per service, not per portal: on a shared NATS one portal's
-notifications would consume another portal's events. The mail catcher is shared; tests tell
-their mails apart by their own random addresses.
+notifications would consume another portal's events. That NATS runs as production does: the
+users of deploy/nats/accounts.conf with fresh passwords, TLS from a CA of its own, the streams
+and durables made by deploy.streams' code before the services start, each service its own user.
+The mail catcher is shared; tests tell their mails apart by their own random addresses.
 """
 
 import contextlib
@@ -18,6 +20,7 @@ from deploy.infra import (
     stop_services,
 )
 from deploy.mailcatcher import MailCatcher
+from deploy.nats_local import LocalTls, NatsPasswords
 
 
 @dataclass
@@ -36,6 +39,10 @@ class Portal:
     @property
     def nats_url(self) -> str:
         return self.nats.url
+
+    async def nats_connect(self, user: str = "ops", **options):
+        """A nats-py connection to this portal's NATS as one of its users (TLS, own inbox)."""
+        return await self.nats.connect(user, **options)
 
     @property
     def printshop_private_key(self) -> str:
@@ -74,9 +81,11 @@ async def start_portal(*, postgres: Postgres, mail: MailCatcher, log_dir: Path,
     log_dir = Path(log_dir)
     shutil.rmtree(log_dir, ignore_errors=True)
     log_dir.mkdir(parents=True)
-    nats = nats or NatsServer(log_dir / "nats-store", log_path=log_dir / "nats.log")
+    nats = nats or NatsServer(log_dir / "nats-store", log_path=log_dir / "nats.log",
+                              passwords=NatsPasswords.generate(), tls=LocalTls.load_or_create(log_dir / "nats-tls"))
     if not nats.running:
         await nats.start()
+    await nats.ensure_streams()  # as ops do before the services start: python -m deploy.streams
     secrets = Secrets.generate()
     database_url = await postgres.create_database(f"portal_{random.token_hex(6)}")
     ports = {name: free_port() for name in SERVICES}
@@ -84,7 +93,7 @@ async def start_portal(*, postgres: Postgres, mail: MailCatcher, log_dir: Path,
     variables = portal_env(nats_url=nats.url, database_url=database_url, smtp_host=mail.host,
                            smtp_port=mail.smtp_port, secrets=secrets, ports=ports, public_url=gateway_url,
                            dev_mode=dev_mode, mail_inbox_url=mail.inbox_url if dev_mode else None,
-                           log_level=log_level)
+                           log_level=log_level, nats=nats)
     for name, extra in (env or {}).items():
         variables[name].update(extra)
     wanted = [name for name in SERVICES if name in set(services)]
