@@ -56,22 +56,29 @@ def ensure_system_packages() -> None:
         if shutil.which("apt-get") is None:
             say(f"{CHROMIUM} is missing and there is no apt-get: install Chromium for the browser tests")
         elif os.geteuid() != 0:
-            say(f"{CHROMIUM} is missing: run `sudo apt-get update && sudo apt-get install -y chromium` "
-                "(the browser tests need it; this command installs it only as root)")
+            say(
+                f"{CHROMIUM} is missing: run `sudo apt-get update && sudo apt-get install -y chromium` "
+                "(the browser tests need it; this command installs it only as root)"
+            )
         else:
             say("installing Chromium for the browser tests (apt-get install -y chromium)")
             apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-            if (subprocess.run(["apt-get", "update"], env=apt_env).returncode
-                    or subprocess.run(["apt-get", "install", "-y", "chromium"], env=apt_env).returncode):
+            if (
+                subprocess.run(["apt-get", "update"], env=apt_env).returncode
+                or subprocess.run(["apt-get", "install", "-y", "chromium"], env=apt_env).returncode
+            ):
                 say("installing Chromium failed (see above): the browser tests will fail")
     if not AXE_SCRIPT.exists():
         if shutil.which("npm") is None:
-            say(f"npm is missing: the accessibility tests need axe-core in {AXE_SCRIPT.parent} "
-                "(install Node.js and npm, e.g. `apt-get install -y npm`)")
+            say(
+                f"npm is missing: the accessibility tests need axe-core in {AXE_SCRIPT.parent} "
+                "(install Node.js and npm, e.g. `apt-get install -y npm`)"
+            )
         else:
             say(f"installing axe-core for the accessibility tests into {AXE.relative_to(ROOT)}/")
-            if subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(AXE), "axe-core@4"],
-                              cwd=ROOT).returncode:
+            if subprocess.run(
+                ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(AXE), "axe-core@4"], cwd=ROOT
+            ).returncode:
                 say("installing axe-core failed (see above): the accessibility tests will fail")
 
 
@@ -82,8 +89,19 @@ def run(args: list[str]) -> int:
     os.execv(PYTHON, [str(PYTHON), "-m", "deploy.run", *args])
 
 
+def lint() -> int:
+    """ruff: lint and format check, before any test starts (`ruff check --fix . && ruff format .` mends)."""
+    for command in (["check", "."], ["format", "--check", "."]):
+        if subprocess.run([str(PYTHON), "-m", "ruff", *command], cwd=ROOT).returncode:
+            say(f"ruff {' '.join(command)} failed: run `.venv/bin/ruff check --fix . && .venv/bin/ruff format .`")
+            return 1
+    return 0
+
+
 def test(args: list[str]) -> int:
     ensure_venv()
+    if lint():
+        return 1
     ensure_system_packages()
     code = subprocess.run([str(PYTHON), "-m", "pytest", *args], cwd=ROOT).returncode
     if code == PYTEST_NO_TESTS:

@@ -46,8 +46,10 @@ def durable_for(service: str, subject: str) -> Durable:
     for durable in DURABLES:
         if (durable.service, durable.subject) == (service, subject):
             return durable
-    raise LookupError(f"no durable for {service} on {subject}: add it to contracts/durables.py, "
-                      "grant it in deploy/nats/accounts.conf and run python -m deploy.streams")
+    raise LookupError(
+        f"no durable for {service} on {subject}: add it to contracts/durables.py, "
+        "grant it in deploy/nats/accounts.conf and run python -m deploy.streams"
+    )
 
 
 def durables_of(service: str) -> tuple[Durable, ...]:

@@ -94,8 +94,13 @@ class _Process:
             log.write(f"--- {self.name} starting at {time.strftime('%H:%M:%S')}\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=env, cwd=cwd, start_new_session=True,
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=cwd,
+                start_new_session=True,
             )
 
     @property
@@ -116,8 +121,7 @@ class _Process:
     def _check_alive(self) -> None:
         if self.process is not None and self.process.poll() is not None:
             raise RuntimeError(
-                f"{self.name} exited with code {self.process.returncode}; "
-                f"log {self.log_path}:\n{self.log_tail()}"
+                f"{self.name} exited with code {self.process.returncode}; log {self.log_path}:\n{self.log_tail()}"
             )
 
     async def terminate(self, timeout: float = 15) -> None:
@@ -147,11 +151,22 @@ class NatsServer(_Process):
     `routes` the URLs it joins. Without them: a plain server without users, for development of a
     single piece (the tests' session server). `config` (a file) and `args` are passed through."""
 
-    def __init__(self, store_dir: Path, port: int = 0, *, monitor_port: int = 0,
-                 log_path: Path | None = None, config: Path | None = None,
-                 args: Iterable[str] = (), name: str = "nats", passwords: NatsPasswords | None = None,
-                 tls: LocalTls | None = None, cluster_port: int | None = None,
-                 routes: Iterable[str] = (), jetstream: bool = True) -> None:
+    def __init__(
+        self,
+        store_dir: Path,
+        port: int = 0,
+        *,
+        monitor_port: int = 0,
+        log_path: Path | None = None,
+        config: Path | None = None,
+        args: Iterable[str] = (),
+        name: str = "nats",
+        passwords: NatsPasswords | None = None,
+        tls: LocalTls | None = None,
+        cluster_port: int | None = None,
+        routes: Iterable[str] = (),
+        jetstream: bool = True,
+    ) -> None:
         store_dir = Path(store_dir)
         super().__init__(name, log_path or store_dir.parent / f"{name}.log")
         self.store_dir = store_dir
@@ -228,8 +243,19 @@ class NatsServer(_Process):
             if self.routes:
                 env["NATS_ROUTES"] = "[" + ", ".join(self.routes) + "]"
         else:
-            argv = [self.binary(), "-a", "127.0.0.1", "-p", str(self.port), "-m", str(self.monitor_port),
-                    "-sd", str(self.store_dir), "-n", self.name] + (["-js"] if self.jetstream else [])
+            argv = [
+                self.binary(),
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-m",
+                str(self.monitor_port),
+                "-sd",
+                str(self.store_dir),
+                "-n",
+                self.name,
+            ] + (["-js"] if self.jetstream else [])
             if self.config:
                 argv += ["-c", str(self.config)]
         self._spawn(argv + self.args, env=env)
@@ -248,8 +274,14 @@ class NatsServer(_Process):
         if self.tls:
             lines.append(f'tls: {{ cert_file: "{self.tls.cert_file}", key_file: "{self.tls.key_file}", timeout: 2 }}')
         if self.cluster_port:
-            route_tls = (f'cert_file: "{self.tls.cert_file}", key_file: "{self.tls.key_file}", '
-                         f'ca_file: "{self.tls.ca_file}", verify: true, timeout: 2') if self.tls else ""
+            route_tls = (
+                (
+                    f'cert_file: "{self.tls.cert_file}", key_file: "{self.tls.key_file}", '
+                    f'ca_file: "{self.tls.ca_file}", verify: true, timeout: 2'
+                )
+                if self.tls
+                else ""
+            )
             lines += [
                 "cluster: {",
                 "  name: kundenportal",
@@ -358,13 +390,21 @@ class Postgres:
         if self._user:
             self._prepare_for_system_user(POSTGRES_BIN_PATH)
         if not (self.data_dir / "PG_VERSION").exists():
-            initdb(["--auth=trust", "--auth-local=trust", "--encoding=utf8", "-U", "postgres"],
-                   pgdata=self.data_dir, user=self._user)
+            initdb(
+                ["--auth=trust", "--auth-local=trust", "--encoding=utf8", "-U", "postgres"],
+                pgdata=self.data_dir,
+                user=self._user,
+            )
         options = f"-h '' -k {self.socket_dir} -c max_connections={self.max_connections}"
         if not self.durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        pg_ctl(["-w", "-t", "60", "-o", options, "-l", str(self.log_path), "start"],
-               pgdata=self.data_dir, user=self._user, timeout=90, start_new_session=True)
+        pg_ctl(
+            ["-w", "-t", "60", "-o", options, "-l", str(self.log_path), "start"],
+            pgdata=self.data_dir,
+            user=self._user,
+            timeout=90,
+            start_new_session=True,
+        )
 
     def _prepare_for_system_user(self, bin_path: Path) -> None:
         from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
@@ -383,8 +423,17 @@ class Postgres:
 class ServiceProcess(_Process):
     """`python -m services.<name>` with the given PORTAL_* variables on `port`."""
 
-    def __init__(self, name: str, env: dict[str, str], port: int, log_dir: Path,
-                 *, instance: str = "", host: str = "127.0.0.1", metrics_port: int = 0) -> None:
+    def __init__(
+        self,
+        name: str,
+        env: dict[str, str],
+        port: int,
+        log_dir: Path,
+        *,
+        instance: str = "",
+        host: str = "127.0.0.1",
+        metrics_port: int = 0,
+    ) -> None:
         label = f"{name}-{instance}" if instance else name
         super().__init__(label, Path(log_dir) / f"{label}.log")
         self.service = name
@@ -392,8 +441,12 @@ class ServiceProcess(_Process):
         self.host = host
         self.instance = instance
         self.metrics_port = metrics_port or free_port()
-        self.env = {**env, "PORTAL_HTTP_PORT": str(port), "PORTAL_HTTP_HOST": host,
-                    "PORTAL_METRICS_PORT": str(self.metrics_port)}
+        self.env = {
+            **env,
+            "PORTAL_HTTP_PORT": str(port),
+            "PORTAL_HTTP_HOST": host,
+            "PORTAL_METRICS_PORT": str(self.metrics_port),
+        }
         if instance:
             self.env["PORTAL_INSTANCE"] = instance
 
@@ -462,11 +515,22 @@ def write_private(path: Path, text: str) -> None:
     path.chmod(0o600)
 
 
-def portal_env(*, nats_url: str, database_url: str, smtp_host: str, smtp_port: int,
-               secrets: Secrets, ports: dict[str, int] | None = None, public_url: str | None = None,
-               dev_mode: bool = False, mail_inbox_url: str | None = None, letters_url: str | None = None,
-               mail_from: str = "Kundenportal <kundenportal@localhost>",
-               log_level: str = "INFO", nats: "NatsServer | None" = None) -> dict[str, dict[str, str]]:
+def portal_env(
+    *,
+    nats_url: str,
+    database_url: str,
+    smtp_host: str,
+    smtp_port: int,
+    secrets: Secrets,
+    ports: dict[str, int] | None = None,
+    public_url: str | None = None,
+    dev_mode: bool = False,
+    mail_inbox_url: str | None = None,
+    letters_url: str | None = None,
+    mail_from: str = "Kundenportal <kundenportal@localhost>",
+    log_level: str = "INFO",
+    nats: "NatsServer | None" = None,
+) -> dict[str, dict[str, str]]:
     """The PORTAL_* variables of each service, by service name; each gets only what it needs.
     `nats`: a NatsServer with users; each service then logs in as itself (URL and CA from it)."""
     ports = {**DEFAULT_PORTS, **(ports or {})}
@@ -543,8 +607,9 @@ class PrintShopProcess(_Process):
     """`python -m deploy.printshop` (the outside print shop) with the given PRINTSHOP_* variables;
     ready when its /readyz answers 200 (connected, durable consumer bound)."""
 
-    def __init__(self, env: dict[str, str], port: int, log_dir: Path, *, name: str = "printshop",
-                 host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, env: dict[str, str], port: int, log_dir: Path, *, name: str = "printshop", host: str = "127.0.0.1"
+    ) -> None:
         super().__init__(name, Path(log_dir) / f"{name}.log")
         self.port = port
         self.host = host
@@ -555,10 +620,10 @@ class PrintShopProcess(_Process):
         return f"http://{self.host}:{self.port}/"
 
     async def start(self) -> None:
-        base = {k: v for k, v in os.environ.items()
-                if not k.startswith(("PORTAL_", "PRINTSHOP_", "NATS_"))}
-        self._spawn([sys.executable, "-m", "deploy.printshop"],
-                    env={**base, "PYTHONUNBUFFERED": "1", **self.env}, cwd=ROOT)
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "PRINTSHOP_", "NATS_"))}
+        self._spawn(
+            [sys.executable, "-m", "deploy.printshop"], env={**base, "PYTHONUNBUFFERED": "1", **self.env}, cwd=ROOT
+        )
 
     async def wait_ready(self, timeout: float = 30) -> None:
         try:

@@ -144,8 +144,7 @@ class MailCatcher:
         """A position for `since=`: only mails that arrive after it are considered."""
         return len(self.messages)
 
-    async def wait_for(self, predicate: Predicate = lambda m: True, timeout: float = 20,
-                       *, since: int = 0) -> Mail:
+    async def wait_for(self, predicate: Predicate = lambda m: True, timeout: float = 20, *, since: int = 0) -> Mail:
         """The first mail (already here or still to come) that matches."""
 
         def first() -> Mail | None:
@@ -165,8 +164,14 @@ class MailCatcher:
 
 class _TrackedSMTP(SMTP):
     def __init__(self, catcher: MailCatcher, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(_Handler(catcher), hostname="mailcatcher", loop=loop, enable_SMTPUTF8=True,
-                         auth_require_tls=False, authenticator=lambda *args: True)
+        super().__init__(
+            _Handler(catcher),
+            hostname="mailcatcher",
+            loop=loop,
+            enable_SMTPUTF8=True,
+            auth_require_tls=False,
+            authenticator=lambda *args: True,
+        )
         self._catcher = catcher
 
     def connection_lost(self, error: Exception | None) -> None:
@@ -223,8 +228,7 @@ async def _headers(request: web.Request, handler):
 
 def _page(title: str, body: str, refresh: bool = False) -> web.Response:
     meta = '<meta http-equiv="refresh" content="5">' if refresh else ""
-    return web.Response(text=PAGE.format(title=html.escape(title), body=body, refresh=meta),
-                        content_type="text/html")
+    return web.Response(text=PAGE.format(title=html.escape(title), body=body, refresh=meta), content_type="text/html")
 
 
 def _when(mail: Mail) -> str:
@@ -234,15 +238,18 @@ def _when(mail: Mail) -> str:
 async def _list(request: web.Request) -> web.Response:
     mails = list(reversed(request.app[CATCHER].messages))
     rows = "".join(
-        f'<tr><td>{_when(m)}</td><td>{html.escape(", ".join(m.recipients))}</td>'
+        f"<tr><td>{_when(m)}</td><td>{html.escape(', '.join(m.recipients))}</td>"
         f'<td><a href="/mail/{m.id}">{html.escape(m.subject) or "(kein Betreff)"}</a></td></tr>'
         for m in mails
     )
     body = (
         f"<h1>Posteingang ({len(mails)})</h1>"
         '<form method="post" action="/leeren"><button>Alle löschen</button></form>'
-        + (f"<table><tr><th>Datum</th><th>An</th><th>Betreff</th></tr>{rows}</table>" if mails
-           else "<p>Noch keine Mails. Die Seite aktualisiert sich selbst.</p>")
+        + (
+            f"<table><tr><th>Datum</th><th>An</th><th>Betreff</th></tr>{rows}</table>"
+            if mails
+            else "<p>Noch keine Mails. Die Seite aktualisiert sich selbst.</p>"
+        )
     )
     return _page("Posteingang", body, refresh=True)
 
@@ -257,7 +264,8 @@ async def _show(request: web.Request) -> web.Response:
     frame = (
         '<h2>HTML-Teil</h2><iframe sandbox="allow-popups allow-popups-to-escape-sandbox" '
         f'srcdoc="{html.escape("<base target=_blank>" + mail.html, quote=True)}"></iframe>'
-        if mail.html else ""
+        if mail.html
+        else ""
     )
     body = (
         f"<h1>{html.escape(mail.subject) or '(kein Betreff)'}</h1><dl>"
@@ -281,12 +289,22 @@ async def _clear(request: web.Request) -> web.Response:
 
 
 async def _api(request: web.Request) -> web.Response:
-    return web.json_response([
-        {"id": m.id, "to": m.to, "recipients": list(m.recipients), "from": m.sender,
-         "subject": m.subject, "date": _when(m), "message_id": m.message_id, "text": m.text,
-         "html": m.html}
-        for m in reversed(request.app[CATCHER].messages)
-    ])
+    return web.json_response(
+        [
+            {
+                "id": m.id,
+                "to": m.to,
+                "recipients": list(m.recipients),
+                "from": m.sender,
+                "subject": m.subject,
+                "date": _when(m),
+                "message_id": m.message_id,
+                "text": m.text,
+                "html": m.html,
+            }
+            for m in reversed(request.app[CATCHER].messages)
+        ]
+    )
 
 
 def _mail(request: web.Request) -> Mail:

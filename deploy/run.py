@@ -19,8 +19,17 @@ import warnings
 from pathlib import Path
 
 from deploy.infra import (
-    ROOT, SERVICES, NatsServer, Postgres, PrintShopProcess, Secrets, ServiceProcess, portal_env,
-    start_services, stop_services, write_private,
+    ROOT,
+    SERVICES,
+    NatsServer,
+    Postgres,
+    PrintShopProcess,
+    Secrets,
+    ServiceProcess,
+    portal_env,
+    start_services,
+    stop_services,
+    write_private,
 )
 from deploy.mailcatcher import MailCatcher
 from deploy.nats_local import LocalTls, NatsPasswords
@@ -31,19 +40,31 @@ OFFSETS = {"gateway": 0, "accounts": 1, "pins": 2, "notifications": 3}
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m deploy.run", description=__doc__.splitlines()[0])
-    parser.add_argument("--port-base", type=int, default=8000,
-                        help="gateway on this port, accounts +1, pins +2, notifications +3 (8000)")
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        default=8000,
+        help="gateway on this port, accounts +1, pins +2, notifications +3 (8000)",
+    )
     parser.add_argument("--nats-port", type=int, default=4222)
     parser.add_argument("--smtp-port", type=int, default=1025)
     parser.add_argument("--inbox-port", type=int, default=8025)
-    parser.add_argument("--letters-port", type=int, default=8026,
-                        help='the print shop\'s page "Briefe der Druckerei" (8026)')
-    parser.add_argument("--no-printshop", action="store_true",
-                        help="do not start the print shop (PIN letters then wait in JetStream)")
+    parser.add_argument(
+        "--letters-port", type=int, default=8026, help='the print shop\'s page "Briefe der Druckerei" (8026)'
+    )
+    parser.add_argument(
+        "--no-printshop", action="store_true", help="do not start the print shop (PIN letters then wait in JetStream)"
+    )
     parser.add_argument("--var", type=Path, default=ROOT / "var", help="state folder (./var)")
     parser.add_argument("--fresh", action="store_true", help="wipe the state folder first")
-    parser.add_argument("--only", nargs="+", choices=SERVICES, default=list(SERVICES), metavar="SERVICE",
-                        help="start only these services (default: all four)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=SERVICES,
+        default=list(SERVICES),
+        metavar="SERVICE",
+        help="start only these services (default: all four)",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -70,9 +91,14 @@ async def run(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
 
     # the NATS users' passwords are kept beside the other local secrets, the CA beside them
-    nats = NatsServer(var / "nats", args.nats_port, monitor_port=args.nats_port + 4000,
-                      log_path=logs / "nats.log", passwords=NatsPasswords.load_or_create(var / "nats-passwords.json"),
-                      tls=LocalTls.load_or_create(var / "nats-tls"))
+    nats = NatsServer(
+        var / "nats",
+        args.nats_port,
+        monitor_port=args.nats_port + 4000,
+        log_path=logs / "nats.log",
+        passwords=NatsPasswords.load_or_create(var / "nats-passwords.json"),
+        tls=LocalTls.load_or_create(var / "nats-tls"),
+    )
     postgres = Postgres(var / "postgres")
     mail = MailCatcher("127.0.0.1", args.smtp_port, args.inbox_port)
     services: list[ServiceProcess | PrintShopProcess] = []
@@ -92,10 +118,17 @@ async def run(args: argparse.Namespace) -> int:
         database_url = await postgres.create_database(DATABASE, exist_ok=True)
         ports = {name: args.port_base + offset for name, offset in OFFSETS.items()}
         env = portal_env(
-            nats_url=nats.url, database_url=database_url, smtp_host=mail.host, smtp_port=mail.smtp_port,
-            secrets=secrets, ports=ports, dev_mode=True, mail_inbox_url=mail.inbox_url,
+            nats_url=nats.url,
+            database_url=database_url,
+            smtp_host=mail.host,
+            smtp_port=mail.smtp_port,
+            secrets=secrets,
+            ports=ports,
+            dev_mode=True,
+            mail_inbox_url=mail.inbox_url,
             letters_url=None if args.no_printshop else f"http://127.0.0.1:{args.letters_port}",
-            log_level=args.log_level, nats=nats,
+            log_level=args.log_level,
+            nats=nats,
         )
         wanted = [name for name in SERVICES if name in args.only]
         say(f"starting {', '.join(wanted)} (logs in {logs}/) …")
@@ -106,24 +139,26 @@ async def run(args: argparse.Namespace) -> int:
                 return 1
 
         if not args.no_printshop:
-            printshop = PrintShopProcess(printshop_env(nats, var, env["gateway"]["PORTAL_PUBLIC_URL"],
-                                                       args.log_level), args.letters_port, logs)
+            printshop = PrintShopProcess(
+                printshop_env(nats, var, env["gateway"]["PORTAL_PUBLIC_URL"], args.log_level), args.letters_port, logs
+            )
             services.append(printshop)
             if not await _start_or_report([printshop], stop):
                 return 1
 
         say(f"Portal:      {env['gateway']['PORTAL_PUBLIC_URL']}")
         say(f"Posteingang: {mail.inbox_url}   (SMTP on {mail.host}:{mail.smtp_port})")
-        say(f"NATS:        {nats.url}   (users' passwords in {var / 'nats-passwords.json'}, "
-            f"CA {nats.tls.ca_file})")
+        say(f"NATS:        {nats.url}   (users' passwords in {var / 'nats-passwords.json'}, CA {nats.tls.ca_file})")
         if not args.no_printshop:
             say(f"Briefe der Druckerei: {printshop.url}   (PIN letters as PDF in {var / 'letters'}/)")
         say(f"Logs:        {logs}/<service>.log   State: {var}")
         say("Ctrl-C stops everything.")
         crashed = await _watch(services, stop)
         if crashed:
-            say(f"{crashed.name} exited unexpectedly (code {crashed.returncode}); "
-                f"see {crashed.log_path}. Stopping everything.")
+            say(
+                f"{crashed.name} exited unexpectedly (code {crashed.returncode}); "
+                f"see {crashed.log_path}. Stopping everything."
+            )
             return 1
         say("stopping …")
     say("stopped.")

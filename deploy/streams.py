@@ -67,8 +67,10 @@ def stream_config(name: str, replicas: int) -> StreamConfig:
 def stream_differences(existing: StreamConfig, desired: StreamConfig) -> dict[str, object]:
     """The fields to set on `existing` so it holds what `desired` requires."""
     if _value(existing.storage) != _value(desired.storage):
-        raise StreamsError(f"stream {desired.name} is on {_value(existing.storage)} storage, not "
-                           f"{_value(desired.storage)}: JetStream cannot change that in place")
+        raise StreamsError(
+            f"stream {desired.name} is on {_value(existing.storage)} storage, not "
+            f"{_value(desired.storage)}: JetStream cannot change that in place"
+        )
     changes: dict[str, object] = {}
     if sorted(existing.subjects or []) != sorted(desired.subjects):
         changes["subjects"] = desired.subjects
@@ -115,8 +117,7 @@ def _value(enum_or_str) -> str:
 # --- making it so ------------------------------------------------------------------------
 
 
-async def ensure(js: JetStreamContext, replicas: int = 1,
-                 durables: Iterable[Durable] = DURABLES) -> list[Change]:
+async def ensure(js: JetStreamContext, replicas: int = 1, durables: Iterable[Durable] = DURABLES) -> list[Change]:
     """Create or update every stream and durable; returns what changed (nothing the 2nd time)."""
     if replicas < 1:
         raise ValueError("replicas must be at least 1")
@@ -157,13 +158,25 @@ async def _ensure_consumer(js: JetStreamContext, durable: Durable) -> list[Chang
     return [Change(what, "updated", f"filter {durable.subject}")]
 
 
-async def run(servers: list[str], *, replicas: int = 1, user: str | None = None,
-              password: str | None = None, creds: Path | None = None, ca: Path | None = None,
-              timeout: float = 10.0) -> list[Change]:
+async def run(
+    servers: list[str],
+    *,
+    replicas: int = 1,
+    user: str | None = None,
+    password: str | None = None,
+    creds: Path | None = None,
+    ca: Path | None = None,
+    timeout: float = 10.0,
+) -> list[Change]:
     """Connect (as ops), ensure everything, disconnect."""
     # the answers come to ops' own inbox, the only one its user may subscribe to
-    options: dict = {"servers": servers, "name": "deploy.streams", "allow_reconnect": False,
-                     "connect_timeout": timeout, "inbox_prefix": inbox_prefix(user or "ops")}
+    options: dict = {
+        "servers": servers,
+        "name": "deploy.streams",
+        "allow_reconnect": False,
+        "connect_timeout": timeout,
+        "inbox_prefix": inbox_prefix(user or "ops"),
+    }
     if user:
         options.update(user=user, password=password or "")
     if creds:
@@ -182,21 +195,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m deploy.streams",
         description="Create or update the portal's JetStream streams (deny-delete, deny-purge) and "
-                    "durable consumers from contracts/. Safe to run again: only what differs changes.")
-    parser.add_argument("--replicas", type=int, default=1,
-                        help="replicas of every stream (1; 3 on the 3-node cluster); never lowered")
-    parser.add_argument("--server", action="append", dest="servers", metavar="URL",
-                        help="a NATS server, repeatable (default $NATS_URL, comma-separated, "
-                             "or nats://127.0.0.1:4222); tls:// for TLS")
-    parser.add_argument("--user", default=env.get("NATS_USER"),
-                        help="NATS user, ops in deploy/nats/accounts.conf (default $NATS_USER); "
-                             "its inbox is _INBOX.<user>")
-    parser.add_argument("--password", default=env.get("NATS_PASSWORD"),
-                        help="its password (default $NATS_PASSWORD, which keeps it out of `ps`)")
-    parser.add_argument("--creds", type=Path, default=env.get("NATS_CREDS"),
-                        help="a credentials file instead (default $NATS_CREDS)")
-    parser.add_argument("--ca", type=Path, default=env.get("NATS_CA"),
-                        help="CA file of a private CA for tls:// servers (default $NATS_CA)")
+        "durable consumers from contracts/. Safe to run again: only what differs changes.",
+    )
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="replicas of every stream (1; 3 on the 3-node cluster); never lowered"
+    )
+    parser.add_argument(
+        "--server",
+        action="append",
+        dest="servers",
+        metavar="URL",
+        help="a NATS server, repeatable (default $NATS_URL, comma-separated, or nats://127.0.0.1:4222); tls:// for TLS",
+    )
+    parser.add_argument(
+        "--user",
+        default=env.get("NATS_USER"),
+        help="NATS user, ops in deploy/nats/accounts.conf (default $NATS_USER); its inbox is _INBOX.<user>",
+    )
+    parser.add_argument(
+        "--password",
+        default=env.get("NATS_PASSWORD"),
+        help="its password (default $NATS_PASSWORD, which keeps it out of `ps`)",
+    )
+    parser.add_argument(
+        "--creds", type=Path, default=env.get("NATS_CREDS"), help="a credentials file instead (default $NATS_CREDS)"
+    )
+    parser.add_argument(
+        "--ca",
+        type=Path,
+        default=env.get("NATS_CA"),
+        help="CA file of a private CA for tls:// servers (default $NATS_CA)",
+    )
     args = parser.parse_args(argv)
     if not args.servers:
         args.servers = [s.strip() for s in env.get("NATS_URL", "nats://127.0.0.1:4222").split(",") if s.strip()]
@@ -211,8 +240,16 @@ def main(argv: list[str] | None = None) -> int:
     # close says nothing to an operator
     logging.getLogger("asyncio").setLevel(logging.ERROR)
     try:
-        changes = asyncio.run(run(args.servers, replicas=args.replicas, user=args.user,
-                                  password=args.password, creds=args.creds, ca=args.ca))
+        changes = asyncio.run(
+            run(
+                args.servers,
+                replicas=args.replicas,
+                user=args.user,
+                password=args.password,
+                creds=args.creds,
+                ca=args.ca,
+            )
+        )
     except StreamsError as error:
         print(f"deploy.streams: {error}", file=sys.stderr)
         return 1
@@ -221,8 +258,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for change in changes:
         print(change)
-    print(f"{len(STREAMS)} streams and {len(DURABLES)} durable consumers in place"
-          + ("" if changes else ", nothing changed"))
+    print(
+        f"{len(STREAMS)} streams and {len(DURABLES)} durable consumers in place"
+        + ("" if changes else ", nothing changed")
+    )
     return 0
 
 

@@ -37,9 +37,7 @@ async def create_pool(
         await migrate(conn, schema, [RUNTIME_MIGRATIONS] + ([migrations] if migrations else []))
     finally:
         await conn.close()
-    return await asyncpg.create_pool(
-        **args, min_size=min_size, max_size=max_size, init=_init_connection
-    )
+    return await asyncpg.create_pool(**args, min_size=min_size, max_size=max_size, init=_init_connection)
 
 
 async def migrate(conn: asyncpg.Connection, schema: str, folders: list[Path]) -> list[str]:
@@ -61,9 +59,7 @@ async def migrate(conn: asyncpg.Connection, schema: str, folders: list[Path]) ->
                     continue
                 async with conn.transaction():
                     await conn.execute(path.read_text(encoding="utf-8"))
-                    await conn.execute(
-                        f"insert into {schema}.schema_migrations (version) values ($1)", version
-                    )
+                    await conn.execute(f"insert into {schema}.schema_migrations (version) values ($1)", version)
                 applied_now.append(version)
                 log.info("migration applied", extra={"schema": schema, "version": version})
     finally:

@@ -13,8 +13,13 @@ from runtime.validation import CONTROL_CHARACTERS, CONTROL_MESSAGE
 
 class ApiError(Exception):
     def __init__(
-        self, status: int, code: str, message: str, fields: dict[str, str] | None = None,
-        *, headers: dict[str, str] | None = None,
+        self,
+        status: int,
+        code: str,
+        message: str,
+        fields: dict[str, str] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(code)
         self.status = status
@@ -37,7 +42,10 @@ def error_body(code: str, message: str, fields: dict[str, str] | None = None) ->
 
 
 def error_response(
-    status: int, code: str, message: str, fields: dict[str, str] | None = None,
+    status: int,
+    code: str,
+    message: str,
+    fields: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> web.Response:
     response = json_response(error_body(code, message, fields), status=status)

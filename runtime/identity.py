@@ -47,8 +47,9 @@ class Signer:
     def __init__(self, private_key_b64: str) -> None:
         self._key = SigningKey(base64.b64decode(private_key_b64))
 
-    def headers(self, identity: Identity, method: str, path: str, body: bytes = b"",
-                now: float | None = None) -> dict[str, str]:
+    def headers(
+        self, identity: Identity, method: str, path: str, body: bytes = b"", now: float | None = None
+    ) -> dict[str, str]:
         expires = str(int(now if now is not None else time.time()) + LIFETIME_SECONDS)
         signed = self._key.sign(_message(identity, method, path, body_digest(body), expires))
         signature = base64.urlsafe_b64encode(signed.signature).decode()
@@ -61,8 +62,9 @@ class Verifier:
     def __init__(self, public_key_b64: str) -> None:
         self._key = VerifyKey(base64.b64decode(public_key_b64))
 
-    def verify(self, headers: Mapping[str, str], method: str, path: str, body: bytes = b"",
-               now: float | None = None) -> Identity | None:
+    def verify(
+        self, headers: Mapping[str, str], method: str, path: str, body: bytes = b"", now: float | None = None
+    ) -> Identity | None:
         expires, _, signature = headers.get(SIGNATURE_HEADER, "").partition(".")
         if not expires.isdigit() or not signature:
             return None

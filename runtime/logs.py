@@ -11,9 +11,7 @@ import sys
 from datetime import UTC, datetime
 
 _SECRET_KEY = re.compile(r"pass(word)?|secret|token|pin$|key|authorization|cookie|creds", re.I)
-_SECRET_IN_TEXT = re.compile(
-    r"(?i)(token|password|passwort|secret|pin|key)(\s*[=:]\s*)([^\s&\"',;]+)"
-)
+_SECRET_IN_TEXT = re.compile(r"(?i)(token|password|passwort|secret|pin|key)(\s*[=:]\s*)([^\s&\"',;]+)")
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 
 

@@ -69,8 +69,12 @@ class OutboxRelay:
 
     async def run(self) -> None:
         await run_on_notify(
-            self.pool, channel(self.schema), self._drain,
-            batch_size=self.batch_size, poll_interval=self.poll_interval, name="outbox relay",
+            self.pool,
+            channel(self.schema),
+            self._drain,
+            batch_size=self.batch_size,
+            poll_interval=self.poll_interval,
+            name="outbox relay",
         )
 
     async def _drain(self) -> int:
@@ -96,9 +100,7 @@ class OutboxRelay:
                     break
                 published.append(row["id"])
             if published:
-                await conn.execute(
-                    "update outbox set published_at = now() where id = any($1::bigint[])", published
-                )
+                await conn.execute("update outbox set published_at = now() where id = any($1::bigint[])", published)
         metrics.EVENTS_PUBLISHED.inc(len(published))
         if failure is not None:
             raise failure
@@ -110,6 +112,4 @@ class OutboxRelay:
             return
         self._next_purge = loop_time + 600
         async with self.pool.acquire() as conn:
-            await conn.execute(
-                "delete from outbox where published_at < now() - $1::interval", self.keep_published
-            )
+            await conn.execute("delete from outbox where published_at < now() - $1::interval", self.keep_published)

@@ -144,15 +144,15 @@ async def serve(app: web.Application, settings: ServiceSettings) -> None:
         loop.add_signal_handler(sig, stop.set)
     metrics = web.AppRunner(create_metrics_app(), access_log=None, handle_signals=False)
     await metrics.setup()
-    metrics_site = web.TCPSite(metrics, settings.metrics_host, settings.metrics_port,
-                               reuse_port=settings.http_reuse_port)
+    metrics_site = web.TCPSite(
+        metrics, settings.metrics_host, settings.metrics_port, reuse_port=settings.http_reuse_port
+    )
     await metrics_site.start()
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port, reuse_port=settings.http_reuse_port)
     await site.start()
-    log.info("listening", extra={"host": settings.http_host, "port": settings.http_port,
-                                 "metrics": metrics_site.name})
+    log.info("listening", extra={"host": settings.http_host, "port": settings.http_port, "metrics": metrics_site.name})
     try:
         await stop.wait()
     finally:

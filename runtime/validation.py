@@ -34,5 +34,7 @@ def clean_email(value: str) -> str:
 # name, an address, a PIN or a message to a person (Postgres cannot even store NUL); refused rather
 # than dropped, so nobody's text is changed behind their back.
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-CONTROL_MESSAGE = ("Dieses Feld enthält unsichtbare Steuerzeichen. Bitte geben Sie den Text noch einmal "
-                   "ein, ohne ihn aus einer anderen Anwendung einzufügen.")
+CONTROL_MESSAGE = (
+    "Dieses Feld enthält unsichtbare Steuerzeichen. Bitte geben Sie den Text noch einmal "
+    "ein, ohne ihn aus einer anderen Anwendung einzufügen."
+)

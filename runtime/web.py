@@ -29,8 +29,11 @@ async def error_middleware(request: web.Request, handler):
     except web.HTTPException as error:
         if error.status < 400:
             raise
-        return error_response(error.status, _HTTP_CODES.get(error.status, ("error", ""))[0],
-                              _HTTP_CODES.get(error.status, ("", "Die Anfrage ist fehlgeschlagen."))[1])
+        return error_response(
+            error.status,
+            _HTTP_CODES.get(error.status, ("error", ""))[0],
+            _HTTP_CODES.get(error.status, ("", "Die Anfrage ist fehlgeschlagen."))[1],
+        )
     except asyncio.CancelledError:
         raise
     except UNAVAILABLE_ERRORS as error:
@@ -38,9 +41,7 @@ async def error_middleware(request: web.Request, handler):
         return error_response(503, UNAVAILABLE_CODE, UNAVAILABLE)
     except Exception:
         log.exception("unhandled error", extra={"path": request.path})
-        return error_response(
-            500, "internal", "Es ist ein Fehler aufgetreten. Bitte versuchen Sie es später erneut."
-        )
+        return error_response(500, "internal", "Es ist ein Fehler aufgetreten. Bitte versuchen Sie es später erneut.")
 
 
 # The database or the network away for a moment: the request may be repeated, nothing was stored.

@@ -23,8 +23,9 @@ def main() -> None:
     except ConfigError as error:
         print(f"printshop: configuration error: {error}", file=sys.stderr)
         sys.exit(2)
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     # fontTools logs the glyphs it keeps for each letter: that would tell which characters the
     # PIN has; fpdf logs little of use

@@ -46,8 +46,9 @@ def consumer_config(ack_wait: float) -> ConsumerConfig:
 class PrintShopService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.shop = PrintShop(load_private_key(settings.private_key), settings.output_dir,
-                              portal_url=settings.portal_url)
+        self.shop = PrintShop(
+            load_private_key(settings.private_key), settings.output_dir, portal_url=settings.portal_url
+        )
         self.stop = asyncio.Event()
         self.ready = False
         self.nc: nats.NATS | None = None
@@ -64,9 +65,14 @@ class PrintShopService:
             if subscription is None:
                 return
             self.ready = True
-            log.info("ready: consuming %s through durable %s on %s (ack_wait %ss), letters in %s",
-                     PinRequestedV1.SUBJECT, DURABLE, STREAM, self.settings.ack_wait_seconds,
-                     self.settings.output_dir)
+            log.info(
+                "ready: consuming %s through durable %s on %s (ack_wait %ss), letters in %s",
+                PinRequestedV1.SUBJECT,
+                DURABLE,
+                STREAM,
+                self.settings.ack_wait_seconds,
+                self.settings.output_dir,
+            )
             await self._consume(subscription)
         finally:
             self.ready = False
@@ -126,8 +132,7 @@ class PrintShopService:
                 log.warning("no answer from JetStream for the consumer %s; retrying", DURABLE)
             except nats.js.errors.APIError as error:
                 # e.g. an operator made the durable with settings that cannot be updated: use it
-                log.warning("could not create/update consumer %s: %s; binding to it as it is",
-                            DURABLE, error)
+                log.warning("could not create/update consumer %s: %s; binding to it as it is", DURABLE, error)
                 try:
                     await js.consumer_info(STREAM, DURABLE)
                     return await js.pull_subscribe_bind(durable=DURABLE, stream=STREAM)
@@ -177,16 +182,20 @@ class PrintShopService:
             await _settle(message.term(), "term")
             return
         if result.outcome is Outcome.REJECTED:
-            log.error("rejected message (request %s, delivery %s): %s; terminated",
-                      result.request_id or "?", delivery, result.reason)
+            log.error(
+                "rejected message (request %s, delivery %s): %s; terminated",
+                result.request_id or "?",
+                delivery,
+                result.reason,
+            )
             await _settle(message.term(), "term")
             return
         if result.outcome is Outcome.DUPLICATE:
-            log.info("already printed: request %s (delivery %s); acked without printing again",
-                     result.request_id, delivery)
+            log.info(
+                "already printed: request %s (delivery %s); acked without printing again", result.request_id, delivery
+            )
         else:
-            log.info("printed letter for request %s -> %s (delivery %s)",
-                     result.request_id, result.path, delivery)
+            log.info("printed letter for request %s -> %s (delivery %s)", result.request_id, result.path, delivery)
             if self.settings.crash_before_ack:  # tests: die between the write and the ack
                 log.warning("PRINTSHOP_CRASH_BEFORE_ACK: killing myself before the ack")
                 os.kill(os.getpid(), signal.SIGKILL)
@@ -211,12 +220,10 @@ class PrintShopService:
 
         from deploy.printshop.web import create_app
 
-        runner = web.AppRunner(create_app(self.settings.output_dir, lambda: self.ready),
-                               access_log=None)
+        runner = web.AppRunner(create_app(self.settings.output_dir, lambda: self.ready), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, self.settings.http_host, self.settings.http_port).start()
-        log.info("Briefe der Druckerei: http://%s:%s/", self.settings.http_host,
-                 self.settings.http_port)
+        log.info("Briefe der Druckerei: http://%s:%s/", self.settings.http_host, self.settings.http_port)
         return runner
 
     async def _sleep(self, seconds: float) -> None:

@@ -47,8 +47,16 @@ FOLD_MARKS = (105.0, 210.0)
 PUNCH_MARK = 148.5
 
 COUNTRIES = {  # a foreign address ends in the country, in capitals (Deutsche Post)
-    "AT": "ÖSTERREICH", "BE": "BELGIEN", "CH": "SCHWEIZ", "CZ": "TSCHECHIEN", "DK": "DÄNEMARK",
-    "FR": "FRANKREICH", "IT": "ITALIEN", "LU": "LUXEMBURG", "NL": "NIEDERLANDE", "PL": "POLEN",
+    "AT": "ÖSTERREICH",
+    "BE": "BELGIEN",
+    "CH": "SCHWEIZ",
+    "CZ": "TSCHECHIEN",
+    "DK": "DÄNEMARK",
+    "FR": "FRANKREICH",
+    "IT": "ITALIEN",
+    "LU": "LUXEMBURG",
+    "NL": "NIEDERLANDE",
+    "PL": "POLEN",
 }
 
 
@@ -79,7 +87,7 @@ def format_pin(pin: str) -> str:
         half = (len(plain) + 1) // 2
         groups = [plain[:half], plain[half:]]
     else:
-        groups = [plain[i:i + 4] for i in range(0, len(plain), 4)]
+        groups = [plain[i : i + 4] for i in range(0, len(plain), 4)]
     return "-".join(g for g in groups if g)
 
 
@@ -153,15 +161,18 @@ def _address_field(pdf: _Pdf, letter: Letter) -> None:
     pdf.cell(inner, 3, _fit(pdf, SENDER_LINE, inner), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     line_y = y + REMARK_ZONE_HEIGHT - 1.6
     pdf.set_line_width(0.1)
-    pdf.line(x + ADDRESS_INDENT, line_y, x + ADDRESS_INDENT + min(inner, pdf.get_string_width(
-        _fit(pdf, SENDER_LINE, inner))), line_y)
+    pdf.line(
+        x + ADDRESS_INDENT,
+        line_y,
+        x + ADDRESS_INDENT + min(inner, pdf.get_string_width(_fit(pdf, SENDER_LINE, inner))),
+        line_y,
+    )
 
     # recipient: the business name may wrap; the font shrinks until all fits in 6 lines
     tail = address_lines(letter)
     for size in (10, 9, 8, 7):
         pdf.set_font("Sans", "", size)
-        name_lines = pdf.multi_cell(inner, size * 0.42, letter.business_name, dry_run=True,
-                                    output="LINES")
+        name_lines = pdf.multi_cell(inner, size * 0.42, letter.business_name, dry_run=True, output="LINES")
         if len(name_lines) + len(tail) <= ADDRESS_LINES:
             break
     else:
@@ -184,8 +195,7 @@ def _info_block(pdf: _Pdf, letter: Letter) -> None:
         pdf.set_font("Sans", "", 7)
         pdf.cell(24, 4.2, f"{label}:")
         pdf.set_font("Sans", "", 8.5)
-        pdf.cell(PAGE_WIDTH - RIGHT - INFO_BLOCK_X - 24, 4.2,
-                 _fit(pdf, value, PAGE_WIDTH - RIGHT - INFO_BLOCK_X - 24))
+        pdf.cell(PAGE_WIDTH - RIGHT - INFO_BLOCK_X - 24, 4.2, _fit(pdf, value, PAGE_WIDTH - RIGHT - INFO_BLOCK_X - 24))
         y += 4.6
 
 
@@ -197,15 +207,19 @@ def _body(pdf: _Pdf, letter: Letter) -> None:
     pdf.para(SALUTATION)
     pdf.ln(2.5)
     if letter.reason == "annual_notice":
-        pdf.para("mit Ihrem Beitragsbescheid erhalten Sie Ihre PIN für das Kundenportal der "
-                 "Handwerkskammer Wiesbaden. Mit dieser PIN verknüpfen Sie Ihren persönlichen "
-                 "Kunden-Login einmalig mit Ihrem Betrieb und erhalten so Zugang zum exklusiven "
-                 "Mitgliederbereich.")
+        pdf.para(
+            "mit Ihrem Beitragsbescheid erhalten Sie Ihre PIN für das Kundenportal der "
+            "Handwerkskammer Wiesbaden. Mit dieser PIN verknüpfen Sie Ihren persönlichen "
+            "Kunden-Login einmalig mit Ihrem Betrieb und erhalten so Zugang zum exklusiven "
+            "Mitgliederbereich."
+        )
     else:
-        pdf.para("Sie haben im Kundenportal der Handwerkskammer Wiesbaden eine PIN für Ihren "
-                 "Betrieb angefordert. Mit dieser PIN verknüpfen Sie Ihren persönlichen "
-                 "Kunden-Login einmalig mit Ihrem Betrieb und erhalten so Zugang zum exklusiven "
-                 "Mitgliederbereich.")
+        pdf.para(
+            "Sie haben im Kundenportal der Handwerkskammer Wiesbaden eine PIN für Ihren "
+            "Betrieb angefordert. Mit dieser PIN verknüpfen Sie Ihren persönlichen "
+            "Kunden-Login einmalig mit Ihrem Betrieb und erhalten so Zugang zum exklusiven "
+            "Mitgliederbereich."
+        )
     pdf.ln(4)
 
     # the PIN box
@@ -226,8 +240,7 @@ def _body(pdf: _Pdf, letter: Letter) -> None:
     pdf.cell(0, 8, _fit(pdf, letter.betriebsnummer, width - 95))
     pdf.set_xy(LEFT + 5, top + 18.5)
     pdf.set_font("Sans", "", 9)
-    pdf.cell(0, 4, f"gültig bis {german_date(letter.valid_until)} – der Bindestrich dient nur "
-                   "der Lesbarkeit")
+    pdf.cell(0, 4, f"gültig bis {german_date(letter.valid_until)} – der Bindestrich dient nur der Lesbarkeit")
     pdf.set_xy(LEFT, top + box_height + 5)
 
     pdf.para("So verknüpfen Sie Ihren Kunden-Login mit Ihrem Betrieb:", style="B")
@@ -238,20 +251,26 @@ def _body(pdf: _Pdf, letter: Letter) -> None:
         pdf.cell(6, 4.8, f"{number}.")
         pdf.multi_cell(width - 9, 4.8, step, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(2)
-    pdf.para("Geben Sie im Formular Ihre Betriebsnummer und die PIN ein. Nach erfolgreicher "
-             "Freischaltung werden Sie aus Sicherheitsgründen automatisch abgemeldet. Nach "
-             "erneuter Anmeldung haben Sie Zugang zum exklusiven Mitgliederbereich.")
+    pdf.para(
+        "Geben Sie im Formular Ihre Betriebsnummer und die PIN ein. Nach erfolgreicher "
+        "Freischaltung werden Sie aus Sicherheitsgründen automatisch abgemeldet. Nach "
+        "erneuter Anmeldung haben Sie Zugang zum exklusiven Mitgliederbereich."
+    )
     pdf.ln(2)
     where = f" unter {letter.portal_url}" if letter.portal_url else ""
     pdf.para(f"Noch kein Kunden-Login? Klicken Sie im Kundenportal{where} auf „neu registrieren“.")
     pdf.ln(2)
     if letter.reason == "annual_notice":
-        pdf.para("Diese PIN erhalten Sie zusammen mit Ihrem Beitragsbescheid. Ist Ihr Kunden-Login "
-                 "bereits mit Ihrem Betrieb verknüpft, ist nichts weiter zu tun.")
+        pdf.para(
+            "Diese PIN erhalten Sie zusammen mit Ihrem Beitragsbescheid. Ist Ihr Kunden-Login "
+            "bereits mit Ihrem Betrieb verknüpft, ist nichts weiter zu tun."
+        )
     else:
-        pdf.para("Sie haben diese PIN nicht angefordert? Dann können Sie dieses Schreiben "
-                 "ignorieren: Ohne die PIN kann niemand Ihren Betrieb verknüpfen. Im Zweifel "
-                 "sprechen Sie uns bitte an.")
+        pdf.para(
+            "Sie haben diese PIN nicht angefordert? Dann können Sie dieses Schreiben "
+            "ignorieren: Ohne die PIN kann niemand Ihren Betrieb verknüpfen. Im Zweifel "
+            "sprechen Sie uns bitte an."
+        )
     pdf.ln(2)
     pdf.para("Bitte bewahren Sie die PIN sorgfältig auf und geben Sie sie nicht weiter.")
     pdf.ln(4)
@@ -268,9 +287,15 @@ def _body(pdf: _Pdf, letter: Letter) -> None:
     pdf.cell(0, 4.6, "Noch Fragen? Kontaktieren Sie uns!", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_x(LEFT + 4)
     pdf.set_font("Sans", "", 8.5)
-    pdf.multi_cell(width - 8, 4.2, "Bitte nennen Sie uns Ihre Betriebsnummer und den Namen des "
-                   "Betriebs, damit wir Ihnen schnellstmöglich helfen können.", align="L",
-                   new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(
+        width - 8,
+        4.2,
+        "Bitte nennen Sie uns Ihre Betriebsnummer und den Namen des "
+        "Betriebs, damit wir Ihnen schnellstmöglich helfen können.",
+        align="L",
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
     pdf.set_xy(LEFT + 4, pdf.get_y() + 0.8)
     pdf.set_font("Sans", "B", 9)
     pdf.cell(0, 4.6, f"{CONTACT_EMAIL}  ·  {CONTACT_PHONE}")
@@ -279,8 +304,13 @@ def _body(pdf: _Pdf, letter: Letter) -> None:
 def _footer(pdf: _Pdf, letter: Letter) -> None:
     pdf.set_font("Sans", "", 6.5)
     pdf.set_xy(LEFT, PAGE_HEIGHT - 14)
-    pdf.cell(0, 3, "Dieses Schreiben wurde maschinell erstellt und ist ohne Unterschrift gültig.",
-             new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(
+        0,
+        3,
+        "Dieses Schreiben wurde maschinell erstellt und ist ohne Unterschrift gültig.",
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
     pdf.cell(0, 3, f"Vorgang {letter.request_id}")
 
 

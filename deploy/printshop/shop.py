@@ -61,8 +61,14 @@ def berlin_today() -> date:
 
 
 class PrintShop:
-    def __init__(self, private_key: PrivateKey, output_dir: Path, *, portal_url: str | None = None,
-                 today: Callable[[], date] = berlin_today) -> None:
+    def __init__(
+        self,
+        private_key: PrivateKey,
+        output_dir: Path,
+        *,
+        portal_url: str | None = None,
+        today: Callable[[], date] = berlin_today,
+    ) -> None:
         self.box = SealedBox(private_key)
         self.output_dir = Path(output_dir)
         self.portal_url = portal_url
@@ -83,8 +89,9 @@ class PrintShop:
         try:
             event = PinRequestedV1.model_validate_json(data)
         except ValidationError as error:
-            return Result(Outcome.REJECTED, reason=f"not a PinRequestedV1: {error.error_count()} errors "
-                                                   f"({_first_error(error)})")
+            return Result(
+                Outcome.REJECTED, reason=f"not a PinRequestedV1: {error.error_count()} errors ({_first_error(error)})"
+            )
         request_id = str(event.request_id)
         target = self.letter_path(request_id)
         if target.exists():
@@ -92,14 +99,20 @@ class PrintShop:
         try:
             pin = self.box.decrypt(base64.b64decode(event.pin, validate=True)).decode()
         except (CryptoError, binascii.Error, ValueError, UnicodeDecodeError):
-            return Result(Outcome.REJECTED, request_id, reason="the PIN cannot be unsealed with "
-                                                               "the print shop's key")
+            return Result(Outcome.REJECTED, request_id, reason="the PIN cannot be unsealed with the print shop's key")
         letter = Letter(
-            request_id=request_id, reason=event.reason, betriebsnummer=event.betriebsnummer,
-            business_name=event.business_name, street=event.address.street,
-            postal_code=event.address.postal_code, city=event.address.city,
-            country=event.address.country, pin=pin, valid_until=event.valid_until,
-            letter_date=self.today(), portal_url=self.portal_url,
+            request_id=request_id,
+            reason=event.reason,
+            betriebsnummer=event.betriebsnummer,
+            business_name=event.business_name,
+            street=event.address.street,
+            postal_code=event.address.postal_code,
+            city=event.address.city,
+            country=event.address.country,
+            pin=pin,
+            valid_until=event.valid_until,
+            letter_date=self.today(),
+            portal_url=self.portal_url,
         )
         try:
             pdf = render_letter(letter)
@@ -114,9 +127,12 @@ class PrintShop:
     def _write_meta(self, event: PinRequestedV1) -> None:
         """What the web page lists beside the PDF (no PIN); best effort, rewritten freely."""
         meta = {
-            "request_id": str(event.request_id), "reason": event.reason,
-            "betriebsnummer": event.betriebsnummer, "business_name": event.business_name,
-            "city": event.address.city, "valid_until": event.valid_until.isoformat(),
+            "request_id": str(event.request_id),
+            "reason": event.reason,
+            "betriebsnummer": event.betriebsnummer,
+            "business_name": event.business_name,
+            "city": event.address.city,
+            "valid_until": event.valid_until.isoformat(),
             "printed_at": datetime.now(BERLIN).isoformat(timespec="seconds"),
         }
         path = self.output_dir / f"{event.request_id}.json"
@@ -150,7 +166,7 @@ def _write_synced(path: Path, data: bytes) -> None:
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -1,4 +1,4 @@
-""""Briefe der Druckerei": a small German page listing the printed letters, for trying the
+""" "Briefe der Druckerei": a small German page listing the printed letters, for trying the
 portal locally (the PIN arrives "by post" here). Also /healthz and /readyz.
 
 Bind it to 127.0.0.1 only: the letters carry PINs.
@@ -62,12 +62,14 @@ def render_index(folder: Path) -> str:
         f"<td>{e(r.get('business_name', '–'))}</td>"
         f"<td>{e(r.get('betriebsnummer', '–'))}</td>"
         f"<td>{e(REASONS.get(r.get('reason', ''), '–'))}</td>"
-        f"<td><a href=\"briefe/{e(r['file'])}\">PIN-Brief öffnen (PDF)</a></td>"
+        f'<td><a href="briefe/{e(r["file"])}">PIN-Brief öffnen (PDF)</a></td>'
         "</tr>"
         for r in rows
     )
-    table = ("<table><thead><tr><th>Gedruckt</th><th>Betrieb</th><th>Betriebsnummer</th>"
-             f"<th>Anlass</th><th>Brief</th></tr></thead><tbody>{body}</tbody></table>")
+    table = (
+        "<table><thead><tr><th>Gedruckt</th><th>Betrieb</th><th>Betriebsnummer</th>"
+        f"<th>Anlass</th><th>Brief</th></tr></thead><tbody>{body}</tbody></table>"
+    )
     return PAGE.format(content=table)
 
 
@@ -88,8 +90,7 @@ def create_app(folder: Path, ready: Callable[[], bool]) -> web.Application:
         path = folder / name
         if not UUID_PDF.match(name) or not path.is_file():
             raise web.HTTPNotFound(text="Diesen Brief gibt es nicht.")
-        return web.FileResponse(path, headers={"Content-Type": "application/pdf",
-                                               "Cache-Control": "no-store"})
+        return web.FileResponse(path, headers={"Content-Type": "application/pdf", "Cache-Control": "no-store"})
 
     async def healthz(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

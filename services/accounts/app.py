@@ -59,12 +59,14 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         hashing.close()
 
     subscribe(broker, "accounts", PinLinkedV1, lambda event: memberships.on_linked(app[http.CONTEXT], event))
-    app.cleanup_ctx.extend([
-        service.postgres(settings.database_url.get_secret_value(), SCHEMA, MIGRATIONS),
-        use_cases,  # before NATS: a consumer may be handed an event at once
-        service.nats(broker),
-        service.outbox_relay(SCHEMA, broker),
-        service.background(lambda app: housekeeping.run(app[http.CONTEXT])),
-    ])
+    app.cleanup_ctx.extend(
+        [
+            service.postgres(settings.database_url.get_secret_value(), SCHEMA, MIGRATIONS),
+            use_cases,  # before NATS: a consumer may be handed an event at once
+            service.nats(broker),
+            service.outbox_relay(SCHEMA, broker),
+            service.background(lambda app: housekeeping.run(app[http.CONTEXT])),
+        ]
+    )
     http.add_routes(app)
     return app

@@ -14,8 +14,9 @@ THROTTLED = (
 )
 
 
-async def check(context: Context, key: str, client: str, device: bytes | None, stored_hash: str | None,
-                password: str) -> bool:
+async def check(
+    context: Context, key: str, client: str, device: bytes | None, stored_hash: str | None, password: str
+) -> bool:
     """Whether `password` matches `stored_hash` (None: no account, the same work and a False).
     `device`: the keyed hash of a device cookie the account trusts, else None. A wrong password
     stays counted; over a limit, 429 with Retry-After and no hash at all."""
@@ -34,8 +35,14 @@ async def _reserve(context: Context, key: str, client: str, device: bytes | None
     async with context.pool.acquire() as conn, conn.transaction():
         await repo.lock_attempts(conn, key, client)
         lane, address = await repo.recent_attempts(
-            conn, key, device, client, now - throttle.DAY, throttle.DAILY_LIMIT,
-            now - throttle.CLIENT_WINDOW, throttle.CLIENT_LIMIT,
+            conn,
+            key,
+            device,
+            client,
+            now - throttle.DAY,
+            throttle.DAILY_LIMIT,
+            now - throttle.CLIENT_WINDOW,
+            throttle.CLIENT_LIMIT,
         )
         wait = throttle.wait(lane, address, now, trusted=device is not None)
         if wait is not None:

@@ -90,19 +90,31 @@ class ConfirmationState:
 def confirmation_problem(state: ConfirmationState) -> tuple[int, str, str] | None:
     """Why a confirmation link cannot be used (status, code, German message), or None."""
     if not state.found:
-        return 400, "token_invalid", (
-            "Dieser Bestätigungslink ist ungültig. Bitte prüfen Sie, ob Sie den Link vollständig "
-            "aus der E-Mail übernommen haben."
+        return (
+            400,
+            "token_invalid",
+            (
+                "Dieser Bestätigungslink ist ungültig. Bitte prüfen Sie, ob Sie den Link vollständig "
+                "aus der E-Mail übernommen haben."
+            ),
         )
     if state.used or state.user_active:
-        return 409, "token_used", (
-            "Ihre E-Mail-Adresse ist bereits bestätigt. Das Passwort zu Ihrer Registrierung "
-            "wurde Ihnen per E-Mail zugesandt."
+        return (
+            409,
+            "token_used",
+            (
+                "Ihre E-Mail-Adresse ist bereits bestätigt. Das Passwort zu Ihrer Registrierung "
+                "wurde Ihnen per E-Mail zugesandt."
+            ),
         )
     if state.expired:
-        return 410, "token_expired", (
-            "Dieser Bestätigungslink ist abgelaufen. Bitte registrieren Sie sich erneut mit "
-            "derselben E-Mail-Adresse – Sie erhalten dann einen neuen Link."
+        return (
+            410,
+            "token_expired",
+            (
+                "Dieser Bestätigungslink ist abgelaufen. Bitte registrieren Sie sich erneut mit "
+                "derselben E-Mail-Adresse – Sie erhalten dann einen neuen Link."
+            ),
         )
     return None
 
@@ -110,17 +122,27 @@ def confirmation_problem(state: ConfirmationState) -> tuple[int, str, str] | Non
 def reset_problem(state: ConfirmationState) -> tuple[int, str, str] | None:
     """Why a reset link cannot be used (status, code, German message), or None."""
     if not state.found:
-        return 400, "token_invalid", (
-            "Dieser Link zum Zurücksetzen ist ungültig. Bitte prüfen Sie, ob Sie den Link vollständig "
-            "aus der E-Mail übernommen haben."
+        return (
+            400,
+            "token_invalid",
+            (
+                "Dieser Link zum Zurücksetzen ist ungültig. Bitte prüfen Sie, ob Sie den Link vollständig "
+                "aus der E-Mail übernommen haben."
+            ),
         )
     if state.used:
-        return 409, "token_used", (
-            "Dieser Link wurde bereits verwendet. Wenn Sie Ihr Passwort erneut zurücksetzen möchten, "
-            "nutzen Sie bitte noch einmal „Passwort vergessen“."
+        return (
+            409,
+            "token_used",
+            (
+                "Dieser Link wurde bereits verwendet. Wenn Sie Ihr Passwort erneut zurücksetzen möchten, "
+                "nutzen Sie bitte noch einmal „Passwort vergessen“."
+            ),
         )
     if state.expired:
-        return 410, "token_expired", (
-            "Dieser Link zum Zurücksetzen ist abgelaufen. Bitte nutzen Sie noch einmal „Passwort vergessen“."
+        return (
+            410,
+            "token_expired",
+            ("Dieser Link zum Zurücksetzen ist abgelaufen. Bitte nutzen Sie noch einmal „Passwort vergessen“."),
         )
     return None

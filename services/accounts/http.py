@@ -138,13 +138,15 @@ async def resend(request: web.Request) -> web.Response:
 async def confirm(request: web.Request) -> web.Response:
     form = await parse_json(request, TokenIn)
     await request.app[REGISTRATIONS].confirm(form.token)
-    return json_response({
-        "status": "confirmed",
-        "message": (
-            "Vielen Dank! Ihre E-Mail-Adresse ist bestätigt. Ein Passwort zu Ihrer Registrierung "
-            "wird Ihnen per E-Mail zugesandt."
-        ),
-    })
+    return json_response(
+        {
+            "status": "confirmed",
+            "message": (
+                "Vielen Dank! Ihre E-Mail-Adresse ist bestätigt. Ein Passwort zu Ihrer Registrierung "
+                "wird Ihnen per E-Mail zugesandt."
+            ),
+        }
+    )
 
 
 async def login(request: web.Request) -> web.Response:
@@ -167,8 +169,9 @@ async def logout(request: web.Request) -> web.Response:
     # With the attributes the cookie was set with: a browser ignores a `__Host-` cookie's
     # deletion that lacks Secure, and the member would stay signed in.
     public_url = request.app[CONTEXT].public_url
-    response.del_cookie(cookie_name(public_url), path="/", secure=public_url.startswith("https://"),
-                        httponly=True, samesite="Lax")
+    response.del_cookie(
+        cookie_name(public_url), path="/", secure=public_url.startswith("https://"), httponly=True, samesite="Lax"
+    )
     return response
 
 
@@ -181,11 +184,15 @@ async def resolve(request: web.Request) -> web.Response:
     found = await request.app[SESSIONS].resolve(form.token)
     if found is None:
         raise ApiError(404, "session_unknown", NOT_LOGGED_IN)
-    return json_response({
-        "user_id": str(found.user.user_id), "session_id": str(found.user.session_id),
-        "started_at_ms": found.user.started_at_ms,
-        "must_change_password": found.must_change_password, "expires_at": found.expires_at.isoformat(),
-    })
+    return json_response(
+        {
+            "user_id": str(found.user.user_id),
+            "session_id": str(found.user.session_id),
+            "started_at_ms": found.user.started_at_ms,
+            "must_change_password": found.must_change_password,
+            "expires_at": found.expires_at.isoformat(),
+        }
+    )
 
 
 async def change_password(request: web.Request) -> web.Response:
@@ -217,7 +224,11 @@ async def reset_password(request: web.Request) -> web.Response:
 def set_cookies(request: web.Request, response: web.Response, session: NewSession) -> None:
     context = request.app[CONTEXT]
     response.set_cookie(
-        cookie_name(context.public_url), session.token, path="/", httponly=True, samesite="Lax",
+        cookie_name(context.public_url),
+        session.token,
+        path="/",
+        httponly=True,
+        samesite="Lax",
         secure=context.public_url.startswith("https://"),
         max_age=int(context.lifetimes.session_absolute.total_seconds()),
     )
@@ -228,8 +239,13 @@ def set_cookies(request: web.Request, response: web.Response, session: NewSessio
 def set_device_cookie(request: web.Request, response: web.Response, token: str) -> None:
     context = request.app[CONTEXT]
     response.set_cookie(
-        device_cookie_name(context.public_url), token, path="/", httponly=True, samesite="Lax",
-        secure=context.public_url.startswith("https://"), max_age=int(context.lifetimes.device.total_seconds()),
+        device_cookie_name(context.public_url),
+        token,
+        path="/",
+        httponly=True,
+        samesite="Lax",
+        secure=context.public_url.startswith("https://"),
+        max_age=int(context.lifetimes.device.total_seconds()),
     )
 
 

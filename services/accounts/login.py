@@ -67,7 +67,9 @@ class Sessions:
             raise ApiError(401, "initial_password_expired", INITIAL_EXPIRED)
         session = await self.start(user["id"], now, trusted=device is not None, device_token=device_token)
         log.info("logged in", extra={"user_id": str(user["id"]), "session_id": str(session.session_id)})
-        return NewSession(session.token, session.session_id, session.expires_at, user["password_is_initial"], session.device_token)
+        return NewSession(
+            session.token, session.session_id, session.expires_at, user["password_is_initial"], session.device_token
+        )
 
     async def start(self, user_id: UUID, now: datetime, *, trusted: bool, device_token: str | None) -> NewSession:
         """A new session (a new token at every login: no fixation) and a device cookie to trust."""
@@ -99,24 +101,41 @@ class Sessions:
         now = self.context.clock()
         async with self.pool.acquire() as conn:
             row = await repo.session_times(conn, user.session_id, user.user_id)
-        return row is not None and row["expires_at"] > now and row["last_seen_at"] + self.context.lifetimes.session_idle > now
+        return (
+            row is not None
+            and row["expires_at"] > now
+            and row["last_seen_at"] + self.context.lifetimes.session_idle > now
+        )
 
     async def logout(self, user: SessionUser) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             if await repo.delete_session(conn, user.session_id, user.user_id):
-                await emit(conn, SessionRevokeV1(
-                    user_id=user.user_id, all_sessions=False, session_ids=[user.session_id], reason="logout",
-                ))
+                await emit(
+                    conn,
+                    SessionRevokeV1(
+                        user_id=user.user_id,
+                        all_sessions=False,
+                        session_ids=[user.session_id],
+                        reason="logout",
+                    ),
+                )
 
     async def profile(self, user: SessionUser) -> dict:
         async with self.pool.acquire() as conn:
             row = await repo.user_by_id(conn, user.user_id)
             links = await repo.memberships(conn, user.user_id)
         return {
-            "user_id": str(row["id"]), "email": row["email"], "first_name": row["first_name"],
-            "last_name": row["last_name"], "must_change_password": row["password_is_initial"],
+            "user_id": str(row["id"]),
+            "email": row["email"],
+            "first_name": row["first_name"],
+            "last_name": row["last_name"],
+            "must_change_password": row["password_is_initial"],
             "businesses": [
-                {"betriebsnummer": r["betriebsnummer"], "name": r["business_name"], "linked_at": r["linked_at"].isoformat()}
+                {
+                    "betriebsnummer": r["betriebsnummer"],
+                    "name": r["business_name"],
+                    "linked_at": r["linked_at"].isoformat(),
+                }
                 for r in links
             ],
         }

@@ -27,8 +27,14 @@ async def on_linked(context: Context, event: PinLinkedV1) -> bool:
         await repo.add_membership(conn, event.user_id, event.betriebsnummer, event.business_name, event.linked_at)
         ended = await repo.delete_sessions_started_before(conn, event.user_id, event.linked_at)
         if ended:
-            await emit(conn, SessionRevokeV1(
-                user_id=event.user_id, all_sessions=False, session_ids=ended, reason="business_linked",
-            ))
+            await emit(
+                conn,
+                SessionRevokeV1(
+                    user_id=event.user_id,
+                    all_sessions=False,
+                    session_ids=ended,
+                    reason="business_linked",
+                ),
+            )
     log.info("business linked", extra={"user_id": str(event.user_id), "betriebsnummer": event.betriebsnummer})
     return True

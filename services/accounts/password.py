@@ -49,9 +49,15 @@ class Passwords:
         async with self.pool.acquire() as conn, conn.transaction():
             await repo.set_password(conn, user.user_id, password_hash, now)
             await repo.delete_sessions_of(conn, user.user_id, keep=user.session_id)
-            await emit(conn, SessionRevokeV1(
-                user_id=user.user_id, all_sessions=True, except_session_id=user.session_id, reason="password_changed",
-            ))
+            await emit(
+                conn,
+                SessionRevokeV1(
+                    user_id=user.user_id,
+                    all_sessions=True,
+                    except_session_id=user.session_id,
+                    reason="password_changed",
+                ),
+            )
             await emit(conn, _changed(user.user_id, row, now, "changed"))
         log.info("password changed", extra={"user_id": str(user.user_id)})
 
@@ -71,10 +77,17 @@ class Passwords:
             expires_at = now + self.context.lifetimes.reset_link
             await repo.insert_reset(conn, self.context.link_hash(token), user["id"], now, expires_at)
             link = f"{self.context.public_url}/passwort-zuruecksetzen?token={token}"
-            await emit(conn, UserPasswordResetRequestedV1(
-                user_id=user["id"], email=user["email"], first_name=user["first_name"], last_name=user["last_name"],
-                reset_link=seal(self.context.notifications_key, link), link_expires_at=expires_at,
-            ))
+            await emit(
+                conn,
+                UserPasswordResetRequestedV1(
+                    user_id=user["id"],
+                    email=user["email"],
+                    first_name=user["first_name"],
+                    last_name=user["last_name"],
+                    reset_link=seal(self.context.notifications_key, link),
+                    link_expires_at=expires_at,
+                ),
+            )
 
     async def reset(self, token: str, new: str, device_token: str | None) -> ResetDone:
         token_hash = self.context.link_hash(token)
@@ -94,15 +107,25 @@ class Passwords:
             await repo.clear_failures(conn, row["email_key"])
             await emit(conn, SessionRevokeV1(user_id=row["user_id"], all_sessions=True, reason="password_reset"))
             await emit(conn, _changed(row["user_id"], row, now, "reset"))
-            device = device_token if device_token and await repo.device_trusted(
-                conn, self.context.cookie_hash(device_token), row["user_id"]) else random_token()
+            device = (
+                device_token
+                if device_token
+                and await repo.device_trusted(conn, self.context.cookie_hash(device_token), row["user_id"])
+                else random_token()
+            )
             await repo.save_device(conn, self.context.cookie_hash(device), row["user_id"], now)
         log.info("password reset", extra={"user_id": str(row["user_id"])})
         return ResetDone(None if device == device_token else device)
 
     def _check_link(self, row, now) -> None:
-        state = domain.ConfirmationState(found=False) if row is None else domain.ConfirmationState(
-            found=True, used=row["used_at"] is not None, expired=row["expires_at"] <= now,
+        state = (
+            domain.ConfirmationState(found=False)
+            if row is None
+            else domain.ConfirmationState(
+                found=True,
+                used=row["used_at"] is not None,
+                expired=row["expires_at"] <= now,
+            )
         )
         problem = domain.reset_problem(state)
         if problem:
@@ -117,7 +140,10 @@ class Passwords:
 
 def _changed(user_id, row, now, how: str) -> UserPasswordChangedV1:
     return UserPasswordChangedV1(
-        user_id=user_id, email=row["email"],
-        first_name=row["first_name"], last_name=row["last_name"], changed_at=now, how=how,
+        user_id=user_id,
+        email=row["email"],
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        changed_at=now,
+        how=how,
     )
-

@@ -71,19 +71,39 @@ class Registrations:
             row = await repo.confirmation(conn, token_hash, lock=True)
             self._check(row, now)
             expires_at = now + self.context.lifetimes.initial_password
-            await repo.activate_user(conn, row["user_id"], password_hash, now, expires_at,
-                                     row["first_name"], row["last_name"], row["birth_date"])
-            await emit(conn, UserConfirmedV1(
-                user_id=row["user_id"], email=row["email"], first_name=row["first_name"],
-                last_name=row["last_name"], initial_password=seal(self.context.notifications_key, password),
-                initial_password_expires_at=expires_at,
-            ))
+            await repo.activate_user(
+                conn,
+                row["user_id"],
+                password_hash,
+                now,
+                expires_at,
+                row["first_name"],
+                row["last_name"],
+                row["birth_date"],
+            )
+            await emit(
+                conn,
+                UserConfirmedV1(
+                    user_id=row["user_id"],
+                    email=row["email"],
+                    first_name=row["first_name"],
+                    last_name=row["last_name"],
+                    initial_password=seal(self.context.notifications_key, password),
+                    initial_password_expires_at=expires_at,
+                ),
+            )
         log.info("user confirmed", extra={"user_id": str(row["user_id"])})
 
     def _check(self, row: asyncpg.Record | None, now: datetime) -> None:
-        state = domain.ConfirmationState(found=False) if row is None else domain.ConfirmationState(
-            found=True, used=row["used_at"] is not None, expired=row["expires_at"] <= now,
-            user_active=row["state"] == "active",
+        state = (
+            domain.ConfirmationState(found=False)
+            if row is None
+            else domain.ConfirmationState(
+                found=True,
+                used=row["used_at"] is not None,
+                expired=row["expires_at"] <= now,
+                user_active=row["state"] == "active",
+            )
         )
         problem = domain.confirmation_problem(state)
         if problem:
@@ -104,20 +124,39 @@ class Registrations:
         token = random_token()
         expires_at = now + self.context.lifetimes.confirmation_link
         await repo.insert_confirmation(
-            conn, self.context.link_hash(token), user_id, now, expires_at,
-            person.first_name, person.last_name, person.birth_date,
+            conn,
+            self.context.link_hash(token),
+            user_id,
+            now,
+            expires_at,
+            person.first_name,
+            person.last_name,
+            person.birth_date,
         )
         link = f"{self.context.public_url}/registrierung/bestaetigen?token={token}"
-        await emit(conn, UserRegisteredV1(
-            user_id=user_id, email=person.email, first_name=person.first_name, last_name=person.last_name,
-            confirmation_link=seal(self.context.notifications_key, link), link_expires_at=expires_at,
-        ))
+        await emit(
+            conn,
+            UserRegisteredV1(
+                user_id=user_id,
+                email=person.email,
+                first_name=person.first_name,
+                last_name=person.last_name,
+                confirmation_link=seal(self.context.notifications_key, link),
+                link_expires_at=expires_at,
+            ),
+        )
 
     async def _notify_already_registered(self, conn: asyncpg.Connection, user: asyncpg.Record, now: datetime) -> None:
         last = user["repeat_notice_at"]
         if last is not None and now - last < domain.REPEAT_NOTICE_INTERVAL:
             return  # one notice an hour: a registration form is no way to flood an inbox
         await repo.mark_repeat_notice(conn, user["id"], now)
-        await emit(conn, UserRegistrationRepeatedV1(
-            user_id=user["id"], email=user["email"], first_name=user["first_name"], last_name=user["last_name"],
-        ))
+        await emit(
+            conn,
+            UserRegistrationRepeatedV1(
+                user_id=user["id"],
+                email=user["email"],
+                first_name=user["first_name"],
+                last_name=user["last_name"],
+            ),
+        )

@@ -13,14 +13,26 @@ async def user_by_email_for_update(conn: asyncpg.Connection, key: str) -> asyncp
 
 
 async def insert_pending_user(
-    conn: asyncpg.Connection, user_id: UUID, email: str, key: str,
-    first_name: str, last_name: str, birth_date: date, now: datetime,
+    conn: asyncpg.Connection,
+    user_id: UUID,
+    email: str,
+    key: str,
+    first_name: str,
+    last_name: str,
+    birth_date: date,
+    now: datetime,
 ) -> bool:
     """False when another request registered the same address a moment earlier."""
     inserted = await conn.fetchval(
         "insert into users (id, email, email_key, first_name, last_name, birth_date, state, created_at)"
         " values ($1, $2, $3, $4, $5, $6, 'pending', $7) on conflict (email_key) do nothing returning true",
-        user_id, email, key, first_name, last_name, birth_date, now,
+        user_id,
+        email,
+        key,
+        first_name,
+        last_name,
+        birth_date,
+        now,
     )
     return bool(inserted)
 
@@ -36,14 +48,26 @@ async def confirmations_since(conn: asyncpg.Connection, user_id: UUID, since: da
 
 
 async def insert_confirmation(
-    conn: asyncpg.Connection, token_hash: bytes, user_id: UUID, now: datetime, expires_at: datetime,
-    first_name: str, last_name: str, birth_date: date,
+    conn: asyncpg.Connection,
+    token_hash: bytes,
+    user_id: UUID,
+    now: datetime,
+    expires_at: datetime,
+    first_name: str,
+    last_name: str,
+    birth_date: date,
 ) -> None:
     """The link carries the person entered with its registration (migration 0003)."""
     await conn.execute(
         "insert into confirmations (token_hash, user_id, created_at, expires_at, first_name, last_name, birth_date)"
         " values ($1, $2, $3, $4, $5, $6, $7)",
-        token_hash, user_id, now, expires_at, first_name, last_name, birth_date,
+        token_hash,
+        user_id,
+        now,
+        expires_at,
+        first_name,
+        last_name,
+        birth_date,
     )
 
 
@@ -72,21 +96,32 @@ async def confirmation(conn: asyncpg.Connection, token_hash: bytes, *, lock: boo
 
 
 async def activate_user(
-    conn: asyncpg.Connection, user_id: UUID, password_hash: str, now: datetime, password_expires_at: datetime,
-    first_name: str, last_name: str, birth_date: date,
+    conn: asyncpg.Connection,
+    user_id: UUID,
+    password_hash: str,
+    now: datetime,
+    password_expires_at: datetime,
+    first_name: str,
+    last_name: str,
+    birth_date: date,
 ) -> None:
     await conn.execute(
         "update users set state = 'active', confirmed_at = $2, password_hash = $3,"
         " password_is_initial = true, password_expires_at = $4, first_name = $5, last_name = $6, birth_date = $7"
         " where id = $1",
-        user_id, now, password_hash, password_expires_at, first_name, last_name, birth_date,
+        user_id,
+        now,
+        password_hash,
+        password_expires_at,
+        first_name,
+        last_name,
+        birth_date,
     )
-    await conn.execute(
-        "update confirmations set used_at = $2 where user_id = $1 and used_at is null", user_id, now
-    )
+    await conn.execute("update confirmations set used_at = $2 where user_id = $1 and used_at is null", user_id, now)
 
 
 # --- login, sessions, devices, throttling -------------------------------------------------
+
 
 async def user_for_login(conn: asyncpg.Connection, key: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
@@ -105,9 +140,9 @@ async def user_by_id(conn: asyncpg.Connection, user_id: UUID, *, lock: bool = Fa
 
 
 async def device_trusted(conn: asyncpg.Connection, device_hash: bytes, user_id: UUID) -> bool:
-    return bool(await conn.fetchval(
-        "select true from devices where token_hash = $1 and user_id = $2", device_hash, user_id
-    ))
+    return bool(
+        await conn.fetchval("select true from devices where token_hash = $1 and user_id = $2", device_hash, user_id)
+    )
 
 
 async def lock_attempts(conn: asyncpg.Connection, key: str, client: str) -> None:
@@ -118,19 +153,30 @@ async def lock_attempts(conn: asyncpg.Connection, key: str, client: str) -> None
 
 
 async def recent_attempts(
-    conn: asyncpg.Connection, key: str, device: bytes | None, client: str,
-    lane_since: datetime, lane_limit: int, client_since: datetime, client_limit: int,
+    conn: asyncpg.Connection,
+    key: str,
+    device: bytes | None,
+    client: str,
+    lane_since: datetime,
+    lane_limit: int,
+    client_since: datetime,
+    client_limit: int,
 ) -> tuple[list[datetime], list[datetime]]:
     """Newest first, failures and checks under way alike: the account's in this lane (this trusted
     device, or every untrusted attempt), and the client address's."""
     lane = await conn.fetch(
         "select at from login_failures where account_key = $1 and device is not distinct from $2 and at > $3"
         " order by at desc limit $4",
-        key, device, lane_since, lane_limit,
+        key,
+        device,
+        lane_since,
+        lane_limit,
     )
     address = await conn.fetch(
         "select at from login_failures where client = $1 and at > $2 order by at desc limit $3",
-        client, client_since, client_limit,
+        client,
+        client_since,
+        client_limit,
     )
     return [r["at"] for r in lane], [r["at"] for r in address]
 
@@ -139,7 +185,10 @@ async def reserve_attempt(conn: asyncpg.Connection, key: str, client: str, devic
     """The row counts as a failure from now on; a right password deletes it (`drop_attempt`)."""
     return await conn.fetchval(
         "insert into login_failures (account_key, client, device, at) values ($1, $2, $3, $4) returning id",
-        key, client, device, now,
+        key,
+        client,
+        device,
+        now,
     )
 
 
@@ -157,7 +206,11 @@ async def insert_session(
     await conn.execute(
         "insert into sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at)"
         " values ($1, $2, $3, $4, $4, $5)",
-        session_id, token_hash, user_id, now, expires_at,
+        session_id,
+        token_hash,
+        user_id,
+        now,
+        expires_at,
     )
 
 
@@ -182,15 +235,14 @@ async def touch_session(conn: asyncpg.Connection, session_id: UUID, now: datetim
 async def delete_session(conn: asyncpg.Connection, session_id: UUID, user_id: UUID | None = None) -> bool:
     deleted = await conn.fetchval(
         "delete from sessions where id = $1 and ($2::uuid is null or user_id = $2) returning true",
-        session_id, user_id,
+        session_id,
+        user_id,
     )
     return bool(deleted)
 
 
 async def delete_sessions_of(conn: asyncpg.Connection, user_id: UUID, keep: UUID | None = None) -> None:
-    await conn.execute(
-        "delete from sessions where user_id = $1 and id is distinct from $2", user_id, keep
-    )
+    await conn.execute("delete from sessions where user_id = $1 and id is distinct from $2", user_id, keep)
 
 
 async def delete_sessions_started_before(conn: asyncpg.Connection, user_id: UUID, moment: datetime) -> list[UUID]:
@@ -199,7 +251,8 @@ async def delete_sessions_started_before(conn: asyncpg.Connection, user_id: UUID
     rows = await conn.fetch(
         "delete from sessions where user_id = $1"
         " and date_trunc('milliseconds', created_at) < date_trunc('milliseconds', $2::timestamptz) returning id",
-        user_id, moment,
+        user_id,
+        moment,
     )
     return [row["id"] for row in rows]
 
@@ -208,7 +261,9 @@ async def save_device(conn: asyncpg.Connection, token_hash: bytes, user_id: UUID
     await conn.execute(
         "insert into devices (token_hash, user_id, created_at, last_used_at) values ($1, $2, $3, $3)"
         " on conflict (token_hash) do update set last_used_at = $3",
-        token_hash, user_id, now,
+        token_hash,
+        user_id,
+        now,
     )
 
 
@@ -218,7 +273,10 @@ async def add_membership(
     await conn.execute(
         "insert into memberships (user_id, betriebsnummer, business_name, linked_at) values ($1, $2, $3, $4)"
         " on conflict (user_id, betriebsnummer) do update set business_name = excluded.business_name",
-        user_id, betriebsnummer, business_name, linked_at,
+        user_id,
+        betriebsnummer,
+        business_name,
+        linked_at,
     )
 
 
@@ -231,11 +289,14 @@ async def memberships(conn: asyncpg.Connection, user_id: UUID) -> list[asyncpg.R
 
 # --- passwords ------------------------------------------------------------------------------
 
+
 async def set_password(conn: asyncpg.Connection, user_id: UUID, password_hash: str, now: datetime) -> None:
     await conn.execute(
         "update users set password_hash = $2, password_is_initial = false, password_expires_at = null,"
         " password_changed_at = $3 where id = $1",
-        user_id, password_hash, now,
+        user_id,
+        password_hash,
+        now,
     )
 
 
@@ -250,7 +311,10 @@ async def insert_reset(
 ) -> None:
     await conn.execute(
         "insert into password_resets (token_hash, user_id, created_at, expires_at) values ($1, $2, $3, $4)",
-        token_hash, user_id, now, expires_at,
+        token_hash,
+        user_id,
+        now,
+        expires_at,
     )
 
 
@@ -264,21 +328,26 @@ async def reset(conn: asyncpg.Connection, token_hash: bytes, *, lock: bool = Fal
 
 
 async def use_resets(conn: asyncpg.Connection, user_id: UUID, now: datetime) -> None:
-    await conn.execute(
-        "update password_resets set used_at = $2 where user_id = $1 and used_at is null", user_id, now
-    )
+    await conn.execute("update password_resets set used_at = $2 where user_id = $1 and used_at is null", user_id, now)
 
 
 # --- housekeeping ---------------------------------------------------------------------------
 
-async def purge(conn: asyncpg.Connection, now: datetime, unconfirmed_before: datetime, device_unused_before: datetime) -> dict[str, int]:
+
+async def purge(
+    conn: asyncpg.Connection, now: datetime, unconfirmed_before: datetime, device_unused_before: datetime
+) -> dict[str, int]:
     counts = {}
     for name, sql, args in (
         ("unconfirmed_users", "delete from users where state = 'pending' and created_at < $1", (unconfirmed_before,)),
         ("sessions", "delete from sessions where expires_at < $1", (now,)),
         ("login_failures", "delete from login_failures where at < $1", (now - timedelta(days=1),)),
         ("password_resets", "delete from password_resets where expires_at < $1", (now - timedelta(days=7),)),
-        ("confirmations", "delete from confirmations where expires_at < $1 and used_at is not null", (now - timedelta(days=7),)),
+        (
+            "confirmations",
+            "delete from confirmations where expires_at < $1 and used_at is not null",
+            (now - timedelta(days=7),),
+        ),
         ("devices", "delete from devices where last_used_at < $1", (device_unused_before,)),
     ):
         result = await conn.execute(sql, *args)

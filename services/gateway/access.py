@@ -15,11 +15,13 @@ LOGIN_PAGE = "/login"
 CHANGE_REQUIRED_CODE = "password_change_required"
 CHANGE_REQUIRED = "Bitte vergeben Sie zuerst ein eigenes Passwort."
 # What a session with the initial password may still do through the API.
-ALLOWED_BEFORE_CHANGE = frozenset({
-    ("GET", "/api/v1/accounts/me"),
-    ("POST", "/api/v1/accounts/password"),
-    ("DELETE", "/api/v1/accounts/sessions/current"),
-})
+ALLOWED_BEFORE_CHANGE = frozenset(
+    {
+        ("GET", "/api/v1/accounts/me"),
+        ("POST", "/api/v1/accounts/password"),
+        ("DELETE", "/api/v1/accounts/sessions/current"),
+    }
+)
 UNAVAILABLE_TITLE = "Dienst nicht erreichbar"
 
 
@@ -35,8 +37,11 @@ async def api_gate(request: web.Request, handler):
             # like a logout to the client.
             raise ApiError(503, UNAVAILABLE_CODE, UNAVAILABLE)
         found = request.get(SESSION)
-        if (found is not None and found.must_change_password
-                and (request.method, request.path) not in ALLOWED_BEFORE_CHANGE):
+        if (
+            found is not None
+            and found.must_change_password
+            and (request.method, request.path) not in ALLOWED_BEFORE_CHANGE
+        ):
             raise ApiError(403, CHANGE_REQUIRED_CODE, CHANGE_REQUIRED)
     return await handler(request)
 
@@ -50,8 +55,7 @@ def login_required(view=None, *, before_change: bool = False):
     @functools.wraps(view)
     async def guarded(request: web.Request) -> web.StreamResponse:
         if request.get(SESSION_UNAVAILABLE):
-            return message_page(request, 503, UNAVAILABLE_TITLE, UNAVAILABLE,
-                                links=[("/", "Zur Startseite")])
+            return message_page(request, 503, UNAVAILABLE_TITLE, UNAVAILABLE, links=[("/", "Zur Startseite")])
         found = request.get(SESSION)
         if found is None:
             raise web.HTTPSeeOther(LOGIN_PAGE)

@@ -5,7 +5,11 @@ from aiohttp import web
 
 from services.gateway import upstream
 from services.gateway.access import (
-    CHANGE_PAGE, LOGIN_PAGE, UNAVAILABLE_TITLE, current_session, login_required,
+    CHANGE_PAGE,
+    LOGIN_PAGE,
+    UNAVAILABLE_TITLE,
+    current_session,
+    login_required,
 )
 from services.gateway.rendering import message_page, render
 from services.gateway.session_end import add_cookies, end_session
@@ -18,14 +22,16 @@ PASSWORD_FIELDS = ("current_password", "new_password", "new_password_repeat")
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_routes([
-        web.get(LOGIN_PAGE, login_form),
-        web.post(LOGIN_PAGE, login),
-        web.post("/abmelden", logout),
-        web.get(ACCOUNT_PAGE, account),
-        web.get(CHANGE_PAGE, password_form),
-        web.post(CHANGE_PAGE, change_password),
-    ])
+    app.router.add_routes(
+        [
+            web.get(LOGIN_PAGE, login_form),
+            web.post(LOGIN_PAGE, login),
+            web.post("/abmelden", logout),
+            web.get(ACCOUNT_PAGE, account),
+            web.get(CHANGE_PAGE, password_form),
+            web.post(CHANGE_PAGE, change_password),
+        ]
+    )
 
 
 def accounts_url(request: web.Request, path: str) -> str:
@@ -55,8 +61,14 @@ async def login(request: web.Request) -> web.Response:
         forget_session(request)
         forced = bool(answer.body.get("must_change_password"))
         return redirect(CHANGE_PAGE if forced else ACCOUNT_PAGE, answer.cookies)
-    return render(request, "login.html", answer.status if answer.status >= 400 else 502,
-                  email=email, errors=answer.fields, message=answer.message)
+    return render(
+        request,
+        "login.html",
+        answer.status if answer.status >= 400 else 502,
+        email=email,
+        errors=answer.fields,
+        message=answer.message,
+    )
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -99,5 +111,6 @@ async def change_password(request: web.Request) -> web.Response:
 
 def _password_page(request: web.Request, status: int, **context) -> web.Response:
     found = current_session(request)
-    return render(request, "password_change.html", status,
-                  forced=found is not None and found.must_change_password, **context)
+    return render(
+        request, "password_change.html", status, forced=found is not None and found.must_change_password, **context
+    )

@@ -10,11 +10,18 @@ from runtime import bus, identity, service
 from runtime.sessions import device_cookie_name
 from runtime.web import READINESS, add_health_routes, error_middleware, metrics_middleware
 from services.gateway import (
-    account_pages, business_pages, contact_pages, pages, password_pages, proxy, revocation, upstream,
+    account_pages,
+    business_pages,
+    contact_pages,
+    pages,
+    password_pages,
+    proxy,
+    revocation,
+    upstream,
 )
 from services.gateway.access import api_gate
-from services.gateway.rendering import TEMPLATES, create_environment, page_errors
 from services.gateway.client_address import ClientAddress, parse_networks
+from services.gateway.rendering import TEMPLATES, create_environment, page_errors
 from services.gateway.security import CLIENT_ADDRESS, DEVICE_COOKIE, SIGNER, csrf_middleware, install_headers
 from services.gateway.session_cache import SessionCache
 from services.gateway.sessions import CACHE, install_cookie_clearing, session_middleware

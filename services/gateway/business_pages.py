@@ -16,18 +16,22 @@ from services.gateway.settings import SETTINGS
 BUSINESS_PAGE = "/mein-betrieb"
 REQUEST_PAGE = "/mein-betrieb/pin-anfordern"
 LINK_PAGE = "/mein-betrieb/verknuepfen"
-LINKED = ("Ihr Konto ist jetzt mit Ihrem Betrieb verknüpft. Aus Sicherheitsgründen wurden Sie "
-          "abgemeldet. Bitte melden Sie sich erneut an.")
+LINKED = (
+    "Ihr Konto ist jetzt mit Ihrem Betrieb verknüpft. Aus Sicherheitsgründen wurden Sie "
+    "abgemeldet. Bitte melden Sie sich erneut an."
+)
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_routes([
-        web.get(BUSINESS_PAGE, business),
-        web.get(REQUEST_PAGE, request_form),
-        web.post(REQUEST_PAGE, request_pin),
-        web.get(LINK_PAGE, link_form),
-        web.post(LINK_PAGE, link),
-    ])
+    app.router.add_routes(
+        [
+            web.get(BUSINESS_PAGE, business),
+            web.get(REQUEST_PAGE, request_form),
+            web.post(REQUEST_PAGE, request_pin),
+            web.get(LINK_PAGE, link_form),
+            web.post(LINK_PAGE, link),
+        ]
+    )
 
 
 def pins_url(request: web.Request, path: str) -> str:
@@ -54,8 +58,13 @@ async def _login_again(request: web.Request, *answers: upstream.Answer) -> web.H
 
 
 def _unavailable(request: web.Request, answer: upstream.Answer) -> web.Response:
-    return message_page(request, 503, UNAVAILABLE_TITLE, answer.message,
-                        links=[(BUSINESS_PAGE, "Mein Betrieb"), ("/", "Zur Startseite")])
+    return message_page(
+        request,
+        503,
+        UNAVAILABLE_TITLE,
+        answer.message,
+        links=[(BUSINESS_PAGE, "Mein Betrieb"), ("/", "Zur Startseite")],
+    )
 
 
 @login_required
@@ -73,9 +82,15 @@ async def business(request: web.Request) -> web.Response:
     requests = (letters.body.get("requests") or []) if letters.ok else None
     if mine.ok:
         found = current_session(request)
-        return render(request, "member_area.html", businesses=mine.body.get("businesses") or [],
-                      requests=requests, me=str(found.user.user_id) if found else "",
-                      state_label=state_label, reason_label=reason_label)
+        return render(
+            request,
+            "member_area.html",
+            businesses=mine.body.get("businesses") or [],
+            requests=requests,
+            me=str(found.user.user_id) if found else "",
+            state_label=state_label,
+            reason_label=reason_label,
+        )
     return render(request, "business.html", requests=requests, state_label=state_label)
 
 
@@ -94,8 +109,7 @@ async def request_pin(request: web.Request) -> web.Response:
         raise await _login_again(request, answer)
     if answer.status >= 500:
         return _unavailable(request, answer)
-    return _request_page(request, answer.status, betriebsnummer=number,
-                         errors=answer.fields, message=answer.message)
+    return _request_page(request, answer.status, betriebsnummer=number, errors=answer.fields, message=answer.message)
 
 
 @login_required
@@ -120,8 +134,9 @@ async def link(request: web.Request) -> web.Response:
     errors = answer.fields
     # The PIN is typed again only where it was the problem (or the attempt was refused).
     pin = values["pin"] if errors and "pin" not in errors else ""
-    return _link_page(request, answer.status, betriebsnummer=values["betriebsnummer"], pin=pin,
-                      errors=errors, message=answer.message)
+    return _link_page(
+        request, answer.status, betriebsnummer=values["betriebsnummer"], pin=pin, errors=errors, message=answer.message
+    )
 
 
 def _request_page(request: web.Request, status: int, **context) -> web.Response:

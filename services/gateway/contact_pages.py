@@ -13,10 +13,12 @@ CONTACT_FIELDS = ("name", "email", "betriebsnummer", "betriebsname", "message")
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_routes([
-        web.get(CONTACT_PAGE, contact_form),
-        web.post(CONTACT_PAGE, send),
-    ])
+    app.router.add_routes(
+        [
+            web.get(CONTACT_PAGE, contact_form),
+            web.post(CONTACT_PAGE, send),
+        ]
+    )
 
 
 async def _profile(request: web.Request) -> dict[str, str]:
@@ -41,5 +43,4 @@ async def send(request: web.Request) -> web.StreamResponse:
     answer = await upstream.post_json(request, url, values)
     if answer.ok:
         raise web.HTTPSeeOther(f"{CONTACT_PAGE}?hinweis=gesendet")
-    return render(request, "kontakt.html", answer.status, values=values, errors=answer.fields,
-                  message=answer.message)
+    return render(request, "kontakt.html", answer.status, values=values, errors=answer.fields, message=answer.message)

@@ -14,21 +14,25 @@ REGISTRATION_FIELDS = ("first_name", "last_name", "email", "birth_date")
 TYPO_FIELDS = ("email_suggestion", "email_typed", "email_confirmed_as_typed", "email_confirmed_for")
 _GERMAN_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
 SENT_PAGE = "/registrieren/gesendet"
-TOKEN_MISSING = ("Der Bestätigungslink ist unvollständig. Bitte öffnen Sie den Link aus Ihrer "
-                 "Registrierungs-E-Mail erneut oder kopieren Sie ihn vollständig in die Adresszeile.")
+TOKEN_MISSING = (
+    "Der Bestätigungslink ist unvollständig. Bitte öffnen Sie den Link aus Ihrer "
+    "Registrierungs-E-Mail erneut oder kopieren Sie ihn vollständig in die Adresszeile."
+)
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_routes([
-        web.get("/", start),
-        web.get("/registrieren", registration_form),
-        web.post("/registrieren", register),
-        web.get(SENT_PAGE, registration_sent),
-        web.post("/registrieren/erneut-senden", resend),
-        web.get("/registrierung/bestaetigen", confirmation_form),
-        web.post("/registrierung/bestaetigen", confirm),
-        web.get("/hilfe", help_page),
-    ])
+    app.router.add_routes(
+        [
+            web.get("/", start),
+            web.get("/registrieren", registration_form),
+            web.post("/registrieren", register),
+            web.get(SENT_PAGE, registration_sent),
+            web.post("/registrieren/erneut-senden", resend),
+            web.get("/registrierung/bestaetigen", confirmation_form),
+            web.post("/registrierung/bestaetigen", confirm),
+            web.get("/hilfe", help_page),
+        ]
+    )
 
 
 def iso_date(value: str) -> str:
@@ -88,13 +92,25 @@ async def register(request: web.Request) -> web.StreamResponse:
     answer = await upstream.post_json(request, _accounts(request, "/registrations"), payload)
     if answer.ok:
         raise web.HTTPSeeOther(f"{SENT_PAGE}?{urlencode({'email': values['email']})}")
-    return _register_page(request, answer.status, values=payload, errors=answer.fields,
-                          message=answer.message, confirmed_email=email if settled else None)
+    return _register_page(
+        request,
+        answer.status,
+        values=payload,
+        errors=answer.fields,
+        message=answer.message,
+        confirmed_email=email if settled else None,
+    )
 
 
 async def registration_sent(request: web.Request) -> web.Response:
-    return render(request, "register_sent.html", email=request.query.get("email", ""),
-                  resent="erneut" in request.query, errors={}, message=None)
+    return render(
+        request,
+        "register_sent.html",
+        email=request.query.get("email", ""),
+        resent="erneut" in request.query,
+        errors={},
+        message=None,
+    )
 
 
 async def resend(request: web.Request) -> web.StreamResponse:
@@ -102,8 +118,15 @@ async def resend(request: web.Request) -> web.StreamResponse:
     answer = await upstream.post_json(request, _accounts(request, "/registrations/resend"), values)
     if answer.ok:
         raise web.HTTPSeeOther(f"{SENT_PAGE}?{urlencode({'email': values['email'], 'erneut': '1'})}")
-    return render(request, "register_sent.html", answer.status, email=values["email"],
-                  resent=False, errors=answer.fields, message=answer.message)
+    return render(
+        request,
+        "register_sent.html",
+        answer.status,
+        email=values["email"],
+        resent=False,
+        errors=answer.fields,
+        message=answer.message,
+    )
 
 
 async def confirmation_form(request: web.Request) -> web.Response:
@@ -118,15 +141,19 @@ async def confirm(request: web.Request) -> web.Response:
     token = (await _form(request, "token"))["token"]
     if not token:
         return message_page(request, 400, "E-Mail-Adresse bestätigen", TOKEN_MISSING)
-    answer = await upstream.post_json(request, _accounts(request, "/registrations/confirm"),
-                                      {"token": token})
+    answer = await upstream.post_json(request, _accounts(request, "/registrations/confirm"), {"token": token})
     if answer.ok:
         return render(request, "confirmed.html")
     if answer.status == 503:
         return render(request, "confirm.html", 503, token=token, message=answer.message)
     links = [("/registrieren", "erneut registrieren")] if answer.code == "token_expired" else []
-    return message_page(request, answer.status, "E-Mail-Adresse bestätigen", answer.message,
-                        links=links + [("/hilfe", "Häufig gestellte Fragen")])
+    return message_page(
+        request,
+        answer.status,
+        "E-Mail-Adresse bestätigen",
+        answer.message,
+        links=links + [("/hilfe", "Häufig gestellte Fragen")],
+    )
 
 
 async def help_page(request: web.Request) -> web.Response:

@@ -10,19 +10,25 @@ from services.gateway.rendering import message_page, render
 FORGOT_PAGE = "/passwort-vergessen"
 RESET_PAGE = "/passwort-zuruecksetzen"
 RESET_TITLE = "Neues Passwort vergeben"
-TOKEN_MISSING = ("Der Link ist unvollständig. Bitte öffnen Sie den Link aus Ihrer E-Mail erneut "
-                 "oder kopieren Sie ihn vollständig in die Adresszeile.")
-SENT_FALLBACK = ("Wenn ein Konto mit dieser E-Mail-Adresse besteht, erhalten Sie in Kürze eine "
-                 "E-Mail mit einem Link zum Zurücksetzen Ihres Passworts.")
+TOKEN_MISSING = (
+    "Der Link ist unvollständig. Bitte öffnen Sie den Link aus Ihrer E-Mail erneut "
+    "oder kopieren Sie ihn vollständig in die Adresszeile."
+)
+SENT_FALLBACK = (
+    "Wenn ein Konto mit dieser E-Mail-Adresse besteht, erhalten Sie in Kürze eine "
+    "E-Mail mit einem Link zum Zurücksetzen Ihres Passworts."
+)
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_routes([
-        web.get(FORGOT_PAGE, forgot_form),
-        web.post(FORGOT_PAGE, forgot),
-        web.get(RESET_PAGE, reset_form),
-        web.post(RESET_PAGE, reset),
-    ])
+    app.router.add_routes(
+        [
+            web.get(FORGOT_PAGE, forgot_form),
+            web.post(FORGOT_PAGE, forgot),
+            web.get(RESET_PAGE, reset_form),
+            web.post(RESET_PAGE, reset),
+        ]
+    )
 
 
 async def forgot_form(request: web.Request) -> web.Response:
@@ -35,8 +41,15 @@ async def forgot(request: web.Request) -> web.Response:
     if answer.ok:
         sent = str(answer.body.get("message") or SENT_FALLBACK)
         return render(request, "password_forgot.html", email=email, sent=sent, errors={}, message=None)
-    return render(request, "password_forgot.html", answer.status, email=email, sent=None,
-                  errors=answer.fields, message=answer.message)
+    return render(
+        request,
+        "password_forgot.html",
+        answer.status,
+        email=email,
+        sent=None,
+        errors=answer.fields,
+        message=answer.message,
+    )
 
 
 async def reset_form(request: web.Request) -> web.Response:
@@ -54,8 +67,9 @@ async def reset(request: web.Request) -> web.Response:
         return message_page(request, 400, RESET_TITLE, TOKEN_MISSING, links=_forgot_link())
     if new_password != str(form.get("new_password_repeat", "")):
         return _reset_page(request, 422, token=token, errors={"new_password_repeat": MISMATCH})
-    answer = await upstream.post_json(request, accounts_url(request, "/password/reset"),
-                                      {"token": token, "new_password": new_password})
+    answer = await upstream.post_json(
+        request, accounts_url(request, "/password/reset"), {"token": token, "new_password": new_password}
+    )
     if answer.ok:
         return _reset_page(request, 200, token="", done=True)
     if answer.status in (400, 409, 410):

@@ -21,12 +21,24 @@ log = logging.getLogger(__name__)
 
 ROUTE = "/api/v1/{service}/{tail:.*}"
 REQUEST_HEADERS = (
-    "Accept", "Accept-Language", "Content-Type", "User-Agent", "If-None-Match",
-    "If-Modified-Since", "X-Request-Id",
+    "Accept",
+    "Accept-Language",
+    "Content-Type",
+    "User-Agent",
+    "If-None-Match",
+    "If-Modified-Since",
+    "X-Request-Id",
 )
 RESPONSE_HEADERS = (
-    "Content-Type", "Location", "Content-Disposition", "Content-Language", "ETag",
-    "Last-Modified", "Retry-After", "WWW-Authenticate", "X-Request-Id",
+    "Content-Type",
+    "Location",
+    "Content-Disposition",
+    "Content-Language",
+    "ETag",
+    "Last-Modified",
+    "Retry-After",
+    "WWW-Authenticate",
+    "X-Request-Id",
 )
 # Answers up to this size are read whole: one write back instead of a chunked stream.
 BUFFER_LIMIT = 256 * 1024
@@ -63,8 +75,9 @@ def create_handler(upstreams: dict[str, str], max_body_size: int):
                     return await _answer(request, upstream)
                 response = await _buffered(upstream)
         except (aiohttp.ClientError, TimeoutError) as error:
-            log.warning("upstream failed", extra={"upstream": request.match_info["service"],
-                                                   "error": type(error).__name__})
+            log.warning(
+                "upstream failed", extra={"upstream": request.match_info["service"], "error": type(error).__name__}
+            )
             raise ApiError(503, UNAVAILABLE_CODE, UNAVAILABLE) from None
         # After the service's connection went back to the pool: ends it at accounts too.
         await end_session_with(request, response)
@@ -75,8 +88,7 @@ def create_handler(upstreams: dict[str, str], max_body_size: int):
 
 async def _buffered(upstream: aiohttp.ClientResponse) -> web.Response:
     body = await upstream.read()
-    return web.Response(status=upstream.status, reason=upstream.reason, body=body,
-                        headers=_response_headers(upstream))
+    return web.Response(status=upstream.status, reason=upstream.reason, body=body, headers=_response_headers(upstream))
 
 
 async def _answer(request: web.Request, upstream: aiohttp.ClientResponse) -> web.StreamResponse:

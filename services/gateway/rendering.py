@@ -20,8 +20,10 @@ PORTAL_NAME = "Kundenportal – Handwerkskammer Wiesbaden"
 _PAGE_ERRORS = {
     400: ("Anfrage ungültig", "Die Anfrage konnte nicht gelesen werden."),
     403: ("Zugriff verweigert", "Dafür fehlt Ihnen die Berechtigung."),
-    404: ("Seite nicht gefunden", "Diese Seite gibt es nicht. Vielleicht hat sich ein Tippfehler "
-          "in die Adresse eingeschlichen."),
+    404: (
+        "Seite nicht gefunden",
+        "Diese Seite gibt es nicht. Vielleicht hat sich ein Tippfehler in die Adresse eingeschlichen.",
+    ),
     405: ("Aktion nicht möglich", "Diese Aktion ist hier nicht möglich."),
     413: ("Anfrage zu groß", "Die Anfrage ist zu groß."),
 }
@@ -29,8 +31,10 @@ _PAGE_ERRORS = {
 NOTICES = {
     "abgemeldet": "Sie wurden abgemeldet.",
     "passwort-geaendert": "Ihr Passwort wurde geändert.",
-    "pin-angefordert": ("Ihr PIN-Brief ist angefordert. Den PIN-Code für die Verknüpfung von "
-                        "Nutzer-Account und Betrieb erhalten Sie per Post an Ihre Betriebsadresse."),
+    "pin-angefordert": (
+        "Ihr PIN-Brief ist angefordert. Den PIN-Code für die Verknüpfung von "
+        "Nutzer-Account und Betrieb erhalten Sie per Post an Ihre Betriebsadresse."
+    ),
     "gesendet": "Vielen Dank für Ihre Nachricht. Wir melden uns schnellstmöglich.",
 }
 _FAILED = ("Fehler", "Es ist ein Fehler aufgetreten. Bitte versuchen Sie es später erneut.")

@@ -19,8 +19,7 @@ CSP = (
 )
 CSRF_CODE = "csrf_rejected"
 CSRF_MESSAGE = (
-    "Die Anfrage wurde aus Sicherheitsgründen abgelehnt. "
-    "Bitte laden Sie die Seite neu und versuchen Sie es erneut."
+    "Die Anfrage wurde aus Sicherheitsgründen abgelehnt. Bitte laden Sie die Seite neu und versuchen Sie es erneut."
 )
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 STATIC_PREFIX = "/static/"
@@ -88,12 +87,14 @@ def client_address(request: web.Request) -> str:
     found = request.get(_CLIENT)
     if found is None:
         found = request[_CLIENT] = request.app[CLIENT_ADDRESS](
-            request.remote, request.headers.getall("X-Forwarded-For", ()))
+            request.remote, request.headers.getall("X-Forwarded-For", ())
+        )
     return found
 
 
-def identity_headers(request: web.Request, method: str, path: str, body: bytes = b"", *,
-                     anonymous: bool = False) -> dict[str, str]:
+def identity_headers(
+    request: web.Request, method: str, path: str, body: bytes = b"", *, anonymous: bool = False
+) -> dict[str, str]:
     """The signed identity for one upstream request (`path` with its query, as sent)."""
     who = identity.Identity(user="" if anonymous else resolve_user(request), client=client_address(request))
     headers = request.app[SIGNER].headers(who, method, path, body)

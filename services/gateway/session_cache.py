@@ -37,8 +37,9 @@ def cache_key(token: str) -> bytes:
 
 
 class SessionCache:
-    def __init__(self, lifetime: float, *, max_entries: int = MAX_ENTRIES,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, lifetime: float, *, max_entries: int = MAX_ENTRIES, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.lifetime = lifetime
         self.max_entries = max_entries
         self.clock = clock
@@ -85,8 +86,7 @@ class SessionCache:
         return self._drop_where(user_id, lambda session_id: session_id in ending)
 
     def _drop_where(self, user_id: UUID, ends: Callable[[UUID], bool]) -> int:
-        keys = [key for key in self._by_user.get(user_id, ())
-                if ends(self._entries[key].resolved.user.session_id)]
+        keys = [key for key in self._by_user.get(user_id, ()) if ends(self._entries[key].resolved.user.session_id)]
         for key in keys:
             self.drop(key)
         return len(keys)

@@ -108,5 +108,7 @@ def clear_cookie(response: web.StreamResponse, settings: Settings) -> None:
 
 def clearing_cookie(settings: Settings) -> str:
     secure = "; Secure" if settings.secure_cookies else ""
-    return (f"{cookie_name(settings.public_url)}=; Max-Age=0; "
-            f"Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; HttpOnly; SameSite=Lax{secure}")
+    return (
+        f"{cookie_name(settings.public_url)}=; Max-Age=0; "
+        f"Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; HttpOnly; SameSite=Lax{secure}"
+    )

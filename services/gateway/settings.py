@@ -22,14 +22,15 @@ class Settings(ServiceSettings):
     upstream_timeout: float = Field(default=10, gt=0, description="Seconds for a whole upstream call.")
     upstream_connections: int = Field(default=100, ge=1, description="Pooled connections per service.")
     session_cache_seconds: float = Field(
-        default=10, ge=0, le=60,
-        description="Seconds a resolved session is trusted without asking accounts again.")
+        default=10, ge=0, le=60, description="Seconds a resolved session is trusted without asking accounts again."
+    )
     session_cache_size: int = Field(default=100_000, ge=1, description="Cached sessions per process.")
     max_body_size: int = Field(default=64 * 1024, ge=1024)
     dev_mode: bool = False
     mail_inbox_url: str | None = Field(default=None, description="The local mail catcher (dev only).")
     letters_url: str | None = Field(
-        default=None, description="The local print shop's letters (dev only), e.g. http://127.0.0.1:8025/briefe.")
+        default=None, description="The local print shop's letters (dev only), e.g. http://127.0.0.1:8025/briefe."
+    )
     support_email: str = SUPPORT_EMAIL
     support_phone: str = SUPPORT_PHONE
 

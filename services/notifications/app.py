@@ -27,29 +27,36 @@ def create_app(
 ) -> web.Application:
     clock = clock or utc_now
     mailer = mailer or smtp_mailer(settings)
-    letterhead = Letterhead(
-        settings.mail_from, settings.public_url, settings.support_email, settings.support_phone
-    )
+    letterhead = Letterhead(settings.mail_from, settings.public_url, settings.support_email, settings.support_phone)
     composer = Composer(letterhead, settings.notifications_private_key.get_secret_value())
     app = create_service_app(settings.identity_public_key)
-    limits = contact.Limits(settings.contact_per_client_per_hour, settings.contact_per_address_per_hour,
-                            settings.contact_per_hour)
-    http.add_routes(app, support_email=settings.support_email, support_phone=settings.support_phone,
-                    clock=clock, limits=limits)
+    limits = contact.Limits(
+        settings.contact_per_client_per_hour, settings.contact_per_address_per_hour, settings.contact_per_hour
+    )
+    http.add_routes(
+        app, support_email=settings.support_email, support_phone=settings.support_phone, clock=clock, limits=limits
+    )
     broker = bus.create_broker(settings, "notifications")
 
     async def accept(event: Event) -> bool:
         return await handlers.accept_event(app[service.POOL], event, clock())
 
     consumers.register(broker, accept)
-    app.cleanup_ctx.extend([
-        service.postgres(settings.database_url.get_secret_value(), SCHEMA, MIGRATIONS),
-        service.nats(broker),
-        service.background(lambda app: MailWorker(
-            app[service.POOL], composer, mailer, clock,
-            first_retry=timedelta(seconds=settings.mail_first_retry_seconds),
-        ).run()),
-    ])
+    app.cleanup_ctx.extend(
+        [
+            service.postgres(settings.database_url.get_secret_value(), SCHEMA, MIGRATIONS),
+            service.nats(broker),
+            service.background(
+                lambda app: MailWorker(
+                    app[service.POOL],
+                    composer,
+                    mailer,
+                    clock,
+                    first_retry=timedelta(seconds=settings.mail_first_retry_seconds),
+                ).run()
+            ),
+        ]
+    )
     return app
 
 

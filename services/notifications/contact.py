@@ -22,8 +22,10 @@ from services.notifications.domain import CONTACT_COPY, CONTACT_REQUEST, SUBJECT
 
 ACCEPTED = "Vielen Dank für Ihre Nachricht. Wir melden uns schnellstmöglich."
 TOO_MANY_CODE = "contact_limit"
-TOO_MANY = ("Sie haben uns in der letzten Stunde schon mehrere Nachrichten gesandt. Bitte "
-            "versuchen Sie es später erneut oder rufen Sie uns an.")
+TOO_MANY = (
+    "Sie haben uns in der letzten Stunde schon mehrere Nachrichten gesandt. Bitte "
+    "versuchen Sie es später erneut oder rufen Sie uns an."
+)
 BUSY_CODE = "contact_busy"
 
 WINDOW = timedelta(hours=1)
@@ -49,8 +51,10 @@ class TooMany:
 
 
 def busy_message(support_email: str, support_phone: str) -> str:
-    return ("Über das Kontaktformular erreichen uns gerade sehr viele Nachrichten. Bitte rufen Sie "
-            f"uns an unter {support_phone} oder schreiben Sie eine E-Mail an {support_email}.")
+    return (
+        "Über das Kontaktformular erreichen uns gerade sehr viele Nachrichten. Bitte rufen Sie "
+        f"uns an unter {support_phone} oder schreiben Sie eine E-Mail an {support_email}."
+    )
 
 
 NAME_MAX = 100
@@ -58,7 +62,6 @@ BUSINESS_NAME_MAX = 200
 BETRIEBSNUMMER_MAX = 20
 MESSAGE_MIN = 10
 MESSAGE_MAX = 5000
-
 
 
 @dataclass(frozen=True)
@@ -100,8 +103,7 @@ def clean_contact_email(value: str) -> str:
 def clean_betriebsnummer(value: str) -> str:
     number = "".join(_refuse_control(value).split())
     if not number.isascii() or (number and not number.isdigit()):
-        raise ValueError("Die Betriebsnummer besteht nur aus Ziffern. Sie finden sie auf Ihrem "
-                         "Beitragsbescheid.")
+        raise ValueError("Die Betriebsnummer besteht nur aus Ziffern. Sie finden sie auf Ihrem Beitragsbescheid.")
     if len(number) > BETRIEBSNUMMER_MAX:
         raise ValueError(f"Die Betriebsnummer hat höchstens {BETRIEBSNUMMER_MAX} Ziffern.")
     return number
@@ -129,8 +131,9 @@ def request_subject(betriebsnummer: str) -> str:
     return f"{subject} – Betriebsnummer {betriebsnummer}" if betriebsnummer else subject
 
 
-def mails_for_contact(request: ContactRequest, source_id: UUID, support_email: str, now: datetime,
-                      member: Recipient | None) -> list[NewMail]:
+def mails_for_contact(
+    request: ContactRequest, source_id: UUID, support_email: str, now: datetime, member: Recipient | None
+) -> list[NewMail]:
     """The request to the chamber's support (answering it goes to the address typed in) and, for
     a signed-in `member`, the copy to their account's address, whatever address they typed. All
     carry `source_id`, one per request, which the queue keeps unique per kind."""
@@ -142,14 +145,32 @@ def mails_for_contact(request: ContactRequest, source_id: UUID, support_email: s
         "message": request.message,
         "sent_at": now.isoformat(),
     }
-    mails = [NewMail(source_id, CONTACT_REQUEST, support_email, {
-        **context, "subject": request_subject(request.betriebsnummer), "reply_to": request.email,
-        "account_email": member.email if member is not None else "",
-    })]
+    mails = [
+        NewMail(
+            source_id,
+            CONTACT_REQUEST,
+            support_email,
+            {
+                **context,
+                "subject": request_subject(request.betriebsnummer),
+                "reply_to": request.email,
+                "account_email": member.email if member is not None else "",
+            },
+        )
+    ]
     if member is not None:
-        mails.append(NewMail(source_id, CONTACT_COPY, member.email, {
-            **context, "first_name": member.first_name, "last_name": member.last_name,
-        }))
+        mails.append(
+            NewMail(
+                source_id,
+                CONTACT_COPY,
+                member.email,
+                {
+                    **context,
+                    "first_name": member.first_name,
+                    "last_name": member.last_name,
+                },
+            )
+        )
     return mails
 
 
@@ -160,12 +181,16 @@ def _wait(times: list[datetime], limit: int, now: datetime) -> timedelta | None:
     return recent[len(recent) - limit] + WINDOW - now
 
 
-def wait_before_next(by_client: list[datetime], by_address: list[datetime], now: datetime,
-                     limits: Limits = Limits()) -> timedelta | None:
+def wait_before_next(
+    by_client: list[datetime], by_address: list[datetime], now: datetime, limits: Limits = Limits()
+) -> timedelta | None:
     """None if one more request is allowed; else how long until it is. The lists are the times
     of the requests in the last `WINDOW` from this client and naming this address."""
-    waits = [wait for times, limit in ((by_client, limits.per_client), (by_address, limits.per_address))
-             if (wait := _wait(times, limit, now)) is not None]
+    waits = [
+        wait
+        for times, limit in ((by_client, limits.per_client), (by_address, limits.per_address))
+        if (wait := _wait(times, limit, now)) is not None
+    ]
     return max(waits) if waits else None
 
 

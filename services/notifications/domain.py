@@ -115,8 +115,7 @@ def recipient_from(event: Event) -> Recipient | None:
     """What a user event tells the recipients projection; None for any other event."""
     if not isinstance(event, PERSON_EVENTS):
         return None
-    return Recipient(event.user_id, event.email, event.first_name, event.last_name,
-                     event.occurred_at)
+    return Recipient(event.user_id, event.email, event.first_name, event.last_name, event.occurred_at)
 
 
 def recipient_needed(event: Event) -> UUID | None:
@@ -150,24 +149,39 @@ def _person(who: Event | Recipient) -> dict[str, str]:
 
 def _user_mail(event: Event) -> NewMail:
     if isinstance(event, UserRegisteredV1):
-        return NewMail(event.event_id, REGISTRATION_CONFIRMATION, event.email,
-                       {**_person(event), "link_expires_at": event.link_expires_at.isoformat()},
-                       {"confirmation_link": event.confirmation_link})
+        return NewMail(
+            event.event_id,
+            REGISTRATION_CONFIRMATION,
+            event.email,
+            {**_person(event), "link_expires_at": event.link_expires_at.isoformat()},
+            {"confirmation_link": event.confirmation_link},
+        )
     if isinstance(event, UserRegistrationRepeatedV1):
         return NewMail(event.event_id, ALREADY_REGISTERED, event.email, _person(event))
     if isinstance(event, UserConfirmedV1):
         expires = event.initial_password_expires_at.isoformat()
-        return NewMail(event.event_id, INITIAL_PASSWORD, event.email,
-                       {**_person(event), "initial_password_expires_at": expires},
-                       {"initial_password": event.initial_password})
+        return NewMail(
+            event.event_id,
+            INITIAL_PASSWORD,
+            event.email,
+            {**_person(event), "initial_password_expires_at": expires},
+            {"initial_password": event.initial_password},
+        )
     if isinstance(event, UserPasswordResetRequestedV1):
-        return NewMail(event.event_id, PASSWORD_RESET, event.email,
-                       {**_person(event), "link_expires_at": event.link_expires_at.isoformat()},
-                       {"reset_link": event.reset_link})
+        return NewMail(
+            event.event_id,
+            PASSWORD_RESET,
+            event.email,
+            {**_person(event), "link_expires_at": event.link_expires_at.isoformat()},
+            {"reset_link": event.reset_link},
+        )
     if isinstance(event, UserPasswordChangedV1):
-        return NewMail(event.event_id, PASSWORD_CHANGED, event.email,
-                       {**_person(event), "changed_at": event.changed_at.isoformat(),
-                        "how": event.how})
+        return NewMail(
+            event.event_id,
+            PASSWORD_CHANGED,
+            event.email,
+            {**_person(event), "changed_at": event.changed_at.isoformat(), "how": event.how},
+        )
     raise ValueError(f"no mail for {event.SUBJECT}")
 
 
@@ -201,14 +215,20 @@ def _pin_linked(event: PinLinkedV1, member: Recipient | None) -> list[NewMail]:
     if event.business_email:
         # The business's address of record hears of every new account with access to its data;
         # it is told who, if the projection knows, and in any case which business and when.
-        mails.append(NewMail(event.event_id, BUSINESS_LINKED, event.business_email, {
-            **business,
-            "member_name": f"{member.first_name} {member.last_name}".strip() if known else "",
-            "member_email": member.email if known else "",
-        }))
+        mails.append(
+            NewMail(
+                event.event_id,
+                BUSINESS_LINKED,
+                event.business_email,
+                {
+                    **business,
+                    "member_name": f"{member.first_name} {member.last_name}".strip() if known else "",
+                    "member_email": member.email if known else "",
+                },
+            )
+        )
     if known:
-        mails.append(NewMail(event.event_id, MEMBER_LINKED, member.email,
-                             {**_person(member), **business}))
+        mails.append(NewMail(event.event_id, MEMBER_LINKED, member.email, {**_person(member), **business}))
     return mails
 
 

@@ -43,8 +43,7 @@ async def accept_event(pool: asyncpg.Pool, event: Event, now: datetime) -> bool:
         metrics.MAILS_SKIPPED.labels(event.SUBJECT, "unknown_recipient").inc()
         log.warning(
             "member unknown to notifications, no mail to them",
-            extra={"subject": event.SUBJECT, "event_id": str(event.event_id),
-                   "user_id": str(wanted)},
+            extra={"subject": event.SUBJECT, "event_id": str(event.event_id), "user_id": str(wanted)},
         )
     for mail in added:
         metrics.MAILS_QUEUED.labels(mail.kind).inc()
@@ -52,8 +51,13 @@ async def accept_event(pool: asyncpg.Pool, event: Event, now: datetime) -> bool:
 
 
 async def accept_contact(
-    pool: asyncpg.Pool, request: contact.ContactRequest, user: SessionUser | None, client: str,
-    support_email: str, now: datetime, limits: contact.Limits = contact.Limits(),
+    pool: asyncpg.Pool,
+    request: contact.ContactRequest,
+    user: SessionUser | None,
+    client: str,
+    support_email: str,
+    now: datetime,
+    limits: contact.Limits = contact.Limits(),
 ) -> contact.TooMany | None:
     """The mails of one contact request commit together with the request that counts against
     the limits; None when queued, TooMany (nothing stored) when over a limit.
@@ -84,8 +88,10 @@ async def accept_contact(
         metrics.MAILS_QUEUED.labels(mail.kind).inc()
     if user is not None and member is None:
         metrics.MAILS_SKIPPED.labels("contact", "unknown_recipient").inc()
-        log.warning("signed-in sender unknown to notifications, no copy",
-                    extra={"request_id": str(request_id), "user_id": str(user.user_id)})
+        log.warning(
+            "signed-in sender unknown to notifications, no copy",
+            extra={"request_id": str(request_id), "user_id": str(user.user_id)},
+        )
     log.info("contact request queued", extra={"request_id": str(request_id)})
     return None
 
@@ -96,9 +102,7 @@ class Failed:
     permanent: bool
 
 
-async def deliver(
-    mail: domain.QueuedMail, composer: Composer, mailer: Mailer, now: datetime
-) -> Failed | None:
+async def deliver(mail: domain.QueuedMail, composer: Composer, mailer: Mailer, now: datetime) -> Failed | None:
     """Build and send one mail; None when the server took it."""
     try:
         message = composer.compose(mail, now)
@@ -114,7 +118,11 @@ async def deliver(
 
 
 async def send_due(
-    pool: asyncpg.Pool, composer: Composer, mailer: Mailer, clock: Clock, limit: int = 10,
+    pool: asyncpg.Pool,
+    composer: Composer,
+    mailer: Mailer,
+    clock: Clock,
+    limit: int = 10,
     first_retry: timedelta = domain.FIRST_RETRY,
 ) -> int:
     """Send one batch of due mails; return how many were claimed."""
@@ -152,8 +160,7 @@ async def _fail(
         metrics.MAILS_ABANDONED.labels(mail.kind).inc()
     log.warning(
         "mail abandoned" if abandoned else "mail failed, will retry",
-        extra={"mail_id": str(mail.id), "kind": mail.kind, "attempts": mail.attempts,
-               "error": failure.error},
+        extra={"mail_id": str(mail.id), "kind": mail.kind, "attempts": mail.attempts, "error": failure.error},
     )
 
 

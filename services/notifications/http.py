@@ -50,12 +50,17 @@ class ContactIn(BaseModel):
         return contact.clean_message(value)
 
     def request(self) -> contact.ContactRequest:
-        return contact.ContactRequest(self.name, self.email, self.betriebsnummer,
-                                      self.betriebsname, self.message)
+        return contact.ContactRequest(self.name, self.email, self.betriebsnummer, self.betriebsname, self.message)
 
 
-def add_routes(app: web.Application, *, support_email: str, support_phone: str, clock: handlers.Clock,
-               limits: contact.Limits = contact.Limits()) -> None:
+def add_routes(
+    app: web.Application,
+    *,
+    support_email: str,
+    support_phone: str,
+    clock: handlers.Clock,
+    limits: contact.Limits = contact.Limits(),
+) -> None:
     app[SUPPORT_EMAIL] = support_email
     app[SUPPORT_PHONE] = support_phone
     app[CLOCK] = clock
@@ -67,8 +72,13 @@ async def contact_form(request: web.Request) -> web.Response:
     form = await parse_json(request, ContactIn)
     who = current_identity(request)
     refused = await handlers.accept_contact(
-        request.app[service.POOL], form.request(), SessionUser.parse(who.user), who.client,
-        request.app[SUPPORT_EMAIL], request.app[CLOCK](), request.app[LIMITS],
+        request.app[service.POOL],
+        form.request(),
+        SessionUser.parse(who.user),
+        who.client,
+        request.app[SUPPORT_EMAIL],
+        request.app[CLOCK](),
+        request.app[LIMITS],
     )
     if refused is None:
         return json_response({"status": "accepted", "message": contact.ACCEPTED}, status=202)

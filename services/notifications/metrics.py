@@ -7,10 +7,13 @@ MAILS_SENT = Counter("portal_mails_sent_total", "Mails the SMTP server accepted"
 MAILS_FAILED = Counter("portal_mails_failed_total", "Tries to send a mail that failed", ["kind"])
 MAILS_ABANDONED = Counter("portal_mails_abandoned_total", "Mails given up on", ["kind"])
 MAILS_SKIPPED = Counter(
-    "portal_mails_skipped_total", "Mails an event asked for that could not be made",
+    "portal_mails_skipped_total",
+    "Mails an event asked for that could not be made",
     ["subject", "reason"],
 )
 # The cap for everyone turning people away means a flood of the form, or a cap set too low.
 CONTACT_REFUSED = Counter(
-    "portal_contact_refused_total", "Contact requests refused over a limit", ["limit"],
+    "portal_contact_refused_total",
+    "Contact requests refused over a limit",
+    ["limit"],
 )

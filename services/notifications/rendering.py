@@ -12,8 +12,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from runtime.german import german_date, german_datetime, german_time
 from runtime.crypto import unseal
+from runtime.german import german_date, german_datetime, german_time
 from services.notifications import domain
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -14,9 +14,7 @@ from services.notifications import domain
 CHANNEL = "notifications_mails"
 
 
-async def add_mail(
-    conn: asyncpg.Connection, mail: domain.NewMail, now: datetime
-) -> UUID | None:
+async def add_mail(conn: asyncpg.Connection, mail: domain.NewMail, now: datetime) -> UUID | None:
     """Queue a mail and wake the workers (on commit); None if this event's mail exists."""
     mail_id = uuid4()
     added = await conn.fetchval(
@@ -24,8 +22,14 @@ async def add_mail(
         " next_attempt_at, created_at)"
         " values ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7, $8, $8)"
         " on conflict (source_event_id, kind) do nothing returning id",
-        mail_id, mail.source_event_id, mail.kind, mail.recipient,
-        json.dumps(mail.context), json.dumps(mail.sealed), domain.message_id(mail_id), now,
+        mail_id,
+        mail.source_event_id,
+        mail.kind,
+        mail.recipient,
+        json.dumps(mail.context),
+        json.dumps(mail.sealed),
+        domain.message_id(mail_id),
+        now,
     )
     if added is not None:
         await conn.execute("select pg_notify($1, '')", CHANNEL)
@@ -44,11 +48,14 @@ async def claim_due(pool: asyncpg.Pool, now: datetime, limit: int) -> list[domai
             "  order by next_attempt_at limit $3 for update skip locked)"
             " returning id, kind, recipient, context::text as context, sealed::text as sealed,"
             " attempts",
-            now, domain.lease_until(now), limit,
+            now,
+            domain.lease_until(now),
+            limit,
         )
     return [
-        domain.QueuedMail(r["id"], r["kind"], r["recipient"], json.loads(r["context"]),
-                          json.loads(r["sealed"]), r["attempts"])
+        domain.QueuedMail(
+            r["id"], r["kind"], r["recipient"], json.loads(r["context"]), json.loads(r["sealed"]), r["attempts"]
+        )
         for r in rows
     ]
 
@@ -57,24 +64,26 @@ async def mark_sent(pool: asyncpg.Pool, mail_id: UUID, now: datetime) -> None:
     await pool.execute(
         "update mails set state = 'sent', sent_at = $2, locked_until = null, last_error = null"
         " where id = $1 and state = 'processing'",
-        mail_id, now,
+        mail_id,
+        now,
     )
 
 
-async def mark_failed(
-    pool: asyncpg.Pool, mail_id: UUID, decision: domain.Retry | domain.Abandon, error: str
-) -> None:
+async def mark_failed(pool: asyncpg.Pool, mail_id: UUID, decision: domain.Retry | domain.Abandon, error: str) -> None:
     if isinstance(decision, domain.Retry):
         await pool.execute(
             "update mails set state = 'queued', next_attempt_at = $2, locked_until = null,"
             " last_error = $3 where id = $1 and state = 'processing'",
-            mail_id, decision.at, error,
+            mail_id,
+            decision.at,
+            error,
         )
     else:
         await pool.execute(
             "update mails set state = 'abandoned', locked_until = null, last_error = $2"
             " where id = $1 and state = 'processing'",
-            mail_id, error,
+            mail_id,
+            error,
         )
 
 
@@ -100,7 +109,10 @@ async def upsert_recipient(conn: asyncpg.Connection, recipient: domain.Recipient
         "  updated_at = excluded.updated_at"
         " where recipients.updated_at <= excluded.updated_at"
         " returning true",
-        recipient.user_id, recipient.email, recipient.first_name, recipient.last_name,
+        recipient.user_id,
+        recipient.email,
+        recipient.first_name,
+        recipient.last_name,
         recipient.updated_at,
     )
     return bool(written)
@@ -108,14 +120,12 @@ async def upsert_recipient(conn: asyncpg.Connection, recipient: domain.Recipient
 
 async def recipient(conn: asyncpg.Connection, user_id: UUID) -> domain.Recipient | None:
     row = await conn.fetchrow(
-        "select user_id, email, first_name, last_name, updated_at from recipients"
-        " where user_id = $1",
+        "select user_id, email, first_name, last_name, updated_at from recipients where user_id = $1",
         user_id,
     )
     if row is None:
         return None
-    return domain.Recipient(row["user_id"], row["email"], row["first_name"], row["last_name"],
-                            row["updated_at"])
+    return domain.Recipient(row["user_id"], row["email"], row["first_name"], row["last_name"], row["updated_at"])
 
 
 async def lock_contact_keys(conn: asyncpg.Connection, client: str, address_key: str) -> None:
@@ -134,10 +144,14 @@ async def lock_all_contacts(conn: asyncpg.Connection) -> None:
 
 async def latest_contacts(conn: asyncpg.Connection, since: datetime, limit: int) -> list[datetime]:
     """When the newest `limit` requests since `since` were made, from anyone."""
-    return [r["created_at"] for r in await conn.fetch(
-        "select created_at from contact_requests where created_at > $1 order by created_at desc limit $2",
-        since, limit,
-    )]
+    return [
+        r["created_at"]
+        for r in await conn.fetch(
+            "select created_at from contact_requests where created_at > $1 order by created_at desc limit $2",
+            since,
+            limit,
+        )
+    ]
 
 
 async def recent_contacts(
@@ -147,18 +161,26 @@ async def recent_contacts(
     rows = await conn.fetch(
         "select created_at, client = $1 as by_client, address_key = $2 as by_address"
         " from contact_requests where created_at > $3 and (client = $1 or address_key = $2)",
-        client, address_key, since,
+        client,
+        address_key,
+        since,
     )
-    return ([r["created_at"] for r in rows if r["by_client"]],
-            [r["created_at"] for r in rows if r["by_address"]])
+    return ([r["created_at"] for r in rows if r["by_client"]], [r["created_at"] for r in rows if r["by_address"]])
 
 
 async def add_contact(
-    conn: asyncpg.Connection, request_id: UUID, client: str, address_key: str, now: datetime,
+    conn: asyncpg.Connection,
+    request_id: UUID,
+    client: str,
+    address_key: str,
+    now: datetime,
     forget_before: datetime,
 ) -> None:
     await conn.execute("delete from contact_requests where created_at < $1", forget_before)
     await conn.execute(
         "insert into contact_requests (id, client, address_key, created_at) values ($1, $2, $3, $4)",
-        request_id, client, address_key, now,
+        request_id,
+        client,
+        address_key,
+        now,
     )

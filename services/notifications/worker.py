@@ -39,12 +39,15 @@ class MailWorker:
 
     async def run(self) -> None:
         await run_on_notify(
-            self.pool, repository.CHANNEL, self.send_batch,
-            batch_size=self.batch_size, poll_interval=self.poll_interval, name="mail worker",
+            self.pool,
+            repository.CHANNEL,
+            self.send_batch,
+            batch_size=self.batch_size,
+            poll_interval=self.poll_interval,
+            name="mail worker",
         )
 
     async def send_batch(self) -> int:
         return await handlers.send_due(
             self.pool, self.composer, self.mailer, self.clock, self.batch_size, self.first_retry
         )
-

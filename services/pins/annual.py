@@ -58,8 +58,9 @@ async def issue(context: Context, year: int, *, batch: int = BATCH, stop_after: 
                         if problems := contract_fields.business_problems(business):
                             skipped.append(_skip(year, business["betriebsnummer"], problems))
                         else:
-                            letters.append(new_letter(context, business, "annual_notice", None, now,
-                                                      context.annual_pin_valid.days))
+                            letters.append(
+                                new_letter(context, business, "annual_notice", None, now, context.annual_pin_valid.days)
+                            )
                     if letters:
                         await insert_letters(conn, [letter.row for letter in letters])
                         await bulk.mark_issued(conn, [(year, letter.row[1], letter.row[0]) for letter in letters])
@@ -77,6 +78,8 @@ async def issue(context: Context, year: int, *, batch: int = BATCH, stop_after: 
 
 
 def _skip(year: int, number: str, problems: list[str]) -> Skipped:
-    log.warning("yearly pin skipped: the business's data fit no letter",
-                extra={"year": year, "betriebsnummer": number, "problems": problems})
+    log.warning(
+        "yearly pin skipped: the business's data fit no letter",
+        extra={"year": year, "betriebsnummer": number, "problems": problems},
+    )
     return Skipped(number, problems)

@@ -26,17 +26,21 @@ def make_context(settings: LetterSettings, pool: asyncpg.Pool, clock: Callable[[
     if isinstance(settings, Settings):
         extra = {
             "request_limits": RequestLimits(
-                settings.pin_requests_per_business_week, settings.pin_requests_per_business_month,
+                settings.pin_requests_per_business_week,
+                settings.pin_requests_per_business_month,
                 settings.pin_requests_per_member_month,
             ),
             "link_limits": LinkLimits(
-                settings.link_failures_per_member_hour, settings.link_failures_per_member_day,
-                settings.link_failures_per_client_hour, settings.link_failures_per_client_day,
+                settings.link_failures_per_member_hour,
+                settings.link_failures_per_member_day,
+                settings.link_failures_per_client_hour,
+                settings.link_failures_per_client_day,
                 settings.link_failures_per_business_day,
             ),
         }
     return Context(
-        pool=pool, clock=clock or (lambda: datetime.now(UTC)),
+        pool=pool,
+        clock=clock or (lambda: datetime.now(UTC)),
         pin_key=pin_key(settings.pins_secret.get_secret_value()),
         printshop_key=settings.printshop_public_key,
         pin_valid=timedelta(days=settings.pin_valid_days),
@@ -57,12 +61,14 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         yield
 
     consumers.register(broker, lambda event: consumers.accept_confirmed(app[service.POOL], event))
-    app.cleanup_ctx.extend([
-        service.postgres(settings.database_url.get_secret_value(), SCHEMA, MIGRATIONS),
-        use_cases,
-        service.nats(broker),
-        service.outbox_relay(SCHEMA, broker),
-        service.background(lambda app: housekeeping.run(app[CONTEXT])),
-    ])
+    app.cleanup_ctx.extend(
+        [
+            service.postgres(settings.database_url.get_secret_value(), SCHEMA, MIGRATIONS),
+            use_cases,
+            service.nats(broker),
+            service.outbox_relay(SCHEMA, broker),
+            service.background(lambda app: housekeeping.run(app[CONTEXT])),
+        ]
+    )
     http.add_routes(app)
     return app

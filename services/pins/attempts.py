@@ -26,21 +26,29 @@ log = logging.getLogger(__name__)
 UNDER_ATTACK = Counter("pins_businesses_under_attack_total", "Link attempts on a business past its daily failure limit")
 
 
-async def reserve(context: Context, user_id: UUID, client: str, number: str, now: datetime, *,
-                  code: str, message: str) -> int:
+async def reserve(
+    context: Context, user_id: UUID, client: str, number: str, now: datetime, *, code: str, message: str
+) -> int:
     """The reserved attempt's id, or an ApiError 429 with `message` (a German sentence with
     `{until}`) when the allowance is used up."""
     limits = context.link_limits
     async with context.pool.acquire() as conn, conn.transaction():
-        await repo.lock_attempts(conn, [f"pins:attempts:member:{user_id}", f"pins:attempts:client:{client}",
-                                        f"pins:attempts:business:{number}"])
+        await repo.lock_attempts(
+            conn,
+            [f"pins:attempts:member:{user_id}", f"pins:attempts:client:{client}", f"pins:attempts:business:{number}"],
+        )
         failures = await repo.failures(conn, user_id, client, number, now, limits)
         if throttle.under_attack(failures, limits):
             UNDER_ATTACK.inc()
-            log.warning("many failed links for one business",
-                        extra={"betriebsnummer": number, "failures": failures.business})
+            log.warning(
+                "many failed links for one business", extra={"betriebsnummer": number, "failures": failures.business}
+            )
         wait = throttle.wait(failures, number, now, limits)
         if wait is not None:
-            raise ApiError(429, code, message.format(until=domain.local_time(now + wait)),
-                           headers={"Retry-After": str(int(wait.total_seconds()) + 1)})
+            raise ApiError(
+                429,
+                code,
+                message.format(until=domain.local_time(now + wait)),
+                headers={"Retry-After": str(int(wait.total_seconds()) + 1)},
+            )
         return await repo.reserve_attempt(conn, user_id, client, number, now)

@@ -57,11 +57,10 @@ async def delete_missing(conn: asyncpg.Connection, now: datetime) -> tuple[int, 
 
 # --- the yearly issue -----------------------------------------------------------------------
 
+
 async def start_run(conn: asyncpg.Connection, year: int, now: datetime) -> datetime | None:
     """Begin (or resume) the run of `year`; when it finished already, when that was."""
-    await conn.execute(
-        "insert into annual_runs (year, started_at) values ($1, $2) on conflict do nothing", year, now
-    )
+    await conn.execute("insert into annual_runs (year, started_at) values ($1, $2) on conflict do nothing", year, now)
     return await conn.fetchval("select finished_at from annual_runs where year = $1", year)
 
 
@@ -73,7 +72,9 @@ async def pending(conn: asyncpg.Connection, year: int, limit: int, after: str = 
         " where deleted_at is null and betriebsnummer > $3 and not exists (select 1 from annual_letters a"
         " where a.year = $1 and a.betriebsnummer = b.betriebsnummer)"
         " order by betriebsnummer limit $2",
-        year, limit, after,
+        year,
+        limit,
+        after,
     )
 
 

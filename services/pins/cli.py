@@ -74,16 +74,20 @@ async def issue_annual_pins(year: int | None) -> int:
     if result.already_finished:
         print(f"Jahreslauf {year} ist bereits abgeschlossen / already done: {result.issued_total} PIN-Briefe.")
         return 0
-    print(f"Jahreslauf {year}: {result.issued_now} neue PIN-Briefe, insgesamt {result.issued_total}, "
-          f"{len(result.skipped)} übersprungen / {result.issued_now} new, {result.issued_total} in total, "
-          f"{len(result.skipped)} skipped. The pins service publishes them.")
+    print(
+        f"Jahreslauf {year}: {result.issued_now} neue PIN-Briefe, insgesamt {result.issued_total}, "
+        f"{len(result.skipped)} übersprungen / {result.issued_now} new, {result.issued_total} in total, "
+        f"{len(result.skipped)} skipped. The pins service publishes them."
+    )
     if not result.skipped:
         return 0
     print("Übersprungen, weil ihre Daten in keinen PIN-Brief passen / skipped, their data fit no letter:")
     for skipped in result.skipped:
         print(f"  Betriebsnummer {skipped.betriebsnummer}: {' '.join(skipped.problems)}")
-    print("Bitte korrigieren Sie diese Betriebe im Register und starten Sie den Jahreslauf erneut; "
-          "er stellt dann nur noch ihnen einen PIN-Brief aus.")
+    print(
+        "Bitte korrigieren Sie diese Betriebe im Register und starten Sie den Jahreslauf erneut; "
+        "er stellt dann nur noch ihnen einen PIN-Brief aus."
+    )
     return 1
 
 

@@ -23,9 +23,7 @@ FIELDS: dict[str, tuple[FieldInfo, str]] = {
     "PLZ": (_ADDRESS["postal_code"], "postal_code"),
     "Ort": (_ADDRESS["city"], "city"),
 }
-_ADAPTERS = {
-    label: TypeAdapter(Annotated[(field.annotation, *field.metadata)]) for label, (field, _) in FIELDS.items()
-}
+_ADAPTERS = {label: TypeAdapter(Annotated[(field.annotation, *field.metadata)]) for label, (field, _) in FIELDS.items()}
 
 
 def max_length(label: str) -> int:

@@ -52,7 +52,9 @@ def parse(data: bytes) -> Parsed:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        return Parsed([], [f"Zeile {line}: Die Datei ist nicht UTF-8-kodiert. Bitte speichern Sie sie als „CSV UTF-8“."])
+        return Parsed(
+            [], [f"Zeile {line}: Die Datei ist nicht UTF-8-kodiert. Bitte speichern Sie sie als „CSV UTF-8“."]
+        )
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=";")
     businesses: list[Business] = []
     problems: list[str] = []

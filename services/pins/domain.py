@@ -8,8 +8,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from runtime.german import BERLIN, german_date
 from runtime.crypto import UNAMBIGUOUS_DIGITS, UNAMBIGUOUS_UPPER, keyed_hash, random_string
+from runtime.german import BERLIN, german_date
 from services.pins.contract_fields import max_length
 
 PIN_ALPHABET = UNAMBIGUOUS_UPPER + UNAMBIGUOUS_DIGITS
@@ -19,7 +19,9 @@ PIN_SPACE = len(PIN_ALPHABET) ** PIN_LENGTH
 BETRIEBSNUMMER = re.compile(rf"[0-9]{{1,{max_length('Betriebsnummer')}}}")
 _SEPARATORS = re.compile(r"[\s\-‐‑‒–—]+")
 
-BETRIEBSNUMMER_FORMAT = "Bitte geben Sie Ihre Betriebsnummer ein (nur Ziffern). Sie finden sie auf Ihrem Beitragsbescheid."
+BETRIEBSNUMMER_FORMAT = (
+    "Bitte geben Sie Ihre Betriebsnummer ein (nur Ziffern). Sie finden sie auf Ihrem Beitragsbescheid."
+)
 PIN_FORMAT = "Eine PIN besteht aus 8 Buchstaben und Ziffern, z. B. ABCD-EFGH. Bitte prüfen Sie Ihre Eingabe."
 PIN_LOOKALIKE = (
     "Die PIN enthält kein I, O, 0 oder 1 – verwechselbare Zeichen kommen in PINs nicht vor. "

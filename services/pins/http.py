@@ -69,15 +69,18 @@ async def request_pin(request: web.Request) -> web.Response:
     form = await parse_json(request, RequestIn)
     letter = await request.app[LETTERS].request(user.user_id, form.betriebsnummer, current_identity(request).client)
     until = domain.local_date(date.fromisoformat(letter["valid_until"]))
-    return json_response({
-        "status": "accepted",
-        "message": (  # no name or address: the business's data stay behind the PIN (letters.py)
-            "Ihr PIN-Brief ist unterwegs. Wir schicken ihn per Post an die Anschrift Ihres Betriebs, "
-            "die bei uns hinterlegt ist. Bitte rechnen Sie mit einigen Tagen Postlaufzeit. "
-            f"Die PIN ist bis zum {until} gültig."
-        ),
-        "request": letter,
-    }, status=202)
+    return json_response(
+        {
+            "status": "accepted",
+            "message": (  # no name or address: the business's data stay behind the PIN (letters.py)
+                "Ihr PIN-Brief ist unterwegs. Wir schicken ihn per Post an die Anschrift Ihres Betriebs, "
+                "die bei uns hinterlegt ist. Bitte rechnen Sie mit einigen Tagen Postlaufzeit. "
+                f"Die PIN ist bis zum {until} gültig."
+            ),
+            "request": letter,
+        },
+        status=202,
+    )
 
 
 async def my_requests(request: web.Request) -> web.Response:

@@ -48,14 +48,21 @@ class NewLetter:
     event: PinRequestedV1
 
 
-def new_letter(context: Context, business, reason: str, requested_by: UUID | None, now: datetime, days: int) -> NewLetter:
+def new_letter(
+    context: Context, business, reason: str, requested_by: UUID | None, now: datetime, days: int
+) -> NewLetter:
     pin, letter_id = domain.new_pin(), uuid4()
     until = domain.valid_until(now, days)
     number = business["betriebsnummer"]
     event = PinRequestedV1(
-        event_id=letter_id, request_id=letter_id, reason=reason, betriebsnummer=number, business_name=business["name"],
+        event_id=letter_id,
+        request_id=letter_id,
+        reason=reason,
+        betriebsnummer=number,
+        business_name=business["name"],
         address=PostalAddress(street=business["street"], postal_code=business["postal_code"], city=business["city"]),
-        pin=seal(context.printshop_key, domain.format_pin(pin)), valid_until=domain.last_day(until),
+        pin=seal(context.printshop_key, domain.format_pin(pin)),
+        valid_until=domain.last_day(until),
         requested_by_user_id=requested_by,
     )
     row = (letter_id, number, reason, requested_by, context.pin_hash(number, pin), now, until)
@@ -63,11 +70,19 @@ def new_letter(context: Context, business, reason: str, requested_by: UUID | Non
 
 
 def view(row, now: datetime) -> dict:
-    state = domain.letter_state(domain.Letter(row["created_at"], row["valid_until"], row["used_at"], row["superseded_at"], row["handed_over"]), now)
+    state = domain.letter_state(
+        domain.Letter(row["created_at"], row["valid_until"], row["used_at"], row["superseded_at"], row["handed_over"]),
+        now,
+    )
     return {
-        "request_id": str(row["id"]), "betriebsnummer": row["betriebsnummer"], "reason": row["reason"],
-        "requested_at": row["created_at"].isoformat(), "valid_until": domain.last_day(row["valid_until"]).isoformat(),
-        "state": state, "state_label": domain.STATE_LABELS[state], "reason_label": domain.REASON_LABELS[row["reason"]],
+        "request_id": str(row["id"]),
+        "betriebsnummer": row["betriebsnummer"],
+        "reason": row["reason"],
+        "requested_at": row["created_at"].isoformat(),
+        "valid_until": domain.last_day(row["valid_until"]).isoformat(),
+        "state": state,
+        "state_label": domain.STATE_LABELS[state],
+        "reason_label": domain.REASON_LABELS[row["reason"]],
     }
 
 
@@ -79,8 +94,9 @@ class Letters:
     async def request(self, user_id: UUID, number: str, client: str) -> dict:
         """The new letter as the member sees it."""
         now = self.context.clock()
-        attempt = await attempts.reserve(self.context, user_id, client, number, now,
-                                         code="request_throttled", message=THROTTLED)
+        attempt = await attempts.reserve(
+            self.context, user_id, client, number, now, code="request_throttled", message=THROTTLED
+        )
         async with self.pool.acquire() as conn:
             if not await repo.release_if_known(conn, attempt, number):
                 raise ApiError(422, "unknown_betriebsnummer", INVALID_INPUT, {"betriebsnummer": UNKNOWN})
@@ -91,8 +107,9 @@ class Letters:
                 if await repo.is_linked(conn, user_id, number):
                     raise ApiError(409, "already_linked", ALREADY_LINKED)
                 if problems := contract_fields.business_problems(business):
-                    log.warning("no pin letter fits the business's data",
-                                extra={"betriebsnummer": number, "problems": problems})
+                    log.warning(
+                        "no pin letter fits the business's data", extra={"betriebsnummer": number, "problems": problems}
+                    )
                     raise ApiError(409, "business_data_invalid", CANNOT_ISSUE)
                 await repo.lock_member(conn, user_id)
                 await self._check_limits(conn, user_id, number, now)
@@ -107,7 +124,8 @@ class Letters:
         refusal = limits.refusal(
             await repo.requests_since(conn, since, number=number),
             await repo.requests_since(conn, since, user_id=user_id),
-            now, self.context.request_limits,
+            now,
+            self.context.request_limits,
         )
         if refusal is None:
             return

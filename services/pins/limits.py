@@ -34,10 +34,14 @@ def refusal(
 ) -> Refusal | None:
     """Why no new letter may be asked for now, or None. Lists are newest first."""
     business = max(
-        (at for at in (
-            next_allowed(business_letters, limits.per_business_week, WEEK, now),
-            next_allowed(business_letters, limits.per_business_month, MONTH, now),
-        ) if at is not None),
+        (
+            at
+            for at in (
+                next_allowed(business_letters, limits.per_business_week, WEEK, now),
+                next_allowed(business_letters, limits.per_business_month, MONTH, now),
+            )
+            if at is not None
+        ),
         default=None,
     )
     if business is not None:

@@ -33,7 +33,11 @@ NOT_LINKED = (
     "Der Mitgliederbereich ist nur für Konten zugänglich, die mit einem Betrieb verknüpft sind. "
     "Bitte fordern Sie unter „Mein Betrieb“ eine PIN an und verknüpfen Sie Ihr Konto mit Ihrem Betrieb."
 )
-_PROBLEMS = {"used": ("pin_used", USED), "expired": ("pin_expired", EXPIRED), "superseded": ("pin_superseded", SUPERSEDED)}
+_PROBLEMS = {
+    "used": ("pin_used", USED),
+    "expired": ("pin_expired", EXPIRED),
+    "superseded": ("pin_superseded", SUPERSEDED),
+}
 
 
 class Links:
@@ -45,8 +49,9 @@ class Links:
         """An unknown Betriebsnummer takes the very path of a wrong PIN: the same reservation, the
         same lookup (no letter found), the same failure and answer, so nothing tells them apart."""
         now = self.context.clock()
-        attempt = await attempts.reserve(self.context, user_id, client, number, now,
-                                         code="link_throttled", message=THROTTLED)
+        attempt = await attempts.reserve(
+            self.context, user_id, client, number, now, code="link_throttled", message=THROTTLED
+        )
         async with self.pool.acquire() as conn, conn.transaction():
             letters = await repo.letters_by_pin(conn, number, self.context.pin_hash(number, pin))
             state = _state(letters[0], now) if letters else "wrong"
@@ -58,10 +63,16 @@ class Links:
                 business = await repo.business(conn, number)
                 await repo.use_letter(conn, letters[0]["id"], user_id, now)
                 await repo.supersede_requests(conn, user_id, number, now)
-                await emit(conn, PinLinkedV1(
-                    user_id=user_id, betriebsnummer=number, business_name=business["name"],
-                    linked_at=now, business_email=business["email"],
-                ))
+                await emit(
+                    conn,
+                    PinLinkedV1(
+                        user_id=user_id,
+                        betriebsnummer=number,
+                        business_name=business["name"],
+                        linked_at=now,
+                        business_email=business["email"],
+                    ),
+                )
         if state not in domain.USABLE:
             LINK_FAILURES.labels(state).inc()
         if state == "wrong":  # its reserved attempt stays: the failure
@@ -84,23 +95,41 @@ class Links:
 
 
 def _state(letter, now: datetime) -> str:
-    return domain.letter_state(domain.Letter(letter["created_at"], letter["valid_until"], letter["used_at"], letter["superseded_at"], letter["handed_over"]), now)
+    return domain.letter_state(
+        domain.Letter(
+            letter["created_at"],
+            letter["valid_until"],
+            letter["used_at"],
+            letter["superseded_at"],
+            letter["handed_over"],
+        ),
+        now,
+    )
 
 
 def _business(b, accounts, letters, now: datetime) -> dict:
     number = b["betriebsnummer"]
     return {
-        "betriebsnummer": number, "name": b["name"],
+        "betriebsnummer": number,
+        "name": b["name"],
         "address": {"street": b["street"], "postal_code": b["postal_code"], "city": b["city"]},
-        "email": b["email"], "trade": b["trade"], "linked_at": b["linked_at"].isoformat(),
+        "email": b["email"],
+        "trade": b["trade"],
+        "linked_at": b["linked_at"].isoformat(),
         "linked_accounts": [
-            {"user_id": str(a["user_id"]), "linked_at": a["linked_at"].isoformat(), "email": a["email"],
-             "name": f"{a['first_name']} {a['last_name']}" if a["first_name"] else None}
-            for a in accounts if a["betriebsnummer"] == number
+            {
+                "user_id": str(a["user_id"]),
+                "linked_at": a["linked_at"].isoformat(),
+                "email": a["email"],
+                "name": f"{a['first_name']} {a['last_name']}" if a["first_name"] else None,
+            }
+            for a in accounts
+            if a["betriebsnummer"] == number
         ],
         "letters": [
             {k: v for k, v in view(letter, now).items() if k in _LETTER_FIELDS}
-            for letter in letters if letter["betriebsnummer"] == number
+            for letter in letters
+            if letter["betriebsnummer"] == number
         ],
     }
 

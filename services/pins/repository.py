@@ -27,14 +27,18 @@ async def business(conn: asyncpg.Connection, number: str, *, lock: bool = False)
 
 # --- letters --------------------------------------------------------------------------------
 
-async def requests_since(conn: asyncpg.Connection, since: datetime, *, number: str | None = None,
-                         user_id: UUID | None = None) -> list[datetime]:
+
+async def requests_since(
+    conn: asyncpg.Connection, since: datetime, *, number: str | None = None, user_id: UUID | None = None
+) -> list[datetime]:
     """When letters on request were asked for, newest first: for a business or by a member."""
     rows = await conn.fetch(
         "select created_at from pin_letters where reason = 'user_request' and created_at > $1"
         " and ($2::text is null or betriebsnummer = $2) and ($3::uuid is null or requested_by = $3)"
         " order by created_at desc limit 50",
-        since, number, user_id,
+        since,
+        number,
+        user_id,
     )
     return [r["created_at"] for r in rows]
 
@@ -42,7 +46,8 @@ async def requests_since(conn: asyncpg.Connection, since: datetime, *, number: s
 async def insert_letters(conn: asyncpg.Connection, rows: list[tuple]) -> None:
     """rows: (id, betriebsnummer, reason, requested_by, pin_hash, created_at, valid_until)."""
     await conn.copy_records_to_table(
-        "pin_letters", records=rows,
+        "pin_letters",
+        records=rows,
         columns=["id", "betriebsnummer", "reason", "requested_by", "pin_hash", "created_at", "valid_until"],
     )
 
@@ -69,7 +74,8 @@ async def letters_by_pin(conn: asyncpg.Connection, number: str, pin_hash: bytes)
         f"select {LETTER} from pin_letters l join businesses b using (betriebsnummer)"
         " where l.betriebsnummer = $1 and l.pin_hash = $2 and b.deleted_at is null"
         " order by l.used_at nulls first, l.valid_until desc for update of l",
-        number, pin_hash,
+        number,
+        pin_hash,
     )
 
 
@@ -82,24 +88,32 @@ async def supersede_requests(conn: asyncpg.Connection, user_id: UUID, number: st
     await conn.execute(
         "update pin_letters set superseded_at = $3 where requested_by = $1 and betriebsnummer = $2"
         " and used_at is null and superseded_at is null and valid_until > $3",
-        user_id, number, now,
+        user_id,
+        number,
+        now,
     )
 
 
 # --- links and failures ---------------------------------------------------------------------
 
+
 async def is_linked(conn: asyncpg.Connection, user_id: UUID, number: str) -> bool:
-    return bool(await conn.fetchval(
-        "select true from links where user_id = $1 and betriebsnummer = $2", user_id, number
-    ))
+    return bool(
+        await conn.fetchval("select true from links where user_id = $1 and betriebsnummer = $2", user_id, number)
+    )
 
 
 async def insert_link(conn: asyncpg.Connection, user_id: UUID, number: str, now: datetime, letter_id: UUID) -> bool:
-    return bool(await conn.fetchval(
-        "insert into links (user_id, betriebsnummer, linked_at, letter_id) values ($1, $2, $3, $4)"
-        " on conflict do nothing returning true",
-        user_id, number, now, letter_id,
-    ))
+    return bool(
+        await conn.fetchval(
+            "insert into links (user_id, betriebsnummer, linked_at, letter_id) values ($1, $2, $3, $4)"
+            " on conflict do nothing returning true",
+            user_id,
+            number,
+            now,
+            letter_id,
+        )
+    )
 
 
 async def lock_attempts(conn: asyncpg.Connection, keys: list[str]) -> None:
@@ -112,22 +126,29 @@ async def lock_attempts(conn: asyncpg.Connection, keys: list[str]) -> None:
     )
 
 
-async def failures(conn: asyncpg.Connection, user_id: UUID, client: str, number: str, now: datetime,
-                   limits: LinkLimits) -> Failures:
+async def failures(
+    conn: asyncpg.Connection, user_id: UUID, client: str, number: str, now: datetime, limits: LinkLimits
+) -> Failures:
     """Attempts of the last day, reserved ones included: as many rows as the largest limit reads
     (the throttle needs the limit-th newest), so every limit settings allow is the one enforced."""
     since = now - timedelta(days=1)
     member = await conn.fetch(
         "select at, betriebsnummer from link_failures where user_id = $1 and at > $2 order by at desc limit $3",
-        user_id, since, max(limits.member_hour, limits.member_day),
+        user_id,
+        since,
+        max(limits.member_hour, limits.member_day),
     )
     address = await conn.fetch(
         "select at from link_failures where client = $1 and at > $2 order by at desc limit $3",
-        client, since, max(limits.client_hour, limits.client_day),
+        client,
+        since,
+        max(limits.client_hour, limits.client_day),
     )
     count = await conn.fetchval(
         "select count(*) from (select 1 from link_failures where betriebsnummer = $1 and at > $2 limit $3) as day",
-        number, since, limits.business_day,
+        number,
+        since,
+        limits.business_day,
     )
     return Failures([(r["at"], r["betriebsnummer"]) for r in member], [r["at"] for r in address], count)
 
@@ -136,7 +157,10 @@ async def reserve_attempt(conn: asyncpg.Connection, user_id: UUID, client: str, 
     """Counted as a failure from now on, unless released."""
     return await conn.fetchval(
         "insert into link_failures (user_id, client, betriebsnummer, at) values ($1, $2, $3, $4) returning id",
-        user_id, client, number, now,
+        user_id,
+        client,
+        number,
+        now,
     )
 
 
@@ -146,12 +170,15 @@ async def release_attempt(conn: asyncpg.Connection, attempt_id: int) -> None:
 
 async def release_if_known(conn: asyncpg.Connection, attempt_id: int, number: str) -> bool:
     """Release the attempt if `number` is an active business of the register; whether it is."""
-    return bool(await conn.fetchval(
-        "with known as (select 1 from businesses where betriebsnummer = $2 and deleted_at is null),"
-        " released as (delete from link_failures where id = $1 and exists (select 1 from known))"
-        " select exists (select 1 from known)",
-        attempt_id, number,
-    ))
+    return bool(
+        await conn.fetchval(
+            "with known as (select 1 from businesses where betriebsnummer = $2 and deleted_at is null),"
+            " released as (delete from link_failures where id = $1 and exists (select 1 from known))"
+            " select exists (select 1 from known)",
+            attempt_id,
+            number,
+        )
+    )
 
 
 async def linked_businesses(conn: asyncpg.Connection, user_id: UUID) -> list[asyncpg.Record]:
@@ -177,7 +204,11 @@ async def save_member(conn: asyncpg.Connection, user_id: UUID, email: str, first
         "insert into members (user_id, email, first_name, last_name, confirmed_at) values ($1, $2, $3, $4, $5)"
         " on conflict (user_id) do update set email = $2, first_name = $3, last_name = $4, confirmed_at = $5"
         " where members.confirmed_at <= $5",
-        user_id, email, first, last, at,
+        user_id,
+        email,
+        first,
+        last,
+        at,
     )
 
 
@@ -193,7 +224,10 @@ async def lock_member(conn: asyncpg.Connection, user_id: UUID) -> None:
 
 async def linked_since(conn: asyncpg.Connection, user_id: UUID, since: datetime) -> bool:
     """Whether the member linked a business after `since` (a session's start, to the millisecond)."""
-    return bool(await conn.fetchval(
-        "select exists (select 1 from links where user_id = $1 and date_trunc('milliseconds', linked_at) > $2)",
-        user_id, since,
-    ))
+    return bool(
+        await conn.fetchval(
+            "select exists (select 1 from links where user_id = $1 and date_trunc('milliseconds', linked_at) > $2)",
+            user_id,
+            since,
+        )
+    )

@@ -21,8 +21,9 @@ async def measure(dsn: str, n: int) -> dict[str, float]:
     pool = await db.create_pool(dsn, SCHEMA, MIGRATIONS, max_size=2)
     try:
         await import_register(pool, register_file(n), datetime.now(UTC))
-        context = Context(pool=pool, clock=lambda: datetime.now(UTC), pin_key=pin_key("x" * 40),
-                          printshop_key=generate_keypair()[0])
+        context = Context(
+            pool=pool, clock=lambda: datetime.now(UTC), pin_key=pin_key("x" * 40), printshop_key=generate_keypair()[0]
+        )
         watch = Stopwatch()
         result = await annual.issue(context, 2030)
         figures = {"yearly issue": watch.lap()}

@@ -30,6 +30,7 @@ def cpu_seconds(pid: int) -> float:
 async def load(url: str, n: int, headers: dict[str, str]) -> float:
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
     async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
         async def worker(count: int) -> None:
             for _ in range(count):
                 async with session.post(url, json={"betriebsnummer": "1000001"}) as response:
@@ -56,11 +57,20 @@ async def main(n: int) -> None:
     await nats.start()
     upstream_url = f"http://127.0.0.1:{upstream_port}"
     public = f"http://127.0.0.1:{gateway_port}"
-    gateway = ServiceProcess("gateway", {
-        "PORTAL_NATS_URL": nats.url, "PORTAL_PUBLIC_URL": public,
-        "PORTAL_IDENTITY_PRIVATE_KEY": generate_signing_keypair()[1], "PORTAL_LOG_LEVEL": "WARNING",
-        "PORTAL_ACCOUNTS_URL": upstream_url, "PORTAL_PINS_URL": upstream_url, "PORTAL_NOTIFICATIONS_URL": upstream_url,
-    }, gateway_port, folder)
+    gateway = ServiceProcess(
+        "gateway",
+        {
+            "PORTAL_NATS_URL": nats.url,
+            "PORTAL_PUBLIC_URL": public,
+            "PORTAL_IDENTITY_PRIVATE_KEY": generate_signing_keypair()[1],
+            "PORTAL_LOG_LEVEL": "WARNING",
+            "PORTAL_ACCOUNTS_URL": upstream_url,
+            "PORTAL_PINS_URL": upstream_url,
+            "PORTAL_NOTIFICATIONS_URL": upstream_url,
+        },
+        gateway_port,
+        folder,
+    )
     try:
         await _until(lambda: _ok(upstream_url + "/healthz"), 20, "upstream")
         await gateway.start()

@@ -22,8 +22,10 @@ def register_file(n: int, *, seed: int = 1, renamed: int = 0) -> bytes:
         number = str(1_000_001 + i)
         name = f"{'Neu ' if i < renamed else ''}Betrieb {number} GmbH & Co. KG"
         email = f"info@betrieb-{number}.de" if rng.random() < 0.7 else ""
-        lines.append(f"{number};{name};Hauptstraße {rng.randint(1, 200)};{rng.randint(10000, 99999)};"
-                     f"Wiesbaden;{email};{rng.choice(TRADES)}")
+        lines.append(
+            f"{number};{name};Hauptstraße {rng.randint(1, 200)};{rng.randint(10000, 99999)};"
+            f"Wiesbaden;{email};{rng.choice(TRADES)}"
+        )
     return ("\n".join(lines) + "\n").encode("utf-8-sig")
 
 

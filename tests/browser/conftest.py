@@ -8,7 +8,6 @@ from tests.support.browser import DESKTOP, Steps, chromium, log_in
 from tests.support.client import Client
 from tests.support.members import member_with_own_password
 
-
 expect.set_options(timeout=10_000)  # auto-waiting assertions: a loaded CI machine gets time
 
 

@@ -9,7 +9,15 @@ import pytest
 from playwright.async_api import expect
 
 from tests.support.browser import (
-    DESKTOP, MEMBER_PAGES, MOBILE, VISITOR_PAGES, Steps, axe_source, describe, run_axe, scroll_width,
+    DESKTOP,
+    MEMBER_PAGES,
+    MOBILE,
+    VISITOR_PAGES,
+    Steps,
+    axe_source,
+    describe,
+    run_axe,
+    scroll_width,
 )
 from tests.support.client import new_email
 from tests.support.mail import extract_token_link
@@ -17,8 +25,9 @@ from tests.support.mail import extract_token_link
 pytestmark = pytest.mark.integration
 
 BLOCKING = {"serious", "critical"}
-PAGES = [(path, status, "visitor") for path, status in VISITOR_PAGES] + \
-        [(path, status, "member") for path, status in MEMBER_PAGES]
+PAGES = [(path, status, "visitor") for path, status in VISITOR_PAGES] + [
+    (path, status, "member") for path, status in MEMBER_PAGES
+]
 IDS = [f"{who}-{path.split('?')[0].strip('/').replace('/', '-') or 'start'}" for path, _, who in PAGES]
 
 
@@ -34,15 +43,17 @@ async def contexts(browser, member_state):
     for who in ("visitor", "member"):
         for viewport in (MOBILE, DESKTOP):
             made[who, viewport["width"]] = await browser.new_context(
-                viewport=viewport, locale="de-DE", storage_state=member_state if who == "member" else None)
+                viewport=viewport, locale="de-DE", storage_state=member_state if who == "member" else None
+            )
     yield made
     for context in made.values():
         await context.close()
 
 
 @pytest.mark.parametrize(("path", "status", "who"), PAGES, ids=IDS)
-async def test_no_serious_violation_and_no_sideways_scrolling(portal, contexts, axe, path, status, who,
-                                                              test_output) -> None:
+async def test_no_serious_violation_and_no_sideways_scrolling(
+    portal, contexts, axe, path, status, who, test_output
+) -> None:
     problems = []
     for viewport in (MOBILE, DESKTOP):
         width = viewport["width"]
@@ -51,7 +62,9 @@ async def test_no_serious_violation_and_no_sideways_scrolling(portal, contexts, 
             response = await page.goto(portal.gateway_url + path)
             assert response.status == status, f"{path} as {who}: HTTP {response.status}, expected {status}"
             if who == "member":  # still logged in, not sent to the login
-                await expect(page.get_by_role("navigation", name="Hauptmenü").get_by_role("button", name="Abmelden", exact=True)).to_be_visible()
+                await expect(
+                    page.get_by_role("navigation", name="Hauptmenü").get_by_role("button", name="Abmelden", exact=True)
+                ).to_be_visible()
             await page.screenshot(path=str(test_output / f"{width}.png"), full_page=True)
             violations = await run_axe(page, axe)
             if violations:
@@ -60,10 +73,13 @@ async def test_no_serious_violation_and_no_sideways_scrolling(portal, contexts, 
             if blocking:
                 problems.append(f"at {width} px, serious or critical:\n{describe(blocking)}")
             if width == MOBILE["width"] and (scrolled := await scroll_width(page)) > width:
-                wide = await page.evaluate("""(limit) => [...document.querySelectorAll('body *')]
+                wide = await page.evaluate(
+                    """(limit) => [...document.querySelectorAll('body *')]
                     .filter(e => e.getBoundingClientRect().right > limit + 1)
                     .slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
-                                   + (e.className ? '.' + String(e.className).replace(/ /g, '.') : ''))""", width)
+                                   + (e.className ? '.' + String(e.className).replace(/ /g, '.') : ''))""",
+                    width,
+                )
                 problems.append(f"at {width} px the page is {scrolled} px wide (scrolls sideways): {wide}")
         finally:
             await page.close()
@@ -76,8 +92,9 @@ async def test_the_scan_itself_finds_what_it_must(portal, contexts, axe) -> None
     page = await contexts["visitor", DESKTOP["width"]].new_page()
     try:
         await page.goto(portal.gateway_url + "/registrieren")
-        assert "script-src 'self'" in (await page.request.get(portal.gateway_url + "/")).headers[
-            "content-security-policy"]
+        assert (
+            "script-src 'self'" in (await page.request.get(portal.gateway_url + "/")).headers["content-security-policy"]
+        )
         assert not [v for v in await run_axe(page, axe) if v["impact"] in BLOCKING]
         await page.evaluate("""() => {
             const img = document.createElement('img'); img.src = '/static/portal.css';

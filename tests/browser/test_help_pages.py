@@ -9,7 +9,14 @@ import pytest
 from playwright.async_api import expect
 
 from tests.support.browser import (
-    DESKTOP, MEMBER_PAGES, VISITOR_PAGES, import_businesses, log_in, new_betriebsnummer, Steps, typed_date,
+    DESKTOP,
+    MEMBER_PAGES,
+    VISITOR_PAGES,
+    Steps,
+    import_businesses,
+    log_in,
+    new_betriebsnummer,
+    typed_date,
 )
 from tests.support.client import new_email
 
@@ -24,13 +31,10 @@ FAQ_ANSWERS = [
     "Adresse ein Tippfehler eingeschlichen oder die E-Mail wurde von Ihrem Provider als Spam "
     "klassifiziert. Dann werden Sie im Spam-Ordner fündig.",
     "Bitte prüfen Sie Ihre E-Mail-Adresse und Ihr Passwort.",
-    "Tippen Sie das Passwort bitte händisch ein – beim Copy-and-Paste wird häufig ein Leerzeichen "
-    "mitkopiert.",
-    "Häufig verwechselt werden: „l“ (kleines „L“) und „I“ (großes „i“) sowie „O“ (großes o) und "
-    "„0“ (Null).",
+    "Tippen Sie das Passwort bitte händisch ein – beim Copy-and-Paste wird häufig ein Leerzeichen mitkopiert.",
+    "Häufig verwechselt werden: „l“ (kleines „L“) und „I“ (großes „i“) sowie „O“ (großes o) und „0“ (Null).",
     "Sollten Sie Ihr Passwort nicht mehr wissen, nutzen Sie bitte diese Funktion: Passwort vergessen",
-    "Dort haben Sie die Möglichkeit im eingeloggten Zustand bei \"Passwort ändern\" sich ein neues "
-    "Passwort zu vergeben.",
+    'Dort haben Sie die Möglichkeit im eingeloggten Zustand bei "Passwort ändern" sich ein neues Passwort zu vergeben.',
     "Ihre Betriebsnummer finden Sie auf Ihrem Beitragsbescheid, der Ihnen jährlich zugestellt wird.",
     "Den PIN-Code für die Verknüpfung von Nutzer-Account und Betrieb erhalten Sie per Post an Ihre "
     "Betriebsadresse. Hier können Sie einen neuen Code anfordern",
@@ -69,7 +73,8 @@ async def test_a_wrong_password_is_explained_in_german_with_the_faq_hints(portal
 
 
 async def test_a_wrong_pin_is_explained_next_to_the_field_and_the_member_stays_logged_in(
-        portal, browser, member_state, test_output) -> None:
+    portal, browser, member_state, test_output
+) -> None:
     number = new_betriebsnummer()
     import_businesses(portal, [f"{number};Malerbetrieb Falsche PIN;Rheinstraße 5;65185;Wiesbaden;;Maler"], test_output)
     context = await browser.new_context(viewport=DESKTOP, locale="de-DE", storage_state=member_state)
@@ -85,14 +90,17 @@ async def test_a_wrong_pin_is_explained_next_to_the_field_and_the_member_stays_l
         await expect(pin).to_have_accessible_description(re.compile(re.escape(WRONG_PIN)))
         await expect(pin).to_have_value("")  # typed again, not shown back
         await expect(page.get_by_label("Betriebsnummer", exact=True)).to_have_value(number)
-        await expect(page.get_by_role("navigation", name="Hauptmenü").get_by_role("button", name="Abmelden")).to_be_visible()
+        await expect(
+            page.get_by_role("navigation", name="Hauptmenü").get_by_role("button", name="Abmelden")
+        ).to_be_visible()
         await page.screenshot(path=str(test_output / "01-falsche-pin.png"), full_page=True)
     finally:
         await context.close()
 
 
 async def test_the_faq_is_reachable_from_every_page_and_answers_each_question(
-        portal, browser, member_state, test_output) -> None:
+    portal, browser, member_state, test_output
+) -> None:
     visitor = await browser.new_context(viewport=DESKTOP, locale="de-DE")
     signed_in = await browser.new_context(viewport=DESKTOP, locale="de-DE", storage_state=member_state)
     unreachable = []

@@ -9,7 +9,13 @@ import pytest
 from playwright.async_api import expect
 
 from tests.support.browser import (
-    import_businesses, letters_for, log_in, new_betriebsnummer, pdf_text, pin_from_letter, running_printshop,
+    import_businesses,
+    letters_for,
+    log_in,
+    new_betriebsnummer,
+    pdf_text,
+    pin_from_letter,
+    running_printshop,
 )
 from tests.support.client import new_email
 from tests.support.mail import extract_password, extract_token_link
@@ -169,4 +175,3 @@ async def is_top_right(page, locator) -> bool | dict:
     if box and box["x"] + box["width"] / 2 > width / 2 and box["y"] < 120:
         return True
     return {"box": box, "viewport_width": width}
-

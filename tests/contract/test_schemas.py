@@ -28,7 +28,10 @@ def first_published(path: Path) -> dict | None:
     try:
         commits = subprocess.run(
             ["git", "log", "--diff-filter=A", "--format=%H", "--", relative],
-            cwd=ROOT, capture_output=True, text=True, check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.split()
         if not commits:
             return None

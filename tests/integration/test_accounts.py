@@ -30,7 +30,9 @@ async def test_login_forced_change_and_logout_round_trip(portal) -> None:
         status, html, headers = await client.page("GET", "/konto")
         assert status == 303 and headers["Location"].endswith("/passwort-aendern")
 
-        status, _ = await client.api("POST", "/api/v1/accounts/password", {"current_password": initial, "new_password": NEW_PASSWORD})
+        status, _ = await client.api(
+            "POST", "/api/v1/accounts/password", {"current_password": initial, "new_password": NEW_PASSWORD}
+        )
         assert status == 204
         status, me = await client.api("GET", "/api/v1/accounts/me")
         assert status == 200 and me["must_change_password"] is False
@@ -50,11 +52,17 @@ async def test_login_forced_change_and_logout_round_trip(portal) -> None:
 async def test_the_session_cookie_is_safe(portal) -> None:
     async with Client(portal.gateway_url) as client:
         email, initial = await confirmed_member(portal, client)
-        async with client.session.post(portal.gateway_url + "/api/v1/accounts/sessions", json={"email": email, "password": initial}) as response:
+        async with client.session.post(
+            portal.gateway_url + "/api/v1/accounts/sessions", json={"email": email, "password": initial}
+        ) as response:
             cookie = response.cookies["kp_session"]
         assert cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["path"] == "/"
         assert len(cookie.value) >= 43  # 256 bits, base64
-        rows = await query(portal.database_url, "select token_hash from accounts.sessions s join accounts.users u on u.id = s.user_id where u.email_key = $1", email)
+        rows = await query(
+            portal.database_url,
+            "select token_hash from accounts.sessions s join accounts.users u on u.id = s.user_id where u.email_key = $1",
+            email,
+        )
         assert rows and all(cookie.value.encode() not in bytes(r["token_hash"]) for r in rows)
 
 
@@ -86,7 +94,9 @@ async def test_password_change_ends_other_sessions_on_two_gateway_replicas(porta
         assert (await elsewhere.api("GET", "/api/v1/accounts/me"))[0] == 200  # cached on replica 2
         await logged_in(me, email, password)
         assert (await me.api("GET", "/api/v1/accounts/me"))[0] == 200
-        status, _ = await me.api("POST", "/api/v1/accounts/password", {"current_password": password, "new_password": password + " neu"})
+        status, _ = await me.api(
+            "POST", "/api/v1/accounts/password", {"current_password": password, "new_password": password + " neu"}
+        )
         assert status == 204
         changed = time.monotonic()
         while (await elsewhere.api("GET", "/api/v1/accounts/me"))[0] != 401:
@@ -106,13 +116,19 @@ async def test_password_reset_link_works_once_and_ends_every_session(portal) -> 
         assert "/passwort-zuruecksetzen?token=" in link
         token = link.split("token=", 1)[1]
         new = "Schornsteinfeger bringen Glück"
-        assert (await client.api("POST", "/api/v1/accounts/password/reset", {"token": token, "new_password": new}))[0] == 204
-        status, body = await client.api("POST", "/api/v1/accounts/password/reset", {"token": token, "new_password": new + "!"})
+        assert (await client.api("POST", "/api/v1/accounts/password/reset", {"token": token, "new_password": new}))[
+            0
+        ] == 204
+        status, body = await client.api(
+            "POST", "/api/v1/accounts/password/reset", {"token": token, "new_password": new + "!"}
+        )
         assert status == 409 and body["error"]["code"] == "token_used"
         assert (await other.api("GET", "/api/v1/accounts/me"))[0] == 401
         assert (await client.api("POST", "/api/v1/accounts/sessions", {"email": email, "password": password}))[0] == 401
         await logged_in(client, email, new)
-    await portal.mail.wait_for(lambda m: m.to == email and "geändert" in m.subject and "vergessen" in m.text, timeout=30)
+    await portal.mail.wait_for(
+        lambda m: m.to == email and "geändert" in m.subject and "vergessen" in m.text, timeout=30
+    )
 
 
 async def test_forgot_password_for_an_unconfirmed_account_sends_the_confirmation_again(portal) -> None:
@@ -146,11 +162,18 @@ async def test_throttling_engages_the_same_for_known_and_unknown_addresses(porta
         known, password = await member_with_own_password(portal, member, "throttle")
         unknown = new_email("nobody")
         for address in (known, unknown):
-            answers = [await stranger.api("POST", "/api/v1/accounts/sessions", {"email": address, "password": "Falsches Passwort 123"}) for _ in range(6)]
+            answers = [
+                await stranger.api(
+                    "POST", "/api/v1/accounts/sessions", {"email": address, "password": "Falsches Passwort 123"}
+                )
+                for _ in range(6)
+            ]
             assert [s for s, _ in answers] == [401] * 5 + [429]
             assert answers[-1][1]["error"]["code"] == "login_throttled"
         # while throttled, the right password is refused from the stranger's browser too ...
-        assert (await stranger.api("POST", "/api/v1/accounts/sessions", {"email": known, "password": password}))[0] == 429
+        assert (await stranger.api("POST", "/api/v1/accounts/sessions", {"email": known, "password": password}))[
+            0
+        ] == 429
         # ... but the member's own browser, trusted since its earlier login, still gets in
         await logged_in(member, known, password)
 
@@ -158,10 +181,16 @@ async def test_throttling_engages_the_same_for_known_and_unknown_addresses(porta
 async def test_a_burst_of_logins_is_answered_not_queued_forever(portal_factory) -> None:
     portal = await portal_factory()
     async with Client(portal.gateway_url) as client:
-        answers = await asyncio.gather(*(
-            client.api("POST", "/api/v1/accounts/sessions", {"email": new_email("burst"), "password": "Falsches Passwort 123"})
-            for _ in range(150)
-        ))
+        answers = await asyncio.gather(
+            *(
+                client.api(
+                    "POST",
+                    "/api/v1/accounts/sessions",
+                    {"email": new_email("burst"), "password": "Falsches Passwort 123"},
+                )
+                for _ in range(150)
+            )
+        )
     assert {status for status, _ in answers} <= {401, 429, 503}
     assert all(body["error"]["message"] for _, body in answers)
 
@@ -179,7 +208,9 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "body", "status"), BAD, ids=[f"{m} {p} {i}" for i, (m, p, _, _) in enumerate(BAD)])
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"), BAD, ids=[f"{m} {p} {i}" for i, (m, p, _, _) in enumerate(BAD)]
+)
 async def test_bad_input_is_a_german_4xx(portal, method, path, body, status) -> None:
     async with Client(portal.gateway_url) as client:
         got, answer = await client.api(method, path, body)
@@ -194,10 +225,18 @@ async def test_bad_input_is_a_german_4xx(portal, method, path, body, status) -> 
 async def test_a_weak_new_password_is_refused_and_nothing_changes(portal, new_password, says) -> None:
     async with Client(portal.gateway_url) as client:
         email, password = await member_with_own_password(portal, client, "weak")
-        before = await query(portal.database_url, "select password_hash from accounts.users where email_key = $1", email)
-        status, body = await client.api("POST", "/api/v1/accounts/password", {"current_password": password, "new_password": new_password})
+        before = await query(
+            portal.database_url, "select password_hash from accounts.users where email_key = $1", email
+        )
+        status, body = await client.api(
+            "POST", "/api/v1/accounts/password", {"current_password": password, "new_password": new_password}
+        )
         assert status == 422 and says in body["error"]["fields"]["new_password"]
-        status, body = await client.api("POST", "/api/v1/accounts/password", {"current_password": "Falsch Falsch Falsch", "new_password": NEW_PASSWORD + "!"})
+        status, body = await client.api(
+            "POST",
+            "/api/v1/accounts/password",
+            {"current_password": "Falsch Falsch Falsch", "new_password": NEW_PASSWORD + "!"},
+        )
         assert status == 422 and "aktuelle Passwort" in body["error"]["fields"]["current_password"]
     after = await query(portal.database_url, "select password_hash from accounts.users where email_key = $1", email)
     assert before == after
@@ -206,7 +245,8 @@ async def test_a_weak_new_password_is_refused_and_nothing_changes(portal, new_pa
 async def test_a_cross_site_login_is_refused(portal) -> None:
     async with Client(portal.gateway_url) as client:
         async with client.session.post(
-            portal.gateway_url + "/api/v1/accounts/sessions", json={"email": "a@example.de", "password": "x" * 12},
+            portal.gateway_url + "/api/v1/accounts/sessions",
+            json={"email": "a@example.de", "password": "x" * 12},
             headers={"Origin": "https://evil.example"},
         ) as response:
             assert response.status == 403

@@ -41,8 +41,16 @@ class Answer:
     cookies: dict[str, str]
 
 
-async def send(accounts, method: str, path: str, body=None, *, address: str = "192.0.2.7",
-               device: str | None = None, user: str = "") -> Answer:
+async def send(
+    accounts,
+    method: str,
+    path: str,
+    body=None,
+    *,
+    address: str = "192.0.2.7",
+    device: str | None = None,
+    user: str = "",
+) -> Answer:
     """As the gateway forwards it from `address`; no cookie but the device cookie, when given."""
     request = signed(method, path, body, user=user, client=address)
     if device:
@@ -67,8 +75,12 @@ def hashes_run() -> float:
 
 def throttled(answer: Answer) -> bool:
     retry = answer.headers.get("Retry-After", "")
-    return (answer.status == 429 and answer.body["error"]["code"] == "login_throttled"
-            and retry.isdigit() and int(retry) > 0)
+    return (
+        answer.status == 429
+        and answer.body["error"]["code"] == "login_throttled"
+        and retry.isdigit()
+        and int(retry) > 0
+    )
 
 
 async def failures(accounts, email: str) -> int:
@@ -84,8 +96,12 @@ async def session_user(accounts, token: str) -> str:
 
 async def sealed_tokens(accounts, subject: str, field: str, email: str) -> list[str]:
     """The tokens of the links sent to `email` in `subject` events, oldest first."""
-    rows = await query(accounts.dsn, "select payload from accounts.outbox where subject = $1"
-                       " and payload->>'email' = $2 order by id", subject, email)
+    rows = await query(
+        accounts.dsn,
+        "select payload from accounts.outbox where subject = $1 and payload->>'email' = $2 order by id",
+        subject,
+        email,
+    )
     return [unseal(accounts.private_key, _json(r["payload"])[field]).split("token=")[1] for r in rows]
 
 
@@ -101,6 +117,7 @@ async def accounts(postgres, nats_server):
 
 
 # --- throttles that hold under concurrency ------------------------------------------------------
+
 
 async def test_a_hundred_parallel_wrong_logins_check_only_the_allowance(accounts) -> None:
     email, password = await active_member(accounts)
@@ -152,6 +169,7 @@ async def test_a_hundred_failures_a_day_stop_untrusted_logins_but_not_the_owner(
 
 # --- one address, many people -------------------------------------------------------------------
 
+
 async def test_an_attacker_spraying_from_an_office_does_not_refuse_its_members(accounts) -> None:
     member_email, member_password = await active_member(accounts)
     hit_email, hit_password = await active_member(accounts)  # an account the attacker tries once
@@ -165,8 +183,9 @@ async def test_an_attacker_spraying_from_an_office_does_not_refuse_its_members(a
     member = await send(accounts, "POST", LOGIN, login(member_email, member_password), address=OFFICE)
     assert member.status == 201
     # and so does one whose account was, from the browser the account trusts.
-    owner = await send(accounts, "POST", LOGIN, login(hit_email, hit_password), address=OFFICE,
-                       device=trusted.cookies["kp_device"])
+    owner = await send(
+        accounts, "POST", LOGIN, login(hit_email, hit_password), address=OFFICE, device=trusted.cookies["kp_device"]
+    )
     assert owner.status == 201
     # Without that cookie the attacker and the owner look the same: wait until the address calms.
     stranger = await send(accounts, "POST", LOGIN, login(hit_email, hit_password), address=OFFICE)
@@ -174,6 +193,7 @@ async def test_an_attacker_spraying_from_an_office_does_not_refuse_its_members(a
 
 
 # --- a full hashing pool ------------------------------------------------------------------------
+
 
 @pytest.fixture
 async def small_pool(postgres, nats_server):
@@ -195,7 +215,8 @@ async def user_row(accounts, email: str):
         " (select count(*) from accounts.login_failures f where f.account_key = u.email_key) as failures,"
         " (select count(*) from accounts.password_resets r where r.user_id = u.id and r.used_at is not null)"
         "  as used_resets"
-        " from accounts.users u where email_key = $1", email,
+        " from accounts.users u where email_key = $1",
+        email,
     )
     return rows[0]
 
@@ -220,12 +241,15 @@ async def test_a_full_hashing_pool_answers_503_with_retry_after_and_stores_nothi
     requests = (
         [("confirm", email, CONFIRM, {"token": token}, "") for email, token in to_confirm]
         + [("login", email, LOGIN, login(email, password), "") for email, password in to_login]
-        + [("change", email, CHANGE, {"current_password": password, **new}, user)
-           for email, password, user in to_change]
+        + [
+            ("change", email, CHANGE, {"current_password": password, **new}, user)
+            for email, password, user in to_change
+        ]
         + [("reset", email, RESET, {"token": token, **new}, "") for email, token in to_reset]
     )
-    answers = await asyncio.gather(*(send(accounts, "POST", path, body, user=user)
-                                     for _, _, path, body, user in requests))
+    answers = await asyncio.gather(
+        *(send(accounts, "POST", path, body, user=user) for _, _, path, body, user in requests)
+    )
 
     done = {"confirm": 200, "login": 201, "change": 204, "reset": 204}
     busy = []
@@ -241,8 +265,11 @@ async def test_a_full_hashing_pool_answers_503_with_retry_after_and_stores_nothi
         now, then = await user_row(accounts, email), before[email]
         keep = ("state", "password_hash", "sessions", "used_resets")
         assert [now[k] for k in keep] == [then[k] for k in keep] and now["failures"] == 0, kind
-        confirmed = await query(accounts.dsn, "select 1 from accounts.outbox where subject = 'user.confirmed.v1'"
-                                " and payload->>'user_id' = $1", str(now["id"]))
+        confirmed = await query(
+            accounts.dsn,
+            "select 1 from accounts.outbox where subject = 'user.confirmed.v1' and payload->>'user_id' = $1",
+            str(now["id"]),
+        )
         assert not confirmed or kind != "confirm"
     for kind, _email, path, body, user in busy:  # and the same request, repeated, goes through
         assert (await send(accounts, "POST", path, body, user=user)).status == done[kind], kind
@@ -250,13 +277,17 @@ async def test_a_full_hashing_pool_answers_503_with_retry_after_and_stores_nothi
 
 # --- a pending registration belongs to whoever reads the mail -----------------------------------
 
+
 async def confirmation_tokens(accounts, email: str) -> list[str]:
     return await sealed_tokens(accounts, "user.registered.v1", "confirmation_link", email)
 
 
 async def person_of(accounts, email: str) -> dict:
-    rows = await query(accounts.dsn, "select first_name, last_name, birth_date::text as born, state"
-                       " from accounts.users where email_key = $1", email)
+    rows = await query(
+        accounts.dsn,
+        "select first_name, last_name, birth_date::text as born, state from accounts.users where email_key = $1",
+        email,
+    )
     return dict(rows[0])
 
 
@@ -271,8 +302,12 @@ async def test_a_stranger_registering_the_same_pending_address_changes_nothing_i
     owners_link, _strangers_link = await confirmation_tokens(accounts, email)
     assert (await send(accounts, "POST", CONFIRM, {"token": owners_link})).status == 200
     assert await person_of(accounts, email) == ERIKA
-    rows = await query(accounts.dsn, "select payload->>'first_name', payload->>'last_name' from accounts.outbox"
-                       " where subject = 'user.confirmed.v1' and payload->>'email' = $1", email)
+    rows = await query(
+        accounts.dsn,
+        "select payload->>'first_name', payload->>'last_name' from accounts.outbox"
+        " where subject = 'user.confirmed.v1' and payload->>'email' = $1",
+        email,
+    )
     assert [tuple(r) for r in rows] == [("Erika", "Mustermann")]
 
 
@@ -298,10 +333,15 @@ async def test_sending_the_mail_again_carries_what_was_entered_last(accounts) ->
 
 # --- control characters -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("first_name", "Er\x00ika"), ("last_name", "Muster\nmann"), ("email", "erika\n@example.de"),
-     ("birth_date", "1979-05-04\x00")],
+    [
+        ("first_name", "Er\x00ika"),
+        ("last_name", "Muster\nmann"),
+        ("email", "erika\n@example.de"),
+        ("birth_date", "1979-05-04\x00"),
+    ],
 )
 async def test_control_characters_in_a_registration_are_refused_and_nothing_is_stored(accounts, field, value) -> None:
     email = new_email("nul")
@@ -309,8 +349,9 @@ async def test_control_characters_in_a_registration_are_refused_and_nothing_is_s
     assert 400 <= answer.status < 500 and answer.body["error"]["message"].startswith("Bitte")
     addresses = [email, value] if field == "email" else [email]  # Postgres refuses even to compare a NUL
     assert not await query(accounts.dsn, "select 1 from accounts.users where email = any($1::text[])", addresses)
-    assert not await query(accounts.dsn, "select 1 from accounts.outbox where payload->>'email' = any($1::text[])",
-                           addresses)
+    assert not await query(
+        accounts.dsn, "select 1 from accounts.outbox where payload->>'email' = any($1::text[])", addresses
+    )
 
 
 async def test_a_control_character_in_a_login_is_refused_before_any_hash(accounts) -> None:

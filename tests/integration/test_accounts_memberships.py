@@ -37,18 +37,24 @@ async def test_a_link_records_the_membership_and_ends_every_session(accounts, na
     tokens = [await login(accounts, email, password) for _ in range(2)]
     status, body = await call(accounts, "POST", RESOLVE_PATH, {"token": tokens[0]})
     user_id = body["user_id"]
-    event = PinLinkedV1(user_id=user_id, betriebsnummer="4711", business_name="Dachdeckerei Muster", linked_at=datetime.now(UTC))
+    event = PinLinkedV1(
+        user_id=user_id, betriebsnummer="4711", business_name="Dachdeckerei Muster", linked_at=datetime.now(UTC)
+    )
     await publish(nats_server.url, event)
     await publish(nats_server.url, event.model_copy(update={}))  # a redelivery: same event id
 
-    rows = await until(lambda: query(accounts.dsn, "select * from accounts.memberships where user_id = $1", event.user_id),
-                       "membership recorded")
+    rows = await until(
+        lambda: query(accounts.dsn, "select * from accounts.memberships where user_id = $1", event.user_id),
+        "membership recorded",
+    )
 
     assert rows[0]["betriebsnummer"] == "4711" and rows[0]["business_name"] == "Dachdeckerei Muster"
     for token in tokens:
         assert (await call(accounts, "POST", RESOLVE_PATH, {"token": token}))[0] == 404
     revokes = await query(accounts.dsn, "select payload from accounts.outbox where subject = 'session.revoke.v1'")
-    reasons = [json.loads(r["payload"])["reason"] if isinstance(r["payload"], str) else r["payload"]["reason"] for r in revokes]
+    reasons = [
+        json.loads(r["payload"])["reason"] if isinstance(r["payload"], str) else r["payload"]["reason"] for r in revokes
+    ]
     assert reasons.count("business_linked") == 1
 
     fresh = await login(accounts, email, password)

@@ -16,9 +16,16 @@ ANONYMOUS = [
     ("/api/v1/accounts/sessions", {"email": "kp-nul@example.de", "password": "ein langes Passwort"}),
     ("/api/v1/accounts/password/forgot", {"email": "kp-nul@example.de"}),
     ("/api/v1/accounts/password/reset", {"token": "t" * 43, "new_password": "ein langes Passwort"}),
-    ("/api/v1/notifications/contact", {"name": "Erika Muster", "email": "kp-nul@example.de",
-                                       "betriebsnummer": "1234567", "betriebsname": "Muster GmbH",
-                                       "message": "Eine Frage zum Kundenportal."}),
+    (
+        "/api/v1/notifications/contact",
+        {
+            "name": "Erika Muster",
+            "email": "kp-nul@example.de",
+            "betriebsnummer": "1234567",
+            "betriebsname": "Muster GmbH",
+            "message": "Eine Frage zum Kundenportal.",
+        },
+    ),
 ]
 SIGNED_IN = [
     ("/api/v1/accounts/password", {"current_password": "ein langes Passwort", "new_password": "ein anderes Passwort"}),
@@ -50,14 +57,19 @@ async def test_control_characters_are_refused_everywhere(portal) -> None:
             await assert_refused(member, path, body)
     rows = await query(portal.database_url, "select 1 from accounts.users where email like 'kp-nul%'")
     assert rows == []
-    rows = await query(portal.database_url, "select 1 from notifications.contact_requests where address_key like '%kp-nul%'")
+    rows = await query(
+        portal.database_url, "select 1 from notifications.contact_requests where address_key like '%kp-nul%'"
+    )
     assert rows == []
 
 
 async def test_a_registration_form_with_a_nul_byte_is_answered_on_the_page(portal) -> None:
     email = new_email("nulform")
     async with Client(portal.gateway_url) as visitor:
-        status, html, _ = await visitor.page("POST", "/registrieren", {
-            "first_name": "Er\x00ika", "last_name": "Muster", "email": email, "birth_date": "04.05.1979"})
+        status, html, _ = await visitor.page(
+            "POST",
+            "/registrieren",
+            {"first_name": "Er\x00ika", "last_name": "Muster", "email": email, "birth_date": "04.05.1979"},
+        )
     assert status == 422 and "Steuerzeichen" in html
     assert await query(portal.database_url, "select 1 from accounts.users where email = $1", email) == []

@@ -24,9 +24,14 @@ async def test_an_attackers_failures_do_not_refuse_a_member_behind_the_same_prox
         email, password = await member_with_own_password(portal, setup, "proxy")
     # the attacker forges a different address in front each time: only the proxy's hop counts
     async with BehindProxy(portal.gateway_url, "198.51.100.66", claimed="192.0.2.1") as attacker:
-        statuses = [(await attacker.api("POST", "/api/v1/accounts/sessions",
-                                        {"email": new_email("opfer"), "password": "falsch geraten 123"}))[0]
-                    for _ in range(15)]
+        statuses = [
+            (
+                await attacker.api(
+                    "POST", "/api/v1/accounts/sessions", {"email": new_email("opfer"), "password": "falsch geraten 123"}
+                )
+            )[0]
+            for _ in range(15)
+        ]
     assert statuses[:10] == [401] * 10
     async with BehindProxy(portal.gateway_url, "203.0.113.7") as member:
         status, body = await member.api("POST", "/api/v1/accounts/sessions", {"email": email, "password": password})

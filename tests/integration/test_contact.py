@@ -26,9 +26,14 @@ ACCEPTED = {"status": "accepted", "message": "Vielen Dank für Ihre Nachricht. W
 
 def form(email: str, **changes) -> dict:
     marker = secrets.token_hex(6)
-    return {"name": "Erika Müller", "email": email, "betriebsnummer": "1234567",
-            "betriebsname": "Müller Elektro GmbH",
-            "message": f"Ich finde meine PIN nicht mehr <b>{marker}</b>.\nViele Grüße", **changes}
+    return {
+        "name": "Erika Müller",
+        "email": email,
+        "betriebsnummer": "1234567",
+        "betriebsname": "Müller Elektro GmbH",
+        "message": f"Ich finde meine PIN nicht mehr <b>{marker}</b>.\nViele Grüße",
+        **changes,
+    }
 
 
 def marker_of(body: dict) -> str:
@@ -44,7 +49,8 @@ async def mails_of_request(portal, marker: str) -> list:
             "select kind, recipient, state from notifications.mails where source_event_id in"
             " (select source_event_id from notifications.mails"
             "  where kind = 'contact_request' and context->>'message' like '%' || $1 || '%')",
-            marker)
+            marker,
+        )
         return rows if rows and all(r["state"] == "sent" for r in rows) else None
 
     return await until(all_sent, f"the mails of contact request {marker} sent", timeout=30)
@@ -85,8 +91,7 @@ async def test_a_signed_in_member_gets_the_copy_at_their_own_address_even_if_the
     assert copy.subject == "Ihre Nachricht an die Handwerkskammer"
     assert body["message"] in copy.text.replace("\r\n", "\n") and "<b>" not in copy.html
     rows = await mails_of_request(portal, marker)
-    assert sorted((r["kind"], r["recipient"]) for r in rows) == [("contact_copy", member),
-                                                                ("contact_request", SUPPORT)]
+    assert sorted((r["kind"], r["recipient"]) for r in rows) == [("contact_copy", member), ("contact_request", SUPPORT)]
     request = next(m for m in caught_with(portal, marker) if m.to == SUPPORT)
     assert f"Reply-To: {stranger}" in request.raw.decode() and member in request.text
     assert portal.mail.find(lambda m: stranger in m.recipients) == []
@@ -109,7 +114,8 @@ async def stored_for(portal, email: str) -> list:
         "select 'mail' from notifications.mails where lower(recipient) = lower($1)"
         "  or lower(context->>'reply_to') = lower($1)"
         " union all select 'request' from notifications.contact_requests where address_key = lower($1)",
-        email)
+        email,
+    )
 
 
 async def test_bad_input_stores_nothing(portal) -> None:
@@ -136,16 +142,21 @@ async def test_nul_and_control_characters_are_a_german_4xx_and_store_nothing(por
 def signed(portal, client_address: str, body: bytes) -> dict[str, str]:
     """As the gateway would sign this very request for `client_address`, anonymous."""
     signer = identity.Signer(portal.secrets.identity_private_key)
-    return {**signer.headers(identity.Identity(user="", client=client_address), "POST", PATH, body),
-            "Content-Type": "application/json"}
+    return {
+        **signer.headers(identity.Identity(user="", client=client_address), "POST", PATH, body),
+        "Content-Type": "application/json",
+    }
 
 
 async def contact_from(portal, client_address: str, body: dict) -> tuple[int, dict, dict]:
     """Straight to notifications, so that every request can come from a client of its own."""
     raw = json.dumps(body).encode()
-    async with aiohttp.ClientSession() as session, session.post(
-        f"{portal.url('notifications')}{PATH}", data=raw, headers=signed(portal, client_address, raw)
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{portal.url('notifications')}{PATH}", data=raw, headers=signed(portal, client_address, raw)
+        ) as response,
+    ):
         return response.status, await response.json(), dict(response.headers)
 
 
@@ -167,10 +178,10 @@ async def test_one_client_may_write_five_times_an_hour(portal) -> None:
 
 async def test_the_hourly_cap_for_everyone_holds_under_50_parallel_requests(portal_factory) -> None:
     cap = 10
-    own = await portal_factory(services=["notifications"],
-                               env={"notifications": {"PORTAL_CONTACT_PER_HOUR": str(cap)}})
-    answers = await asyncio.gather(*(
-        contact_from(own, f"198.51.100.{n}", form(new_email(f"kontaktflut{n}"))) for n in range(50)))
+    own = await portal_factory(services=["notifications"], env={"notifications": {"PORTAL_CONTACT_PER_HOUR": str(cap)}})
+    answers = await asyncio.gather(
+        *(contact_from(own, f"198.51.100.{n}", form(new_email(f"kontaktflut{n}"))) for n in range(50))
+    )
 
     statuses = [status for status, _, _ in answers]
     assert statuses.count(202) == cap and statuses.count(429) == 50 - cap

@@ -43,7 +43,9 @@ async def kill_between_mails(portal) -> None:
     process = portal.services["notifications"]
     for _ in range(500):
         os.kill(process.pid, signal.SIGSTOP)
-        rows = await query(portal.database_url, "select count(*) as n from notifications.mails where state = 'processing'")
+        rows = await query(
+            portal.database_url, "select count(*) as n from notifications.mails where state = 'processing'"
+        )
         if rows[0]["n"] == 0:
             await process.kill()
             return
@@ -102,8 +104,11 @@ async def test_smtp_down_then_back(portal_factory, mail) -> None:
     await mail.stop_smtp()
     async with Client(portal.gateway_url) as client:
         assert {await register(client, e) for e in emails} == {202}
+
     async def all_failed_once():
-        rows = await query(portal.database_url, "select last_error from notifications.mails where attempts > 0 and state = 'queued'")
+        rows = await query(
+            portal.database_url, "select last_error from notifications.mails where attempts > 0 and state = 'queued'"
+        )
         return rows if len(rows) == len(emails) else None
 
     failed = await until(all_failed_once, "every mail tried and put back to wait")

@@ -25,7 +25,8 @@ async def pause_accounts_consumer(portal, until_: datetime | None) -> None:
     try:
         body = {"pause_until": until_.isoformat().replace("+00:00", "Z")} if until_ else {}
         reply = await connection.request(
-            f"$JS.API.CONSUMER.PAUSE.{PinLinkedV1.STREAM}.{ACCOUNTS_DURABLE}", json.dumps(body).encode(), timeout=5)
+            f"$JS.API.CONSUMER.PAUSE.{PinLinkedV1.STREAM}.{ACCOUNTS_DURABLE}", json.dumps(body).encode(), timeout=5
+        )
         assert "error" not in json.loads(reply.data), reply.data
     finally:
         await connection.close()
@@ -33,10 +34,15 @@ async def pause_accounts_consumer(portal, until_: datetime | None) -> None:
 
 async def pin_from_outbox(portal, number: str) -> str:
     """The PIN as the print shop reads it: from the sealed event, with its private key."""
+
     async def sealed():
-        rows = await query(portal.database_url, "select payload from pins.outbox where subject = 'pin.requested.v1'"
-                                                " and payload->>'betriebsnummer' = $1", number)
+        rows = await query(
+            portal.database_url,
+            "select payload from pins.outbox where subject = 'pin.requested.v1' and payload->>'betriebsnummer' = $1",
+            number,
+        )
         return rows
+
     rows = await until(sealed, "the PIN letter's event")
     payload = rows[0]["payload"]
     payload = json.loads(payload) if isinstance(payload, str) else payload
@@ -46,8 +52,11 @@ async def pin_from_outbox(portal, number: str) -> str:
 async def test_a_link_ends_older_sessions_at_once_and_spares_newer_ones(portal, test_output) -> None:
     number = new_betriebsnummer()
     import_businesses(portal, [f"{number};Zimmerei Alt & Neu;Mainzer Straße 3;65185;Wiesbaden;;Zimmerer"], test_output)
-    async with Client(portal.gateway_url) as linking, Client(portal.gateway_url) as other_tab, \
-            Client(portal.gateway_url) as later:
+    async with (
+        Client(portal.gateway_url) as linking,
+        Client(portal.gateway_url) as other_tab,
+        Client(portal.gateway_url) as later,
+    ):
         email, password = await member_with_own_password(portal, linking, "linksessions")
         await logged_in(other_tab, email, password)
         assert (await other_tab.api("GET", "/api/v1/pins/requests"))[0] == 200  # cached by the gateway
@@ -75,12 +84,19 @@ async def test_a_link_ends_older_sessions_at_once_and_spares_newer_ones(portal, 
 
         # ... and survives the event when accounts hears of the link.
         async def membership():
-            return await query(portal.database_url, "select 1 from accounts.memberships m join accounts.users u"
-                                                    " on u.id = m.user_id where u.email = $1", email)
+            return await query(
+                portal.database_url,
+                "select 1 from accounts.memberships m join accounts.users u on u.id = m.user_id where u.email = $1",
+                email,
+            )
+
         await until(membership, "accounts records the membership", timeout=30)
         status, me = await later.api("GET", "/api/v1/accounts/me")
         assert status == 200 and [b["betriebsnummer"] for b in me["businesses"]] == [number]
         assert (await later.api("GET", "/api/v1/pins/businesses/mine"))[0] == 200
-        sessions = await query(portal.database_url, "select s.id from accounts.sessions s join accounts.users u"
-                                                    " on u.id = s.user_id where u.email = $1", email)
+        sessions = await query(
+            portal.database_url,
+            "select s.id from accounts.sessions s join accounts.users u on u.id = s.user_id where u.email = $1",
+            email,
+        )
         assert len(sessions) == 1  # only the one that began after the link

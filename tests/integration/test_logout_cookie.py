@@ -19,8 +19,9 @@ async def accounts(postgres, nats_server):
 async def test_logout_deletes_the_cookie_with_the_attributes_it_was_set_with(accounts) -> None:
     email, password = await active_member(accounts)
     token = await login(accounts, email, password)
-    resolved = await accounts.post("/internal/v1/sessions/resolve",
-                                   **signed("POST", "/internal/v1/sessions/resolve", {"token": token}))
+    resolved = await accounts.post(
+        "/internal/v1/sessions/resolve", **signed("POST", "/internal/v1/sessions/resolve", {"token": token})
+    )
     body = await resolved.json()
     user = f"{body['user_id']}:{body['session_id']}:{body['started_at_ms']}"
     path = "/api/v1/accounts/sessions/current"

@@ -14,8 +14,8 @@ from contracts import PinRequestedV1
 from deploy.infra import ROOT
 from runtime.crypto import unseal
 from tests.support.client import Client, query
-from tests.support.wait import until
 from tests.support.members import logged_in, member_with_own_password
+from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +33,11 @@ def import_businesses(portal, rows: list[str], tmp_path, *extra: str) -> subproc
     env.update(portal.env["pins"])
     return subprocess.run(
         [sys.executable, "-m", "services.pins", "import-businesses", str(path), *extra],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -46,7 +50,9 @@ class PrintShopTap:
     async def __aenter__(self) -> "PrintShopTap":
         self.connection = await self.portal.nats_connect("ops")  # ops may look into JetStream
         js = self.connection.jetstream()
-        self.subscription = await js.subscribe(PinRequestedV1.SUBJECT, stream=PinRequestedV1.STREAM, ordered_consumer=True)
+        self.subscription = await js.subscribe(
+            PinRequestedV1.SUBJECT, stream=PinRequestedV1.STREAM, ordered_consumer=True
+        )
         return self
 
     async def __aexit__(self, *_: object) -> None:
@@ -63,7 +69,11 @@ class PrintShopTap:
 
 async def test_the_whole_way_to_the_member_area(portal, tmp_path) -> None:
     number = betriebsnummer()
-    result = import_businesses(portal, [f"{number};Dachdeckerei Muster GmbH;Wilhelmstraße 1;65185;Wiesbaden;info@muster.example;Dachdecker"], tmp_path)
+    result = import_businesses(
+        portal,
+        [f"{number};Dachdeckerei Muster GmbH;Wilhelmstraße 1;65185;Wiesbaden;info@muster.example;Dachdecker"],
+        tmp_path,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
     async with PrintShopTap(portal) as printshop, Client(portal.gateway_url) as member:
@@ -110,20 +120,33 @@ async def test_the_whole_way_to_the_member_area(portal, tmp_path) -> None:
 
 async def test_a_wrong_pin_is_refused_in_german_and_the_member_stays_logged_in(portal, tmp_path) -> None:
     number = betriebsnummer()
-    assert import_businesses(portal, [f"{number};Malerbetrieb Beispiel;Rheinstraße 5;65185;Wiesbaden;;Maler"], tmp_path).returncode == 0
+    assert (
+        import_businesses(
+            portal, [f"{number};Malerbetrieb Beispiel;Rheinstraße 5;65185;Wiesbaden;;Maler"], tmp_path
+        ).returncode
+        == 0
+    )
     async with Client(portal.gateway_url) as member:
         await member_with_own_password(portal, member, "wrongpin")
         status, body = await member.api("POST", "/api/v1/pins/links", {"betriebsnummer": number, "pin": "ABCD-EFGH"})
         assert status == 422 and "PIN" in body["error"]["fields"]["pin"]
         assert (await member.api("GET", "/api/v1/accounts/me"))[0] == 200
-        status, html, _ = await member.page("POST", "/mein-betrieb/verknuepfen", {"betriebsnummer": number, "pin": "ABCD-EFGH"})
+        status, html, _ = await member.page(
+            "POST", "/mein-betrieb/verknuepfen", {"betriebsnummer": number, "pin": "ABCD-EFGH"}
+        )
         assert status == 422 and "PIN" in html
 
 
 async def test_an_import_with_a_bad_row_applies_nothing(portal, tmp_path) -> None:
     good, bad = betriebsnummer(), betriebsnummer()
-    result = import_businesses(portal, [f"{good};Gut GmbH;Weg 1;65185;Wiesbaden;;", f"{bad};Schlecht GmbH;Weg 2;6518;Wiesbaden;;"], tmp_path)
+    result = import_businesses(
+        portal, [f"{good};Gut GmbH;Weg 1;65185;Wiesbaden;;", f"{bad};Schlecht GmbH;Weg 2;6518;Wiesbaden;;"], tmp_path
+    )
     assert result.returncode != 0
     assert "Zeile 3" in result.stdout + result.stderr
-    rows = await query(portal.database_url, "select betriebsnummer from pins.businesses where betriebsnummer = any($1::text[])", [good, bad])
+    rows = await query(
+        portal.database_url,
+        "select betriebsnummer from pins.businesses where betriebsnummer = any($1::text[])",
+        [good, bad],
+    )
     assert rows == []

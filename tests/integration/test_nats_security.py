@@ -52,9 +52,14 @@ def fresh(name: str) -> Path:
 
 
 def secured_server(folder: Path, *, name: str = "nats", **options) -> NatsServer:
-    return NatsServer(folder / f"{name}-store", log_path=folder / f"{name}.log", name=name,
-                      passwords=options.pop("passwords", None) or NatsPasswords.generate(),
-                      tls=options.pop("tls", None) or LocalTls.load_or_create(folder / "tls"), **options)
+    return NatsServer(
+        folder / f"{name}-store",
+        log_path=folder / f"{name}.log",
+        name=name,
+        passwords=options.pop("passwords", None) or NatsPasswords.generate(),
+        tls=options.pop("tls", None) or LocalTls.load_or_create(folder / "tls"),
+        **options,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -82,28 +87,41 @@ async def publish(users: Users, user: str, subject: str, payload: bytes = b"{}")
 # --- 1. the gateway ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("subject", [
-    "$JS.API.STREAM.PURGE.PORTAL_USERS", "$JS.API.STREAM.PURGE.PORTAL_PINS",
-    "$JS.API.STREAM.PURGE.PORTAL_SESSIONS",
-    "$JS.API.STREAM.DELETE.PORTAL_USERS", "$JS.API.STREAM.DELETE.PORTAL_PINS",
-    "$JS.API.STREAM.DELETE.PORTAL_SESSIONS",
-    # a consumer on PORTAL_USERS, in every form the API knows
-    "$JS.API.CONSUMER.CREATE.PORTAL_USERS", "$JS.API.CONSUMER.CREATE.PORTAL_USERS.spy",
-    "$JS.API.CONSUMER.CREATE.PORTAL_USERS.spy.user.>", "$JS.API.CONSUMER.DURABLE.CREATE.PORTAL_USERS.spy",
-    # reading it otherwise, or someone's durable
-    "$JS.API.STREAM.INFO.PORTAL_USERS", "$JS.API.STREAM.MSG.GET.PORTAL_USERS",
-    "$JS.API.DIRECT.GET.PORTAL_USERS", "$JS.API.STREAM.NAMES", "$JS.API.INFO",
-    "$JS.API.CONSUMER.MSG.NEXT.PORTAL_USERS.notifications_user_confirmed_v1",
-    "$JS.API.STREAM.CREATE.GATEWAY",
-    # events
-    "user.registered.v1", "session.revoke.v1", "pin.linked.v1",
-])
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "$JS.API.STREAM.PURGE.PORTAL_USERS",
+        "$JS.API.STREAM.PURGE.PORTAL_PINS",
+        "$JS.API.STREAM.PURGE.PORTAL_SESSIONS",
+        "$JS.API.STREAM.DELETE.PORTAL_USERS",
+        "$JS.API.STREAM.DELETE.PORTAL_PINS",
+        "$JS.API.STREAM.DELETE.PORTAL_SESSIONS",
+        # a consumer on PORTAL_USERS, in every form the API knows
+        "$JS.API.CONSUMER.CREATE.PORTAL_USERS",
+        "$JS.API.CONSUMER.CREATE.PORTAL_USERS.spy",
+        "$JS.API.CONSUMER.CREATE.PORTAL_USERS.spy.user.>",
+        "$JS.API.CONSUMER.DURABLE.CREATE.PORTAL_USERS.spy",
+        # reading it otherwise, or someone's durable
+        "$JS.API.STREAM.INFO.PORTAL_USERS",
+        "$JS.API.STREAM.MSG.GET.PORTAL_USERS",
+        "$JS.API.DIRECT.GET.PORTAL_USERS",
+        "$JS.API.STREAM.NAMES",
+        "$JS.API.INFO",
+        "$JS.API.CONSUMER.MSG.NEXT.PORTAL_USERS.notifications_user_confirmed_v1",
+        "$JS.API.STREAM.CREATE.GATEWAY",
+        # events
+        "user.registered.v1",
+        "session.revoke.v1",
+        "pin.linked.v1",
+    ],
+)
 async def test_the_gateway_may_not_touch_jetstream_nor_publish(users: Users, subject: str):
     await request_refused(await users.client("gateway"), subject)
 
 
-@pytest.mark.parametrize("subject", ["user.>", "pin.>", "session.>", "session.revoke.>", ">", "_INBOX.>",
-                                     "_INBOX.accounts.>", "$JS.ACK.>"])
+@pytest.mark.parametrize(
+    "subject", ["user.>", "pin.>", "session.>", "session.revoke.>", ">", "_INBOX.>", "_INBOX.accounts.>", "$JS.ACK.>"]
+)
 async def test_the_gateway_may_subscribe_to_nothing_but_revocations(users: Users, subject: str):
     await subscription_refused(await users.client("gateway"), subject)
 
@@ -111,23 +129,32 @@ async def test_the_gateway_may_subscribe_to_nothing_but_revocations(users: Users
 async def test_refused_gateway_calls_change_nothing(users: Users):
     seq = await publish(users, "accounts", UserRegisteredV1.SUBJECT)
     js = (await users.client("gateway")).nc.jetstream(timeout=0.5)
-    for call in (lambda: js.purge_stream("PORTAL_USERS"), lambda: js.delete_stream("PORTAL_USERS"),
-                 lambda: js.add_consumer("PORTAL_USERS", ConsumerConfig(durable_name="spy", filter_subject="user.>"))):
+    for call in (
+        lambda: js.purge_stream("PORTAL_USERS"),
+        lambda: js.delete_stream("PORTAL_USERS"),
+        lambda: js.add_consumer("PORTAL_USERS", ConsumerConfig(durable_name="spy", filter_subject="user.>")),
+    ):
         with pytest.raises(nats.errors.TimeoutError):
             await call()
     ops = (await users.client("ops")).nc.jetstream()
     info = await ops.stream_info("PORTAL_USERS")
     assert info.state.last_seq >= seq and info.state.messages >= 1
     assert {c.name for c in await ops.consumers_info("PORTAL_USERS")} == {
-        d.name for d in DURABLES if d.stream == "PORTAL_USERS"}
+        d.name for d in DURABLES if d.stream == "PORTAL_USERS"
+    }
 
 
 async def test_every_gateway_replica_hears_a_revocation_and_answers_nothing(server: NatsServer, users: Users):
     """The real subscriber of services.gateway, as the gateway user: a broadcast to every
     replica, with no JetStream right at all, and no reply to accounts' publish (its inbox would
     get an empty answer racing the stream's ack, which the server refuses and logs)."""
-    settings = SimpleNamespace(instance="", nats_servers=[server.url_for("gateway")], stream_replicas=1,
-                               nats_ca=server.tls.ca_file, nats_creds=None)
+    settings = SimpleNamespace(
+        instance="",
+        nats_servers=[server.url_for("gateway")],
+        stream_replicas=1,
+        nats_ca=server.tls.ca_file,
+        nats_creds=None,
+    )
     user = SessionUser(uuid.uuid4(), uuid.uuid4())
     replicas = []
     for instance in ("a", "b"):
@@ -141,8 +168,9 @@ async def test_every_gateway_replica_hears_a_revocation_and_answers_nothing(serv
     try:
         event = SessionRevokeV1(user_id=user.user_id, all_sessions=True, reason="logout")
         accounts = (await users.client("accounts")).nc.jetstream(timeout=5)
-        ack = await accounts.publish(event.SUBJECT, event.model_dump_json().encode(),
-                                     headers={"Nats-Msg-Id": str(event.event_id)})
+        ack = await accounts.publish(
+            event.SUBJECT, event.model_dump_json().encode(), headers={"Nats-Msg-Id": str(event.event_id)}
+        )
         assert ack.stream == "PORTAL_SESSIONS"
 
         async def all_dropped() -> bool:
@@ -179,8 +207,10 @@ def foreign_durable_calls(user: str) -> list[str]:
     calls = []
     for durable in DURABLES:
         if durable.service != user:
-            calls += [f"$JS.API.CONSUMER.MSG.NEXT.{durable.stream}.{durable.name}",
-                      f"$JS.API.CONSUMER.INFO.{durable.stream}.{durable.name}"]
+            calls += [
+                f"$JS.API.CONSUMER.MSG.NEXT.{durable.stream}.{durable.name}",
+                f"$JS.API.CONSUMER.INFO.{durable.stream}.{durable.name}",
+            ]
     return calls
 
 
@@ -188,10 +218,13 @@ def foreign_durable_calls(user: str) -> list[str]:
 async def test_a_service_may_not_read_another_durable_nor_manage_jetstream(users: Users, user: str):
     client = await users.client(user)
     refused = foreign_durable_calls(user) + [
-        "$JS.API.STREAM.PURGE.PORTAL_PINS", "$JS.API.STREAM.DELETE.PORTAL_USERS",
-        "$JS.API.STREAM.UPDATE.PORTAL_USERS", "$JS.API.CONSUMER.CREATE.PORTAL_USERS.spy.user.>",
+        "$JS.API.STREAM.PURGE.PORTAL_PINS",
+        "$JS.API.STREAM.DELETE.PORTAL_USERS",
+        "$JS.API.STREAM.UPDATE.PORTAL_USERS",
+        "$JS.API.CONSUMER.CREATE.PORTAL_USERS.spy.user.>",
         "$JS.API.CONSUMER.DELETE.PORTAL_PINS.printshop_pin_requested_v1",
-        "$JS.API.STREAM.MSG.GET.PORTAL_USERS", "$JS.API.STREAM.INFO.OTHER",
+        "$JS.API.STREAM.MSG.GET.PORTAL_USERS",
+        "$JS.API.STREAM.INFO.OTHER",
     ]
     for subject in refused:
         await request_refused(client, subject)
@@ -223,7 +256,8 @@ async def test_a_service_reads_its_durable_and_acks(users: Users):
     seq = await publish(users, "pins", PinLinkedV1.SUBJECT, b'{"x": 1}')
     accounts = await users.client("accounts")
     subscription = await accounts.nc.jetstream(timeout=5).pull_subscribe_bind(
-        durable="accounts_pin_linked_v1", stream="PORTAL_PINS")
+        durable="accounts_pin_linked_v1", stream="PORTAL_PINS"
+    )
 
     async def the_message():
         messages = await subscription.fetch(10, timeout=2)
@@ -268,21 +302,38 @@ async def test_no_one_may_purge_or_delete_the_record_not_even_ops(users: Users):
 
 
 async def routes_of(server: NatsServer) -> set[str]:
-    async with aiohttp.ClientSession() as session, \
-            session.get(f"http://127.0.0.1:{server.monitor_port}/routez") as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{server.monitor_port}/routez") as response,
+    ):
         return {route.get("remote_name") for route in (await response.json()).get("routes") or []}
 
 
 async def test_a_route_without_credentials_is_refused_one_with_them_joins():
     folder = fresh("routes")
     passwords, tls = NatsPasswords.generate(), LocalTls.load_or_create(folder / "tls")
-    first = secured_server(folder, name="nats-1", passwords=passwords, tls=tls, cluster_port=free_port(),
-                           jetstream=False)
+    first = secured_server(
+        folder, name="nats-1", passwords=passwords, tls=tls, cluster_port=free_port(), jetstream=False
+    )
     plain_route = f"nats-route://127.0.0.1:{first.cluster_port}"
-    intruder = secured_server(folder, name="intruder", passwords=passwords, tls=tls, cluster_port=free_port(),
-                              routes=[plain_route], jetstream=False)
-    member = secured_server(folder, name="nats-2", passwords=passwords, tls=tls, cluster_port=free_port(),
-                            routes=[with_user(plain_route, "route", passwords["route"])], jetstream=False)
+    intruder = secured_server(
+        folder,
+        name="intruder",
+        passwords=passwords,
+        tls=tls,
+        cluster_port=free_port(),
+        routes=[plain_route],
+        jetstream=False,
+    )
+    member = secured_server(
+        folder,
+        name="nats-2",
+        passwords=passwords,
+        tls=tls,
+        cluster_port=free_port(),
+        routes=[with_user(plain_route, "route", passwords["route"])],
+        jetstream=False,
+    )
     try:
         await first.start()
         await intruder.start()
@@ -322,16 +373,22 @@ async def test_a_client_without_tls_is_refused(server: NatsServer):
         writer.close()
 
     with pytest.raises(Exception):  # nats-py upgrades, but without the private CA it cannot verify the server
-        await nats.connect(f"nats://ops:{password}@127.0.0.1:{server.port}", allow_reconnect=False,
-                           connect_timeout=2, max_reconnect_attempts=0)
+        await nats.connect(
+            f"nats://ops:{password}@127.0.0.1:{server.port}",
+            allow_reconnect=False,
+            connect_timeout=2,
+            max_reconnect_attempts=0,
+        )
     ok = await server.connect("ops")
     assert ok.is_connected
     await ok.close()
 
 
 async def test_monitoring_answers_on_loopback_only(server: NatsServer):
-    async with aiohttp.ClientSession() as session, \
-            session.get(f"http://127.0.0.1:{server.monitor_port}/varz") as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{server.monitor_port}/varz") as response,
+    ):
         varz = await response.json()
     assert varz["http_host"] == "127.0.0.1" and varz["host"] == "127.0.0.1"
     assert varz["tls_required"] is True
@@ -342,18 +399,28 @@ def test_the_production_cluster_config_is_valid():
     folder = fresh("cluster-conf")
     tls = LocalTls.load_or_create(folder / "tls")
     env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_")}
-    env.update(NatsPasswords.generate().server_env(), NATS_SERVER_NAME="nats-1",
-               NATS_TLS_CERT=str(tls.cert_file), NATS_TLS_KEY=str(tls.key_file), NATS_TLS_CA=str(tls.ca_file),
-               NATS_ROUTES="[nats-route://route:pwsecret@nats-2:6222, nats-route://route:pwsecret@nats-3:6222]")
+    env.update(
+        NatsPasswords.generate().server_env(),
+        NATS_SERVER_NAME="nats-1",
+        NATS_TLS_CERT=str(tls.cert_file),
+        NATS_TLS_KEY=str(tls.key_file),
+        NATS_TLS_CA=str(tls.ca_file),
+        NATS_ROUTES="[nats-route://route:pwsecret@nats-2:6222, nats-route://route:pwsecret@nats-3:6222]",
+    )
     config = ROOT / "deploy" / "nats" / "cluster.conf"
-    checked = subprocess.run([NatsServer.binary(), "-c", str(config), "-t"], env=env, capture_output=True,
-                             text=True, timeout=30)
+    checked = subprocess.run(
+        [NatsServer.binary(), "-c", str(config), "-t"], env=env, capture_output=True, text=True, timeout=30
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     text = config.read_text()
     assert "http: 127.0.0.1:8222" in text and "verify: true" in text and "authorization" in text
     del env["NATS_TLS_CERT"]  # a node without its certificate does not start
-    assert subprocess.run([NatsServer.binary(), "-c", str(config), "-t"], env=env, capture_output=True,
-                          timeout=30).returncode != 0
+    assert (
+        subprocess.run(
+            [NatsServer.binary(), "-c", str(config), "-t"], env=env, capture_output=True, timeout=30
+        ).returncode
+        != 0
+    )
 
 
 # --- 6. deploy.streams ------------------------------------------------------------------
@@ -393,8 +460,9 @@ async def test_deploy_streams_command_creates_fixes_and_raises_replicas():
 
         first = run(command + ["--replicas", "1"], env)
         assert first.returncode == 0, first.stderr
-        assert ("stream PORTAL_PINS updated: max_age 2592000.0, duplicate_window 600.0, deny_delete True, "
-                "deny_purge True") in first.stdout
+        assert (
+            "stream PORTAL_PINS updated: max_age 2592000.0, duplicate_window 600.0, deny_delete True, deny_purge True"
+        ) in first.stdout
         assert "stream PORTAL_USERS created" in first.stdout and "printshop_pin_requested_v1 created" in first.stdout
         again = run(command, env)
         assert again.returncode == 0 and "nothing changed" in again.stdout and "created" not in again.stdout
@@ -432,8 +500,14 @@ async def test_a_service_is_not_ready_until_its_streams_exist_with_the_replicas_
     folder = fresh("readiness")
     node = secured_server(folder)
     await node.start()
-    env = portal_env(nats_url=node.url, database_url=await postgres.create_database(f"ready_{uuid.uuid4().hex[:8]}"),
-                     smtp_host=mail.host, smtp_port=mail.smtp_port, secrets=Secrets.generate(), nats=node)["pins"]
+    env = portal_env(
+        nats_url=node.url,
+        database_url=await postgres.create_database(f"ready_{uuid.uuid4().hex[:8]}"),
+        smtp_host=mail.host,
+        smtp_port=mail.smtp_port,
+        secrets=Secrets.generate(),
+        nats=node,
+    )["pins"]
     pins = ServiceProcess("pins", env, free_port(), folder)
     expecting_three = ServiceProcess("pins", {**env, "PORTAL_STREAM_REPLICAS": "3"}, free_port(), folder, instance="r3")
     try:

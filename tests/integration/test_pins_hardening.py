@@ -16,8 +16,20 @@ from services.pins.app import CONTEXT
 from services.pins.register import RegisterInvalid, import_register
 from tests.support.client import query
 from tests.support.pins import (
-    SECRET, ask_for_pin, businesses, call, csv, events, link, member, number, pins_in_process, request_pin,
-    row, run_cli, wrong_pin,
+    SECRET,
+    ask_for_pin,
+    businesses,
+    call,
+    csv,
+    events,
+    link,
+    member,
+    number,
+    pins_in_process,
+    request_pin,
+    row,
+    run_cli,
+    wrong_pin,
 )
 
 pytestmark = pytest.mark.integration
@@ -70,9 +82,15 @@ async def test_the_limits_settings_allow_are_the_limits_enforced(postgres, nats_
         n, user = number(), member()  # 999 failures today for another business, none in the last hour
         await businesses(pins, n)
         pin = await request_pin(pins, user, n)
-        await query(pins.dsn, "insert into pins.link_failures (user_id, client, betriebsnummer, at)"
-                    " select $1, '203.0.113.5', $2, $3::timestamptz - interval '1 hour' - make_interval(secs => i)"
-                    " from generate_series(1, 999) as i", user_id(user), number(), pins.clock())
+        await query(
+            pins.dsn,
+            "insert into pins.link_failures (user_id, client, betriebsnummer, at)"
+            " select $1, '203.0.113.5', $2, $3::timestamptz - interval '1 hour' - make_interval(secs => i)"
+            " from generate_series(1, 999) as i",
+            user_id(user),
+            number(),
+            pins.clock(),
+        )
         assert (await link(pins, user, n, wrong_pin(pin)))[0] == 422  # the 1,000th
         status, _, headers = await link(pins, user, n, pin)
         assert status == 429 and int(headers["Retry-After"]) > 3000
@@ -138,8 +156,9 @@ async def test_a_register_field_beyond_the_contract_is_refused_with_its_line(pin
 
 async def test_control_characters_in_the_register_are_refused_with_their_line(pins) -> None:
     pool = pins.server.app[service.POOL]
-    data = csv(row(number()), row(number(), name="Malerei\x00Müller"),
-               row(number()).replace("Maler und", "Maler\x07und"))
+    data = csv(
+        row(number()), row(number(), name="Malerei\x00Müller"), row(number()).replace("Maler und", "Maler\x07und")
+    )
     with pytest.raises(RegisterInvalid) as refused:
         await import_register(pool, data, pins.clock())
     assert refused.value.problems == [
@@ -152,8 +171,12 @@ async def test_control_characters_in_the_register_are_refused_with_their_line(pi
 async def test_control_characters_from_a_member_get_a_german_4xx_and_store_nothing(pins) -> None:
     n, user = number(), member()
     await businesses(pins, n)
-    for body in ({"betriebsnummer": f"{n}\x00", "pin": "ABCD-EFGH"}, {"betriebsnummer": n, "pin": "ABCD\x00EFGH"},
-                 {"betriebsnummer": "\x00", "pin": "\x00"}, {"betriebsnummer": n, "pin": "ABCD-EFGH\x1b"}):
+    for body in (
+        {"betriebsnummer": f"{n}\x00", "pin": "ABCD-EFGH"},
+        {"betriebsnummer": n, "pin": "ABCD\x00EFGH"},
+        {"betriebsnummer": "\x00", "pin": "\x00"},
+        {"betriebsnummer": n, "pin": "ABCD-EFGH\x1b"},
+    ):
         status, answer, _ = await call(pins, "POST", "/api/v1/pins/links", body, user)
         assert status == 422 and answer["error"]["fields"], (body, answer)
         assert all(message.startswith(GERMAN) for message in answer["error"]["fields"].values()), answer
@@ -166,8 +189,13 @@ async def test_control_characters_from_a_member_get_a_german_4xx_and_store_nothi
 async def bad_business_from_before(client, city: str) -> str:
     """A business stored before the import checked the contract's limits."""
     n = number()
-    await query(client.dsn, "insert into pins.businesses (betriebsnummer, name, street, postal_code, city,"
-                " imported_at, updated_at) values ($1, 'Altbetrieb GmbH', 'Weg 1', '65183', $2, now(), now())", n, city)
+    await query(
+        client.dsn,
+        "insert into pins.businesses (betriebsnummer, name, street, postal_code, city,"
+        " imported_at, updated_at) values ($1, 'Altbetrieb GmbH', 'Weg 1', '65183', $2, now(), now())",
+        n,
+        city,
+    )
     return n
 
 
@@ -182,8 +210,11 @@ async def test_the_yearly_run_skips_a_business_it_cannot_issue_and_issues_the_re
     yearly = [e["betriebsnummer"] for e in await events(pins, "pin.requested.v1") if e["reason"] == "annual_notice"]
     assert sorted(yearly) == sorted(good)
 
-    env = {"PORTAL_DATABASE_URL": pins.dsn, "PORTAL_PINS_SECRET": SECRET,
-           "PORTAL_PRINTSHOP_PUBLIC_KEY": pins.public_key}
+    env = {
+        "PORTAL_DATABASE_URL": pins.dsn,
+        "PORTAL_PINS_SECRET": SECRET,
+        "PORTAL_PRINTSHOP_PUBLIC_KEY": pins.public_key,
+    }
     done = run_cli("issue-annual-pins", "--year", "2032", **env)  # again: the rest is done, the bad one still skipped
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"Betriebsnummer {bad}: Das Feld „Ort“ ist länger als 100 Zeichen." in done.stdout, done.stdout

@@ -1,11 +1,11 @@
 """pins in this process on the real Postgres and NATS, its clock in the test's hand: the register
 import, PIN letters, linking, throttling, the member area and the yearly issue."""
 
+import contextlib
 import secrets
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-import contextlib
 from uuid import UUID, uuid4
 
 import pytest
@@ -19,10 +19,22 @@ from services.pins.app import CONTEXT
 from tests.support import pins as support
 from tests.support.client import query
 from tests.support.identity import signed
-from tests.support.pins import SECRET, businesses, csv, events, member, number, pins_in_process, request_pin, row, run_cli
+from tests.support.pins import (
+    SECRET,
+    businesses,
+    csv,
+    events,
+    member,
+    number,
+    pins_in_process,
+    request_pin,
+    row,
+    run_cli,
+)
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 async def pins_factory(postgres, nats_server):
@@ -37,6 +49,7 @@ async def pins(pins_factory):
 
 async def published(client) -> int:
     """Wait until the relay has published every outbox row; how many are left (0)."""
+
     async def done() -> bool:
         rows = await query(client.dsn, "select count(*) as n from pins.outbox where published_at is null")
         return rows[0]["n"] == 0
@@ -64,7 +77,9 @@ async def test_request_then_link_then_the_member_area(pins) -> None:
     assert "Malerei" not in body["message"]  # the business's data stay behind the PIN
     [event] = await events(pins, "pin.requested.v1")
     assert event["reason"] == "user_request" and event["address"]["street"] == "Hauptstraße 1"
-    assert event["requested_by_user_id"] == user.split(":")[0] and event["valid_until"] == body["request"]["valid_until"]
+    assert (
+        event["requested_by_user_id"] == user.split(":")[0] and event["valid_until"] == body["request"]["valid_until"]
+    )
     pin = unseal(pins.private_key, event["pin"])
     assert len(pin) == 9 and pin[4] == "-"
     stored = await query(pins.dsn, "select pin_hash from pins.pin_letters")
@@ -107,7 +122,10 @@ async def test_a_pin_is_used_once_and_expires(pins) -> None:
     pin = await request_pin(pins, first, other)
     pins.clock.advance(days=31)
     status, body = await link(pins, first, other, pin)
-    assert status == 422 and body["error"]["fields"]["pin"] == "Diese PIN ist abgelaufen. Bitte fordern Sie eine neue PIN an."
+    assert (
+        status == 422
+        and body["error"]["fields"]["pin"] == "Diese PIN ist abgelaufen. Bitte fordern Sie eine neue PIN an."
+    )
 
 
 async def test_a_second_letter_does_not_cancel_the_first(pins) -> None:
@@ -130,7 +148,9 @@ async def test_a_wrong_pin_and_an_unknown_business_say_the_same(pins) -> None:
     wrong = "ABCD-EFGH" if pin != "ABCD-EFGH" else "HGFE-DCBA"
     status, body = await link(pins, user, n, wrong)
     assert status == 422 and body["error"]["code"] == "pin_wrong"
-    assert body["error"]["fields"]["pin"] == "Diese PIN ist nicht korrekt. Bitte prüfen Sie die PIN aus Ihrem PIN-Brief."
+    assert (
+        body["error"]["fields"]["pin"] == "Diese PIN ist nicht korrekt. Bitte prüfen Sie die PIN aus Ihrem PIN-Brief."
+    )
     status, unknown = await link(pins, user, number(), pin)
     assert status == 422 and unknown["error"] == body["error"]
     assert (await link(pins, user, n, pin))[0] == 200
@@ -142,14 +162,21 @@ async def test_bad_input_is_explained_and_stores_nothing(pins) -> None:
     session = SessionUser(UUID(user), uuid4(), epoch_ms(pins.clock())).header()
     async with pins.post("/api/v1/pins/links", **signed("POST", "/api/v1/pins/links", user=session, raw=b"{nope")) as r:
         assert r.status == 400
-    for body, field in (({}, "betriebsnummer"), ({"betriebsnummer": "12a"}, "betriebsnummer"),
-                        ({"betriebsnummer": n, "pin": "ABC"}, "pin"), ({"betriebsnummer": n, "pin": "ABCD-EFG0"}, "pin"),
-                        ({"betriebsnummer": n, "pin": 12345678}, "pin"), ({"betriebsnummer": n, "pin": "x" * 10_000}, "pin")):
+    for body, field in (
+        ({}, "betriebsnummer"),
+        ({"betriebsnummer": "12a"}, "betriebsnummer"),
+        ({"betriebsnummer": n, "pin": "ABC"}, "pin"),
+        ({"betriebsnummer": n, "pin": "ABCD-EFG0"}, "pin"),
+        ({"betriebsnummer": n, "pin": 12345678}, "pin"),
+        ({"betriebsnummer": n, "pin": "x" * 10_000}, "pin"),
+    ):
         status, answer = await call(pins, "POST", "/api/v1/pins/links", body, user)
         assert status == 422 and field in answer["error"]["fields"], (body, answer)
     unknown = number()
     status, answer = await call(pins, "POST", "/api/v1/pins/requests", {"betriebsnummer": unknown}, user)
-    assert status == 422 and answer["error"]["fields"]["betriebsnummer"].startswith("Diese Betriebsnummer ist uns nicht bekannt")
+    assert status == 422 and answer["error"]["fields"]["betriebsnummer"].startswith(
+        "Diese Betriebsnummer ist uns nicht bekannt"
+    )
     assert (await call(pins, "POST", "/api/v1/pins/requests", {"betriebsnummer": n}))[0] == 401
     assert (await call(pins, "POST", "/api/v1/pins/links", {"betriebsnummer": n, "pin": "ABCD-EFGH"}))[0] == 401
     assert await query(pins.dsn, "select 1 from pins.pin_letters") == []
@@ -172,8 +199,9 @@ async def test_failed_links_are_throttled_per_member_and_released_with_time(pins
 
 
 async def test_strangers_cannot_lock_the_real_member_out(pins_factory) -> None:
-    pins = await pins_factory(link_failures_per_business_day=3, link_failures_per_client_hour=1000,
-                              link_failures_per_client_day=1000)
+    pins = await pins_factory(
+        link_failures_per_business_day=3, link_failures_per_client_hour=1000, link_failures_per_client_day=1000
+    )
     n, real = number(), member()
     await businesses(pins, n)
     pin = await request_pin(pins, real, n)
@@ -213,13 +241,20 @@ async def test_the_member_area_names_fellow_members_from_user_confirmed(pins) ->
     user_id = user.split(":")[0]
     await businesses(pins, n)
     assert (await link(pins, user, n, await request_pin(pins, user, n)))[0] == 200
-    event = UserConfirmedV1(user_id=user_id, email="erika@example.de", first_name="Erika", last_name="Muster",
-                            initial_password=seal(pins.public_key, "x" * 14),
-                            initial_password_expires_at=datetime.now(UTC) + timedelta(days=14))
+    event = UserConfirmedV1(
+        user_id=user_id,
+        email="erika@example.de",
+        first_name="Erika",
+        last_name="Muster",
+        initial_password=seal(pins.public_key, "x" * 14),
+        initial_password_expires_at=datetime.now(UTC) + timedelta(days=14),
+    )
     publish = bus.publisher(pins.server.app[service.BROKER])
     await publish(event.SUBJECT, event.model_dump_json().encode(), str(event.event_id))
-    await until(lambda: query(pins.dsn, "select 1 from pins.members where user_id = $1", UUID(user_id)),
-                "member projected from user.confirmed.v1")
+    await until(
+        lambda: query(pins.dsn, "select 1 from pins.members where user_id = $1", UUID(user_id)),
+        "member projected from user.confirmed.v1",
+    )
     status, body = await call(pins, "GET", "/api/v1/pins/businesses/mine", user=user)
     [account] = body["businesses"][0]["linked_accounts"]
     assert account["name"] == "Erika Muster" and account["email"] == "erika@example.de"
@@ -238,7 +273,9 @@ async def test_the_register_import_from_the_command_line(pins) -> None:
         path.write_bytes(csv(row(n1, "Neuer Name"), "x;kaputt;;1;Ort;;", row(n2)))
         done = run_cli("import-businesses", str(path), **env)
         assert done.returncode == 1 and "Zeile 3: Die Betriebsnummer muss aus 1 bis 20 Ziffern bestehen." in done.stderr
-        assert (await query(pins.dsn, "select name from pins.businesses where betriebsnummer = $1", n1))[0]["name"] == "Malerei Müller GmbH"
+        assert (await query(pins.dsn, "select name from pins.businesses where betriebsnummer = $1", n1))[0][
+            "name"
+        ] == "Malerei Müller GmbH"
 
         assert (await link(pins, user, n3, await request_pin(pins, user, n3)))[0] == 200
         path.write_bytes(csv(row(n1, "Neuer Name"), row(n2)))
@@ -252,7 +289,9 @@ async def test_the_register_import_from_the_command_line(pins) -> None:
         path.write_bytes(csv(row(n3)))
         done = run_cli("import-businesses", str(path), **env)
         assert "Geändert / updated:         1" in done.stdout  # back again
-        assert (await query(pins.dsn, "select deleted_at from pins.businesses where betriebsnummer = $1", n3))[0]["deleted_at"] is None
+        assert (await query(pins.dsn, "select deleted_at from pins.businesses where betriebsnummer = $1", n3))[0][
+            "deleted_at"
+        ] is None
     finally:
         path.unlink(missing_ok=True)
 
@@ -268,8 +307,14 @@ async def test_the_yearly_issue_resumes_and_never_repeats(pins) -> None:
     again = await annual.issue(context, 2031, batch=10)
     assert again.already_finished and again.issued_now == 0
     yearly = [e for e in await events(pins, "pin.requested.v1") if e["reason"] == "annual_notice"]
-    assert sorted(e["betriebsnummer"] for e in yearly) == numbers and all(e["requested_by_user_id"] is None for e in yearly)
-    env = {"PORTAL_DATABASE_URL": pins.dsn, "PORTAL_PINS_SECRET": SECRET, "PORTAL_PRINTSHOP_PUBLIC_KEY": pins.public_key}
+    assert sorted(e["betriebsnummer"] for e in yearly) == numbers and all(
+        e["requested_by_user_id"] is None for e in yearly
+    )
+    env = {
+        "PORTAL_DATABASE_URL": pins.dsn,
+        "PORTAL_PINS_SECRET": SECRET,
+        "PORTAL_PRINTSHOP_PUBLIC_KEY": pins.public_key,
+    }
     done = run_cli("issue-annual-pins", "--year", "2031", **env)
     assert done.returncode == 0 and "bereits abgeschlossen" in done.stdout, done.stderr
     pin = unseal(pins.private_key, yearly[0]["pin"])  # the yearly PIN links like any other

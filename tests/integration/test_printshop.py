@@ -43,8 +43,12 @@ ON_PINS = {d.name for d in DURABLES if d.stream == STREAM}  # what ops made on P
 async def secured(test_output: Path):
     """A nats-server with the portal's users (fresh passwords, in its environment only) and TLS,
     the streams and durables made as ops make them."""
-    server = NatsServer(test_output / "nats-store", log_path=test_output / "nats.log",
-                        passwords=NatsPasswords.generate(), tls=LocalTls.load_or_create(test_output / "tls"))
+    server = NatsServer(
+        test_output / "nats-store",
+        log_path=test_output / "nats.log",
+        passwords=NatsPasswords.generate(),
+        tls=LocalTls.load_or_create(test_output / "tls"),
+    )
     await server.start()
     users = Users(server)
     try:
@@ -55,19 +59,24 @@ async def secured(test_output: Path):
         await server.stop()
 
 
-def pin_requested(public_key: str, request_id: uuid.UUID | None = None, pin: str = PIN,
-                  reason: str = "user_request") -> PinRequestedV1:
+def pin_requested(
+    public_key: str, request_id: uuid.UUID | None = None, pin: str = PIN, reason: str = "user_request"
+) -> PinRequestedV1:
     return PinRequestedV1(
-        request_id=request_id or uuid.uuid4(), reason=reason, betriebsnummer="4711081",
+        request_id=request_id or uuid.uuid4(),
+        reason=reason,
+        betriebsnummer="4711081",
         business_name="Schreinerei Böhm & Söhne",
         address=PostalAddress(street="Mühlgasse 3", postal_code="65183", city="Wiesbaden"),
-        pin=seal(public_key, pin), valid_until=date(2026, 3, 31),
+        pin=seal(public_key, pin),
+        valid_until=date(2026, 3, 31),
     )
 
 
 async def publish(pins: Client, event: PinRequestedV1) -> int:
     ack = await pins.nc.jetstream().publish(
-        event.SUBJECT, event.model_dump_json().encode(), headers={"Nats-Msg-Id": str(event.event_id)})
+        event.SUBJECT, event.model_dump_json().encode(), headers={"Nats-Msg-Id": str(event.event_id)}
+    )
     return ack.seq
 
 
@@ -96,8 +105,9 @@ async def test_printshop_consumes_pin_requested_through_its_durable(secured: Use
     assert shop.errors == []
 
 
-@pytest.mark.parametrize("subject", ["pin.linked.v1", "pin.>", "user.>", "session.>", ">",
-                                     "pin.requested.v1", "_INBOX.>", "_INBOX.pins.>"])
+@pytest.mark.parametrize(
+    "subject", ["pin.linked.v1", "pin.>", "user.>", "session.>", ">", "pin.requested.v1", "_INBOX.>", "_INBOX.pins.>"]
+)
 async def test_printshop_may_not_subscribe(secured: Users, subject: str):
     shop = await secured.client("printshop")
     received = []
@@ -115,24 +125,34 @@ async def test_printshop_may_not_subscribe(secured: Users, subject: str):
     assert received == []
 
 
-@pytest.mark.parametrize("subject", [
-    "pin.requested.v1", "pin.linked.v1", "user.registered.v1", "session.revoke.v1",
-    # streams: read, delete, purge, list
-    "$JS.API.STREAM.INFO.PORTAL_USERS", "$JS.API.STREAM.INFO.PORTAL_PINS",
-    "$JS.API.STREAM.DELETE.PORTAL_PINS", "$JS.API.STREAM.PURGE.PORTAL_PINS",
-    "$JS.API.STREAM.MSG.GET.PORTAL_PINS", "$JS.API.DIRECT.GET.PORTAL_PINS",
-    "$JS.API.STREAM.NAMES", "$JS.API.STREAM.CREATE.MINE",
-    # other consumers, the legacy create with the filter in the body only, deleting its own
-    "$JS.API.CONSUMER.CREATE.PORTAL_USERS.printshop_pin_requested_v1.user.>",
-    "$JS.API.CONSUMER.CREATE.PORTAL_PINS.other.pin.requested.v1",
-    "$JS.API.CONSUMER.CREATE.PORTAL_PINS.printshop_pin_requested_v1.pin.linked.v1",
-    "$JS.API.CONSUMER.CREATE.PORTAL_PINS.printshop_pin_requested_v1",
-    "$JS.API.CONSUMER.CREATE.PORTAL_PINS",
-    "$JS.API.CONSUMER.DURABLE.CREATE.PORTAL_PINS.printshop_pin_requested_v1",
-    "$JS.API.CONSUMER.DELETE.PORTAL_PINS.printshop_pin_requested_v1",
-    "$JS.API.CONSUMER.INFO.PORTAL_USERS.notifications",
-    "$JS.API.CONSUMER.MSG.NEXT.PORTAL_PINS.notifications",
-])
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "pin.requested.v1",
+        "pin.linked.v1",
+        "user.registered.v1",
+        "session.revoke.v1",
+        # streams: read, delete, purge, list
+        "$JS.API.STREAM.INFO.PORTAL_USERS",
+        "$JS.API.STREAM.INFO.PORTAL_PINS",
+        "$JS.API.STREAM.DELETE.PORTAL_PINS",
+        "$JS.API.STREAM.PURGE.PORTAL_PINS",
+        "$JS.API.STREAM.MSG.GET.PORTAL_PINS",
+        "$JS.API.DIRECT.GET.PORTAL_PINS",
+        "$JS.API.STREAM.NAMES",
+        "$JS.API.STREAM.CREATE.MINE",
+        # other consumers, the legacy create with the filter in the body only, deleting its own
+        "$JS.API.CONSUMER.CREATE.PORTAL_USERS.printshop_pin_requested_v1.user.>",
+        "$JS.API.CONSUMER.CREATE.PORTAL_PINS.other.pin.requested.v1",
+        "$JS.API.CONSUMER.CREATE.PORTAL_PINS.printshop_pin_requested_v1.pin.linked.v1",
+        "$JS.API.CONSUMER.CREATE.PORTAL_PINS.printshop_pin_requested_v1",
+        "$JS.API.CONSUMER.CREATE.PORTAL_PINS",
+        "$JS.API.CONSUMER.DURABLE.CREATE.PORTAL_PINS.printshop_pin_requested_v1",
+        "$JS.API.CONSUMER.DELETE.PORTAL_PINS.printshop_pin_requested_v1",
+        "$JS.API.CONSUMER.INFO.PORTAL_USERS.notifications",
+        "$JS.API.CONSUMER.MSG.NEXT.PORTAL_PINS.notifications",
+    ],
+)
 async def test_printshop_may_not_publish(secured: Users, subject: str):
     shop = await secured.client("printshop")
     await request_refused(shop, subject)
@@ -143,8 +163,11 @@ async def test_refused_api_calls_change_nothing(secured: Users):
     pins = await secured.client("pins")
     await publish(pins, pin_requested(public))
     shop = await secured.client("printshop")
-    for subject in ("$JS.API.STREAM.DELETE.PORTAL_PINS", "$JS.API.STREAM.PURGE.PORTAL_PINS",
-                    "$JS.API.STREAM.DELETE.PORTAL_USERS"):
+    for subject in (
+        "$JS.API.STREAM.DELETE.PORTAL_PINS",
+        "$JS.API.STREAM.PURGE.PORTAL_PINS",
+        "$JS.API.STREAM.DELETE.PORTAL_USERS",
+    ):
         await request_refused(shop, subject)
     with pytest.raises(nats.errors.TimeoutError):  # the high-level call is refused the same way
         await shop.nc.jetstream(timeout=0.5).delete_stream("PORTAL_PINS")
@@ -160,10 +183,16 @@ async def test_refused_api_calls_change_nothing(secured: Users):
 async def test_printshop_cannot_widen_its_filter(secured: Users):
     shop = await secured.client("printshop")
     create = f"$JS.API.CONSUMER.CREATE.{STREAM}.{DURABLE}.pin.requested.v1"
-    for config in ({"filter_subject": "pin.>"}, {"filter_subject": "pin.linked.v1"},
-                   {"filter_subjects": ["pin.requested.v1", "pin.linked.v1"]}, {}):
-        body = {"stream_name": STREAM,
-                "config": {"name": DURABLE, "durable_name": DURABLE, "ack_policy": "explicit", **config}}
+    for config in (
+        {"filter_subject": "pin.>"},
+        {"filter_subject": "pin.linked.v1"},
+        {"filter_subjects": ["pin.requested.v1", "pin.linked.v1"]},
+        {},
+    ):
+        body = {
+            "stream_name": STREAM,
+            "config": {"name": DURABLE, "durable_name": DURABLE, "ack_policy": "explicit", **config},
+        }
         answer = json.loads((await shop.nc.request(create, json.dumps(body).encode(), timeout=2)).data)
         assert answer["error"]["code"] == 400, (config, answer)
     ops = (await secured.client("ops")).nc.jetstream()
@@ -182,8 +211,7 @@ async def test_services_may_not_listen_on_the_printshop_inbox(secured: Users):
 # --- 2. the print shop process ---------------------------------------------------------
 
 
-def start_printshop(secured: Users, private_key: str, letters: Path, log_dir: Path,
-                    **extra: str) -> PrintShopProcess:
+def start_printshop(secured: Users, private_key: str, letters: Path, log_dir: Path, **extra: str) -> PrintShopProcess:
     env = {
         **secured.server.printshop_env(),
         "PRINTSHOP_PRIVATE_KEY": private_key,
@@ -201,8 +229,7 @@ async def wait_for(check, timeout: float = 20, what: str = "condition"):
 
 async def consumer_done(ops: Client, last_seq: int) -> bool:
     info = await ops.nc.jetstream().consumer_info(STREAM, DURABLE)
-    return (info.num_pending == 0 and info.num_ack_pending == 0
-            and info.ack_floor.stream_seq >= last_seq)
+    return info.num_pending == 0 and info.num_ack_pending == 0 and info.ack_floor.stream_seq >= last_seq
 
 
 def pdf_text(path: Path) -> str:
@@ -262,8 +289,7 @@ async def exists(path: Path) -> bool:
     return path.exists()
 
 
-async def test_killed_before_the_ack_the_letter_is_redelivered_but_not_printed_twice(
-        secured: Users, test_output: Path):
+async def test_killed_before_the_ack_the_letter_is_redelivered_but_not_printed_twice(secured: Users, test_output: Path):
     public, private = generate_keypair()
     letters = test_output / "letters"
     pins = await secured.client("pins")

@@ -47,7 +47,9 @@ async def test_register_confirm_and_receive_the_initial_password(portal) -> None
         status, body = await client.api("POST", "/api/v1/accounts/registrations/confirm", {"token": token_of(link)})
         assert status == 409 and body["error"]["code"] == "token_used"
 
-    rows = await query(portal.database_url, "select state, password_hash from accounts.users where email_key = $1", email)
+    rows = await query(
+        portal.database_url, "select state, password_hash from accounts.users where email_key = $1", email
+    )
     assert rows[0]["state"] == "active"
     assert rows[0]["password_hash"].startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert password not in rows[0]["password_hash"]
@@ -59,8 +61,9 @@ async def test_no_secret_is_stored_in_plain_text(portal) -> None:
         await register(client, email)
         link = extract_token_link((await confirmation_mail(portal.mail, email)).text)
         await client.api("POST", "/api/v1/accounts/registrations/confirm", {"token": token_of(link)})
-        password = extract_password((await portal.mail.wait_for(
-            lambda m: m.to == email and "Passwort: " in m.text, timeout=30)).text)
+        password = extract_password(
+            (await portal.mail.wait_for(lambda m: m.to == email and "Passwort: " in m.text, timeout=30)).text
+        )
     stored = ""
     for table in ("accounts.users", "accounts.confirmations", "accounts.outbox", "notifications.mails"):
         rows = await query(portal.database_url, f"select coalesce(string_agg(t::text, ' '), '') as all from {table} t")
@@ -145,11 +148,15 @@ BAD_INPUT = [
 ]
 
 
-@pytest.mark.parametrize(("change", "field", "says"), BAD_INPUT, ids=[f"{f}-{i}" for i, (_, f, _) in enumerate(BAD_INPUT)])
+@pytest.mark.parametrize(
+    ("change", "field", "says"), BAD_INPUT, ids=[f"{f}-{i}" for i, (_, f, _) in enumerate(BAD_INPUT)]
+)
 async def test_bad_input_gets_a_german_message_and_stores_nothing(portal, change, field, says) -> None:
     email = new_email()
     async with Client(portal.gateway_url) as client:
-        status, body = await register(client, change.get("email", email), **{k: v for k, v in change.items() if k != "email"})
+        status, body = await register(
+            client, change.get("email", email), **{k: v for k, v in change.items() if k != "email"}
+        )
     assert status == 422
     assert body["error"]["code"] == "invalid_input"
     assert says in body["error"]["fields"][field]
@@ -169,7 +176,9 @@ async def test_bad_input_gets_a_german_message_and_stores_nothing(portal, change
 )
 async def test_malformed_requests_are_4xx_in_german(portal, path, raw, content_type, status) -> None:
     async with Client(portal.gateway_url) as client:
-        async with client.session.post(portal.gateway_url + path, data=raw, headers={"Content-Type": content_type}) as response:
+        async with client.session.post(
+            portal.gateway_url + path, data=raw, headers={"Content-Type": content_type}
+        ) as response:
             body = await response.json()
     assert response.status == status
     assert body["error"]["message"].endswith(".") and body["error"]["code"]
@@ -194,7 +203,9 @@ async def test_the_pages_register_and_confirm_in_the_browser(portal) -> None:
         path = link.removeprefix(portal.gateway_url)
         status, html, _ = await client.page("GET", path)
         assert status == 200 and "Registrierung bestätigen" in html
-        assert not await query(portal.database_url, "select 1 from accounts.users where email_key = $1 and state = 'active'", email)
+        assert not await query(
+            portal.database_url, "select 1 from accounts.users where email_key = $1 and state = 'active'", email
+        )
 
         status, html, _ = await client.page("POST", "/registrierung/bestaetigen", {"token": token_of(link)})
         assert status == 200 and "Passwort" in html and "per E-Mail" in html
@@ -206,7 +217,8 @@ async def test_a_cross_site_post_is_refused(portal) -> None:
     async with Client(portal.gateway_url) as client:
         async with client.session.post(
             portal.gateway_url + "/api/v1/accounts/registrations",
-            json={**PERSON, "email": email}, headers={"Origin": "https://evil.example"},
+            json={**PERSON, "email": email},
+            headers={"Origin": "https://evil.example"},
         ) as response:
             assert response.status == 403
     assert not await query(portal.database_url, "select 1 from accounts.users where email_key = $1", email)

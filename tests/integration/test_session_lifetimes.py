@@ -10,6 +10,7 @@ from tests.support.inprocess import _json, accounts_in_process, active_member, c
 
 pytestmark = pytest.mark.integration
 
+
 @pytest.fixture
 async def accounts(postgres, nats_server):
     async for client in accounts_in_process(postgres, nats_server):
@@ -49,17 +50,27 @@ async def test_the_initial_password_expires_unused(accounts) -> None:
 async def test_a_reset_link_expires_after_an_hour(accounts) -> None:
     email, _ = await active_member(accounts)
     assert (await call(accounts, "POST", "/api/v1/accounts/password/forgot", {"email": email}))[0] == 202
-    rows = await query(accounts.dsn, "select payload from accounts.outbox where subject = 'user.password_reset_requested.v1' order by id desc limit 1")
+    rows = await query(
+        accounts.dsn,
+        "select payload from accounts.outbox where subject = 'user.password_reset_requested.v1' order by id desc limit 1",
+    )
     token = unseal(accounts.private_key, _json(rows[0]["payload"])["reset_link"]).split("token=")[1]
     accounts.clock.advance(minutes=60, seconds=1)
-    status, body = await call(accounts, "POST", "/api/v1/accounts/password/reset", {"token": token, "new_password": "Dachrinne im Herbst reinigen"})
+    status, body = await call(
+        accounts,
+        "POST",
+        "/api/v1/accounts/password/reset",
+        {"token": token, "new_password": "Dachrinne im Herbst reinigen"},
+    )
     assert status == 410 and body["error"]["code"] == "token_expired"
 
 
 async def test_throttling_engages_and_releases_with_time(accounts) -> None:
     email, password = await active_member(accounts)
     for _ in range(5):
-        status, body = await call(accounts, "POST", "/api/v1/accounts/sessions", {"email": email, "password": "falsch-falsch-falsch"})
+        status, body = await call(
+            accounts, "POST", "/api/v1/accounts/sessions", {"email": email, "password": "falsch-falsch-falsch"}
+        )
         assert status == 401 and body["error"]["code"] == "login_failed"
     status, body = await call(accounts, "POST", "/api/v1/accounts/sessions", {"email": email, "password": password})
     assert status == 429 and body["error"]["code"] == "login_throttled"

@@ -24,8 +24,15 @@ from deploy.infra import ROOT, PrintShopProcess, free_port, start_services, stop
 
 CHROMIUM = Path("/usr/bin/chromium")
 # This machine's network is closed: nothing may phone home or wait on a blocked connection.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 AXE_SCRIPT = ROOT / "tests" / "browser" / ".axe" / "node_modules" / "axe-core" / "axe.min.js"
 MOBILE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 900}
@@ -37,11 +44,11 @@ PIN_IN_LETTER = re.compile(r"(?<![\w-])([A-Z0-9]{4}-[A-Z0-9]{4})(?![\w-])")
 @contextlib.asynccontextmanager
 async def chromium() -> AsyncIterator[Browser]:
     if not CHROMIUM.exists():
-        raise RuntimeError(f"{CHROMIUM} is missing: `python3 tasks.py test` installs it "
-                           "(apt-get install -y chromium, as root)")
+        raise RuntimeError(
+            f"{CHROMIUM} is missing: `python3 tasks.py test` installs it (apt-get install -y chromium, as root)"
+        )
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                                   args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:
@@ -67,8 +74,10 @@ class Steps:
 
 def axe_source() -> str:
     if not AXE_SCRIPT.exists():
-        raise RuntimeError(f"{AXE_SCRIPT} is missing: `python3 tasks.py test` installs it "
-                           "(npm install --prefix tests/browser/.axe axe-core@4)")
+        raise RuntimeError(
+            f"{AXE_SCRIPT} is missing: `python3 tasks.py test` installs it "
+            "(npm install --prefix tests/browser/.axe axe-core@4)"
+        )
     return AXE_SCRIPT.read_text(encoding="utf-8")
 
 
@@ -107,6 +116,7 @@ async def scroll_width(page: Page) -> int:
 
 # --- the register and the print shop --------------------------------------------------------
 
+
 def new_betriebsnummer() -> str:
     return str(secrets.randbelow(10**9) + 10**9)
 
@@ -117,8 +127,14 @@ def import_businesses(portal, rows: list[str], folder: Path) -> None:
     path.write_text("\n".join([REGISTER_HEADER, *rows]) + "\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
     env.update(portal.env["pins"])
-    result = subprocess.run([sys.executable, "-m", "services.pins", "import-businesses", str(path)],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "services.pins", "import-businesses", str(path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, f"import failed:\n{result.stdout}{result.stderr}"
 
 
@@ -171,14 +187,23 @@ def pin_from_letter(text: str) -> str:
 
 # Every page a visitor reaches (path, expected HTTP status) and every page of a logged-in member.
 VISITOR_PAGES = [
-    ("/", 200), ("/registrieren", 200), ("/registrieren/gesendet", 200),
-    ("/registrierung/bestaetigen?token=x", 200), ("/login", 200), ("/hilfe", 200),
-    ("/passwort-vergessen", 200), ("/passwort-zuruecksetzen?token=x", 200), ("/kontakt", 200),
+    ("/", 200),
+    ("/registrieren", 200),
+    ("/registrieren/gesendet", 200),
+    ("/registrierung/bestaetigen?token=x", 200),
+    ("/login", 200),
+    ("/hilfe", 200),
+    ("/passwort-vergessen", 200),
+    ("/passwort-zuruecksetzen?token=x", 200),
+    ("/kontakt", 200),
     ("/gibt-es-nicht", 404),
 ]
 MEMBER_PAGES = [
-    ("/konto", 200), ("/passwort-aendern", 200), ("/mein-betrieb", 200),
-    ("/mein-betrieb/pin-anfordern", 200), ("/mein-betrieb/verknuepfen", 200),
+    ("/konto", 200),
+    ("/passwort-aendern", 200),
+    ("/mein-betrieb", 200),
+    ("/mein-betrieb/pin-anfordern", 200),
+    ("/mein-betrieb/verknuepfen", 200),
 ]
 
 

@@ -26,16 +26,14 @@ class Client:
         await self.session.close()
 
     async def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        async with self.session.request(
-            method, self.base_url + path, json=body, allow_redirects=False
-        ) as response:
+        async with self.session.request(method, self.base_url + path, json=body, allow_redirects=False) as response:
             data = await response.json() if response.content_type == "application/json" else None
             return response.status, data
 
-    async def page(self, method: str, path: str, form: dict | None = None) -> tuple[int, str, aiohttp.typedefs.LooseHeaders]:
-        async with self.session.request(
-            method, self.base_url + path, data=form, allow_redirects=False
-        ) as response:
+    async def page(
+        self, method: str, path: str, form: dict | None = None
+    ) -> tuple[int, str, aiohttp.typedefs.LooseHeaders]:
+        async with self.session.request(method, self.base_url + path, data=form, allow_redirects=False) as response:
             return response.status, await response.text(), response.headers
 
 

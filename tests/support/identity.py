@@ -12,8 +12,16 @@ PUBLIC_KEY, PRIVATE_KEY = generate_signing_keypair()
 SIGNER = Signer(PRIVATE_KEY)
 
 
-def signed(method: str, path: str, body: Any = None, *, user: str = "", client: str = "192.0.2.7",
-           signer: Signer = SIGNER, raw: bytes | None = None) -> dict[str, Any]:
+def signed(
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    user: str = "",
+    client: str = "192.0.2.7",
+    signer: Signer = SIGNER,
+    raw: bytes | None = None,
+) -> dict[str, Any]:
     """Keyword arguments for `session.request(method, url, **signed(...))`: the JSON body (or
     `raw` bytes as they are) and the identity headers over exactly that request."""
     data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())

@@ -13,6 +13,7 @@ from services.accounts.settings import Settings
 from tests.support.client import new_email, query
 from tests.support.identity import PUBLIC_KEY, signed
 
+
 class Clock:
     def __init__(self) -> None:
         self.now = datetime.now(UTC)
@@ -29,8 +30,11 @@ async def accounts_in_process(postgres, nats_server, **overrides):
     public, private = generate_keypair()
     dsn = await postgres.create_database(f"lifetimes_{secrets.token_hex(4)}")
     settings = Settings(
-        database_url=dsn, nats_url=nats_server.url,
-        identity_public_key=PUBLIC_KEY, accounts_secret=generate_secret(), notifications_public_key=public,
+        database_url=dsn,
+        nats_url=nats_server.url,
+        identity_public_key=PUBLIC_KEY,
+        accounts_secret=generate_secret(),
+        notifications_public_key=public,
         **({"public_url": "http://portal.test"} | overrides),
     )
     clock = Clock()
@@ -50,11 +54,15 @@ async def active_member(client) -> tuple[str, str]:
     email = new_email("clock")
     person = {"first_name": "Erika", "last_name": "Mustermann", "birth_date": "1979-05-04", "email": email}
     assert (await call(client, "POST", "/api/v1/accounts/registrations", person))[0] == 202
-    rows = await query(client.dsn, "select payload from accounts.outbox where subject = 'user.registered.v1' order by id desc limit 1")
+    rows = await query(
+        client.dsn, "select payload from accounts.outbox where subject = 'user.registered.v1' order by id desc limit 1"
+    )
     link = unseal(client.private_key, _json(rows[0]["payload"])["confirmation_link"])
     token = link.split("token=")[1]
     assert (await call(client, "POST", "/api/v1/accounts/registrations/confirm", {"token": token}))[0] == 200
-    rows = await query(client.dsn, "select payload from accounts.outbox where subject = 'user.confirmed.v1' order by id desc limit 1")
+    rows = await query(
+        client.dsn, "select payload from accounts.outbox where subject = 'user.confirmed.v1' order by id desc limit 1"
+    )
     return email, unseal(client.private_key, _json(rows[0]["payload"])["initial_password"])
 
 
@@ -71,5 +79,3 @@ async def login(client, email: str, password: str) -> str:
 
 async def resolve(client, token: str) -> int:
     return (await call(client, "POST", RESOLVE_PATH, {"token": token}))[0]
-
-

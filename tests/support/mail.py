@@ -14,8 +14,7 @@ def extract_token_link(text: str) -> str:
 
 def extract_password(text: str) -> str:
     """The initial password: the line of its own that starts `Passwort: `."""
-    found = [line.removeprefix("Passwort: ").strip() for line in text.splitlines()
-             if line.startswith("Passwort: ")]
+    found = [line.removeprefix("Passwort: ").strip() for line in text.splitlines() if line.startswith("Passwort: ")]
     assert len(found) == 1, f"expected exactly one line starting 'Passwort: ', found {len(found)}:\n{text}"
     assert found[0], f"the 'Passwort: ' line is empty:\n{text}"
     return found[0]

@@ -33,8 +33,13 @@ async def pins_in_process(postgres, nats_server, **overrides):
     public, private = generate_keypair()
     dsn = await postgres.create_database(f"pins_{secrets.token_hex(4)}")
     settings = Settings(
-        database_url=dsn, nats_url=nats_server.url, public_url="http://portal.test",
-        pins_secret=SECRET, identity_public_key=PUBLIC_KEY, printshop_public_key=public, **overrides,
+        database_url=dsn,
+        nats_url=nats_server.url,
+        public_url="http://portal.test",
+        pins_secret=SECRET,
+        identity_public_key=PUBLIC_KEY,
+        printshop_public_key=public,
+        **overrides,
     )
     clock = Clock()
     async with TestClient(TestServer(create_app(settings, clock=clock))) as client:
@@ -100,5 +105,11 @@ def wrong_pin(right: str) -> str:
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
     """`python -m services.pins …` as staff run it, with only the given PORTAL_ variables."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
-    return subprocess.run([sys.executable, "-m", "services.pins", *args], cwd=ROOT, capture_output=True,
-                          text=True, env={**base, **env}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "services.pins", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**base, **env},
+        timeout=120,
+    )

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy.infra import (
-    SERVICES, NatsServer, Postgres, Secrets, ServiceProcess, free_port, portal_env, start_services,
+    SERVICES,
+    NatsServer,
+    Postgres,
+    Secrets,
+    ServiceProcess,
+    free_port,
+    portal_env,
+    start_services,
     stop_services,
 )
 from deploy.mailcatcher import MailCatcher
@@ -55,8 +62,7 @@ class Portal:
     def url(self, service: str) -> str:
         return self.services[service].url
 
-    async def add_replica(self, service: str, instance: str | None = None,
-                          timeout: float = 60) -> ServiceProcess:
+    async def add_replica(self, service: str, instance: str | None = None, timeout: float = 60) -> ServiceProcess:
         """Another process of `service` on a port of its own, sharing database and consumers."""
         instance = instance or f"r{len(self.replicas) + 2}"
         replica = ServiceProcess(service, self.env[service], free_port(), self.log_dir, instance=instance)
@@ -69,10 +75,18 @@ class Portal:
         await self.nats.stop()
 
 
-async def start_portal(*, postgres: Postgres, mail: MailCatcher, log_dir: Path,
-                       services: Iterable[str] = SERVICES, nats: NatsServer | None = None,
-                       env: dict[str, dict[str, str]] | None = None, dev_mode: bool = False,
-                       log_level: str = "INFO", timeout: float = 60) -> Portal:
+async def start_portal(
+    *,
+    postgres: Postgres,
+    mail: MailCatcher,
+    log_dir: Path,
+    services: Iterable[str] = SERVICES,
+    nats: NatsServer | None = None,
+    env: dict[str, dict[str, str]] | None = None,
+    dev_mode: bool = False,
+    log_level: str = "INFO",
+    timeout: float = 60,
+) -> Portal:
     """Start a portal; `env` adds or overrides variables per service ({"pins": {...}}).
 
     `log_dir` is wiped first and then holds every process's log (and this portal's NATS store).
@@ -81,8 +95,12 @@ async def start_portal(*, postgres: Postgres, mail: MailCatcher, log_dir: Path,
     log_dir = Path(log_dir)
     shutil.rmtree(log_dir, ignore_errors=True)
     log_dir.mkdir(parents=True)
-    nats = nats or NatsServer(log_dir / "nats-store", log_path=log_dir / "nats.log",
-                              passwords=NatsPasswords.generate(), tls=LocalTls.load_or_create(log_dir / "nats-tls"))
+    nats = nats or NatsServer(
+        log_dir / "nats-store",
+        log_path=log_dir / "nats.log",
+        passwords=NatsPasswords.generate(),
+        tls=LocalTls.load_or_create(log_dir / "nats-tls"),
+    )
     if not nats.running:
         await nats.start()
     await nats.ensure_streams()  # as ops do before the services start: python -m deploy.streams
@@ -90,16 +108,24 @@ async def start_portal(*, postgres: Postgres, mail: MailCatcher, log_dir: Path,
     database_url = await postgres.create_database(f"portal_{random.token_hex(6)}")
     ports = {name: free_port() for name in SERVICES}
     gateway_url = f"http://127.0.0.1:{ports['gateway']}"  # also the public URL: links in mails match
-    variables = portal_env(nats_url=nats.url, database_url=database_url, smtp_host=mail.host,
-                           smtp_port=mail.smtp_port, secrets=secrets, ports=ports, public_url=gateway_url,
-                           dev_mode=dev_mode, mail_inbox_url=mail.inbox_url if dev_mode else None,
-                           log_level=log_level, nats=nats)
+    variables = portal_env(
+        nats_url=nats.url,
+        database_url=database_url,
+        smtp_host=mail.host,
+        smtp_port=mail.smtp_port,
+        secrets=secrets,
+        ports=ports,
+        public_url=gateway_url,
+        dev_mode=dev_mode,
+        mail_inbox_url=mail.inbox_url if dev_mode else None,
+        log_level=log_level,
+        nats=nats,
+    )
     for name, extra in (env or {}).items():
         variables[name].update(extra)
     wanted = [name for name in SERVICES if name in set(services)]
     processes = {name: ServiceProcess(name, variables[name], ports[name], log_dir) for name in wanted}
-    portal = Portal(gateway_url, processes, variables, secrets, database_url,
-                    nats, mail, postgres, log_dir)
+    portal = Portal(gateway_url, processes, variables, secrets, database_url, nats, mail, postgres, log_dir)
     try:
         await start_services([p for n, p in processes.items() if n != "gateway"], timeout)
         if "gateway" in processes:

@@ -30,10 +30,21 @@ def test_password_is_the_line_that_starts_passwort():
 
 def test_each_service_gets_only_its_own_secrets():
     secrets = Secrets.generate()
-    env = portal_env(nats_url="nats://n:4222", database_url="postgresql://db", smtp_host="127.0.0.1",
-                     smtp_port=1025, secrets=secrets, dev_mode=True, mail_inbox_url="http://127.0.0.1:8025")
+    env = portal_env(
+        nats_url="nats://n:4222",
+        database_url="postgresql://db",
+        smtp_host="127.0.0.1",
+        smtp_port=1025,
+        secrets=secrets,
+        dev_mode=True,
+        mail_inbox_url="http://127.0.0.1:8025",
+    )
     assert {n: e["PORTAL_HTTP_PORT"] for n, e in env.items()} == {
-        "gateway": "8000", "accounts": "8001", "pins": "8002", "notifications": "8003"}
+        "gateway": "8000",
+        "accounts": "8001",
+        "pins": "8002",
+        "notifications": "8003",
+    }
     assert "PORTAL_DATABASE_URL" not in env["gateway"]
     assert env["gateway"]["PORTAL_PINS_URL"] == "http://127.0.0.1:8002"
     assert env["gateway"]["PORTAL_DEV_MODE"] == "true"
@@ -41,12 +52,15 @@ def test_each_service_gets_only_its_own_secrets():
     assert [n for n, e in env.items() if private in e.values()] == ["notifications"]
     assert all(secrets.printshop_private_key not in e.values() for e in env.values())
     # one key per purpose, each only where it is needed
-    holders = {name: [n for n, e in env.items() if value in e.values()] for name, value in (
-        ("identity_private_key", secrets.identity_private_key),
-        ("identity_public_key", secrets.identity_public_key),
-        ("accounts_secret", secrets.accounts_secret),
-        ("pins_secret", secrets.pins_secret),
-    )}
+    holders = {
+        name: [n for n, e in env.items() if value in e.values()]
+        for name, value in (
+            ("identity_private_key", secrets.identity_private_key),
+            ("identity_public_key", secrets.identity_public_key),
+            ("accounts_secret", secrets.accounts_secret),
+            ("pins_secret", secrets.pins_secret),
+        )
+    }
     assert holders == {
         "identity_private_key": ["gateway"],
         "identity_public_key": ["accounts", "pins", "notifications"],

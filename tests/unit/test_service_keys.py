@@ -9,14 +9,21 @@ from services.gateway.settings import Settings as GatewaySettings
 from services.notifications.settings import Settings as NotificationsSettings
 from services.pins.settings import Settings as PinsSettings
 
-SETTINGS = {"gateway": GatewaySettings, "accounts": AccountsSettings, "pins": PinsSettings,
-            "notifications": NotificationsSettings}
+SETTINGS = {
+    "gateway": GatewaySettings,
+    "accounts": AccountsSettings,
+    "pins": PinsSettings,
+    "notifications": NotificationsSettings,
+}
 KEYS = {
     "gateway": {"PORTAL_IDENTITY_PRIVATE_KEY"},
     "accounts": {"PORTAL_IDENTITY_PUBLIC_KEY", "PORTAL_ACCOUNTS_SECRET", "PORTAL_NOTIFICATIONS_PUBLIC_KEY"},
     "pins": {"PORTAL_IDENTITY_PUBLIC_KEY", "PORTAL_PINS_SECRET", "PORTAL_PRINTSHOP_PUBLIC_KEY"},
-    "notifications": {"PORTAL_IDENTITY_PUBLIC_KEY", "PORTAL_NOTIFICATIONS_PUBLIC_KEY",
-                      "PORTAL_NOTIFICATIONS_PRIVATE_KEY"},
+    "notifications": {
+        "PORTAL_IDENTITY_PUBLIC_KEY",
+        "PORTAL_NOTIFICATIONS_PUBLIC_KEY",
+        "PORTAL_NOTIFICATIONS_PRIVATE_KEY",
+    },
 }
 
 
@@ -29,8 +36,13 @@ def _no_portal_environment(monkeypatch):
 
 
 def env_of(service: str) -> dict[str, str]:
-    return portal_env(nats_url="nats://127.0.0.1:4222", database_url="postgresql://db", smtp_host="127.0.0.1",
-                      smtp_port=1025, secrets=Secrets.generate())[service]
+    return portal_env(
+        nats_url="nats://127.0.0.1:4222",
+        database_url="postgresql://db",
+        smtp_host="127.0.0.1",
+        smtp_port=1025,
+        secrets=Secrets.generate(),
+    )[service]
 
 
 @pytest.mark.parametrize("service", SETTINGS)
@@ -53,9 +65,15 @@ def test_without_any_of_its_keys_a_service_refuses_to_start(service, key, monkey
 
 
 @pytest.mark.parametrize("bad", ["", "not base64!", "c2hvcnQ="])  # "short": 5 bytes
-@pytest.mark.parametrize(("service", "key"), [("accounts", "PORTAL_ACCOUNTS_SECRET"), ("pins", "PORTAL_PINS_SECRET"),
-                                              ("gateway", "PORTAL_IDENTITY_PRIVATE_KEY"),
-                                              ("pins", "PORTAL_IDENTITY_PUBLIC_KEY")])
+@pytest.mark.parametrize(
+    ("service", "key"),
+    [
+        ("accounts", "PORTAL_ACCOUNTS_SECRET"),
+        ("pins", "PORTAL_PINS_SECRET"),
+        ("gateway", "PORTAL_IDENTITY_PRIVATE_KEY"),
+        ("pins", "PORTAL_IDENTITY_PUBLIC_KEY"),
+    ],
+)
 def test_a_weak_or_malformed_key_is_refused(service, key, bad, monkeypatch):
     for name, value in env_of(service).items():
         monkeypatch.setenv(name, bad if name == key else value)

@@ -31,7 +31,11 @@ def test_an_existing_stream_gains_the_flags_and_replicas_but_keeps_more_replicas
     assert streams.stream_differences(desired, desired) == {}
     old = desired.evolve(deny_delete=False, deny_purge=False, num_replicas=1, duplicate_window=120.0)
     assert streams.stream_differences(old, desired) == {
-        "duplicate_window": 600.0, "deny_delete": True, "deny_purge": True, "num_replicas": 3}
+        "duplicate_window": 600.0,
+        "deny_delete": True,
+        "deny_purge": True,
+        "num_replicas": 3,
+    }
     more = desired.evolve(num_replicas=5)
     assert streams.stream_differences(more, desired) == {}  # never lowered
 
@@ -46,18 +50,22 @@ def test_a_durable_pulls_exactly_its_event_with_explicit_acks():
     durable = durable_for("accounts", PinLinkedV1.SUBJECT)
     config = streams.consumer_config(durable)
     assert (config.durable_name, config.filter_subject, config.ack_policy) == (
-        "accounts_pin_linked_v1", "pin.linked.v1", AckPolicy.EXPLICIT)
+        "accounts_pin_linked_v1",
+        "pin.linked.v1",
+        AckPolicy.EXPLICIT,
+    )
     assert config.deliver_subject is None
     assert streams.consumer_differences(config, durable) == {}
     assert streams.consumer_differences(config.evolve(filter_subject="pin.>"), durable) == {
-        "filter_subject": "pin.linked.v1", "filter_subjects": None}
+        "filter_subject": "pin.linked.v1",
+        "filter_subjects": None,
+    }
     tuned = config.evolve(ack_wait=90.0, max_ack_pending=5, description="tuned by ops")
     assert streams.consumer_differences(tuned, durable) == {}  # left as the operator made it
     with pytest.raises(streams.StreamsError, match="push"):
         streams.consumer_differences(config.evolve(deliver_subject="somewhere"), durable)
     with pytest.raises(streams.StreamsError, match="ack"):
-        streams.consumer_differences(ConsumerConfig(filter_subject="pin.linked.v1", ack_policy=AckPolicy.NONE),
-                                     durable)
+        streams.consumer_differences(ConsumerConfig(filter_subject="pin.linked.v1", ack_policy=AckPolicy.NONE), durable)
 
 
 def test_durables_are_named_by_reader_and_event_and_unique():
@@ -85,17 +93,21 @@ def _user_blocks() -> dict[str, str]:
     """accounts.conf cut into the text of each user's entry."""
     text = ACCOUNTS_CONF.read_text()
     starts = [(m.group(1), m.start()) for m in re.finditer(r"\buser: (\w+), password:", text)]
-    return {user: text[start:(starts[i + 1][1] if i + 1 < len(starts) else len(text))]
-            for i, (user, start) in enumerate(starts)}
+    return {
+        user: text[start : (starts[i + 1][1] if i + 1 < len(starts) else len(text))]
+        for i, (user, start) in enumerate(starts)
+    }
 
 
 def test_accounts_conf_grants_each_durable_to_its_reader_alone():
     blocks = _user_blocks()
     assert set(blocks) == {"accounts", "pins", "notifications", "gateway", "printshop", "ops", "sys"}
     for durable in DURABLES:
-        grants = [f'"$JS.API.CONSUMER.INFO.{durable.stream}.{durable.name}"',
-                  f'"$JS.API.CONSUMER.MSG.NEXT.{durable.stream}.{durable.name}"',
-                  f'"$JS.ACK.{durable.stream}.{durable.name}.>"']
+        grants = [
+            f'"$JS.API.CONSUMER.INFO.{durable.stream}.{durable.name}"',
+            f'"$JS.API.CONSUMER.MSG.NEXT.{durable.stream}.{durable.name}"',
+            f'"$JS.ACK.{durable.stream}.{durable.name}.>"',
+        ]
         for user, block in blocks.items():
             for grant in grants:
                 assert (grant in block) == (user == durable.service), (user, grant)
@@ -123,8 +135,13 @@ def test_the_streams_each_service_uses():
 
 
 def _settings(**overrides):
-    base = {"instance": "", "nats_servers": ["nats://127.0.0.1:4222"], "stream_replicas": 1,
-            "nats_ca": None, "nats_creds": None}
+    base = {
+        "instance": "",
+        "nats_servers": ["nats://127.0.0.1:4222"],
+        "stream_replicas": 1,
+        "nats_ca": None,
+        "nats_creds": None,
+    }
     return SimpleNamespace(**{**base, **overrides})
 
 
@@ -135,8 +152,9 @@ def test_a_broker_speaks_tls_to_tls_servers_and_trusts_the_private_ca(tmp_path):
     assert (plain.service, plain.stream_replicas) == ("pins", 1)
 
     tls = LocalTls.load_or_create(tmp_path / "tls")
-    secured = bus.create_broker(_settings(nats_servers=["tls://pins:pwx@127.0.0.1:4222"], nats_ca=tls.ca_file,
-                                          stream_replicas=3), "pins")
+    secured = bus.create_broker(
+        _settings(nats_servers=["tls://pins:pwx@127.0.0.1:4222"], nats_ca=tls.ca_file, stream_replicas=3), "pins"
+    )
     context = secured._connection_kwargs["tls"]
     assert isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_REQUIRED
     assert context.get_ca_certs()[0]["subject"] == ((("commonName", "Kundenportal local NATS CA"),),)
@@ -170,7 +188,11 @@ def test_streams_command_help_and_arguments(monkeypatch):
     monkeypatch.setenv("NATS_PASSWORD", "from-env")
     args = streams.parse_args(["--replicas", "3", "--user", "ops"])
     assert (args.servers, args.replicas, args.user, args.password) == (
-        ["tls://a:4222", "tls://b:4222"], 3, "ops", "from-env")
+        ["tls://a:4222", "tls://b:4222"],
+        3,
+        "ops",
+        "from-env",
+    )
     with pytest.raises(SystemExit):
         streams.parse_args(["--replicas", "0"])
     assert isinstance(streams.stream_config("PORTAL_SESSIONS", 1), StreamConfig)

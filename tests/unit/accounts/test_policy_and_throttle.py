@@ -26,7 +26,9 @@ def test_refused_passwords_say_why(password: str, says: str) -> None:
     assert says in policy.problem(password, **PERSON)
 
 
-@pytest.mark.parametrize("password", ["Dachrinne im Herbst reinigen", "Zwölf Äpfel für Hüttenwirt", "a" * 3 + "bcd" + "x" * 122])
+@pytest.mark.parametrize(
+    "password", ["Dachrinne im Herbst reinigen", "Zwölf Äpfel für Hüttenwirt", "a" * 3 + "bcd" + "x" * 122]
+)
 def test_long_uncommon_passwords_pass_without_composition_rules(password: str) -> None:
     assert policy.problem(password, **PERSON) is None
 
@@ -94,7 +96,7 @@ def simulate(until: timedelta, step: timedelta = timedelta(seconds=1)) -> list[d
     failures: list[datetime] = []
     moment, end = NOW, NOW + until
     while moment < end:
-        wait = throttle.wait(sorted(failures, reverse=True)[:throttle.DAILY_LIMIT], [], moment, trusted=False)
+        wait = throttle.wait(sorted(failures, reverse=True)[: throttle.DAILY_LIMIT], [], moment, trusted=False)
         if wait is None:
             failures.append(moment)
             moment += step

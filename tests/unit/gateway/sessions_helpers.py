@@ -22,10 +22,16 @@ def cookie(token: str) -> dict[str, str]:
 def signed_in(accounts, *, must_change: bool = False, user_id: UUID | None = None) -> SessionUser:
     """Accounts resolves every cookie to a fresh session of `user_id`."""
     user = SessionUser(user_id or uuid4(), uuid4(), 1_700_000_000_000)
-    accounts.answers[RESOLVE] = (200, {
-        "user_id": str(user.user_id), "session_id": str(user.session_id), "started_at_ms": user.started_at_ms,
-        "must_change_password": must_change, "expires_at": "2030-01-01T00:00:00+00:00",
-    })
+    accounts.answers[RESOLVE] = (
+        200,
+        {
+            "user_id": str(user.user_id),
+            "session_id": str(user.session_id),
+            "started_at_ms": user.started_at_ms,
+            "must_change_password": must_change,
+            "expires_at": "2030-01-01T00:00:00+00:00",
+        },
+    )
     return user
 
 

@@ -6,24 +6,27 @@ from tests.support.identity import verified
 PROXY = ClientAddress(parse_networks("10.0.0.0/8, 2001:db8:ffff::/48"))
 
 
-@pytest.mark.parametrize(("peer", "forwarded", "client"), [
-    # nobody trusted: the header counts for nothing
-    ("192.0.2.9", ["198.51.100.1"], "192.0.2.9"),
-    # through the trusted proxy: the right-most hop it did not write itself
-    ("10.1.2.3", ["198.51.100.1"], "198.51.100.1"),
-    ("10.1.2.3", ["203.0.113.5, 198.51.100.1"], "198.51.100.1"),  # the left one is the client's own claim
-    ("10.1.2.3", ["203.0.113.5, 198.51.100.1, 10.9.9.9"], "198.51.100.1"),  # two proxies of ours
-    ("10.1.2.3", ["203.0.113.5", "198.51.100.1"], "198.51.100.1"),  # several header lines are one list
-    ("10.1.2.3", [], "10.1.2.3"),
-    ("10.1.2.3", ["not-an-address"], "10.1.2.3"),
-    ("10.1.2.3", ["203.0.113.5, junk, 10.9.9.9"], "10.9.9.9"),
-    ("10.1.2.3", ["[2001:db8:1:2::7]:4711"], "2001:db8:1:2::/64"),
-    ("10.1.2.3", ["198.51.100.1:443"], "198.51.100.1"),
-    # IPv6 clients are their /64; a mapped IPv4 address is the IPv4 address
-    ("2001:db8:1:2:aaaa::1", [], "2001:db8:1:2::/64"),
-    ("2001:db8:ffff:1::1", ["2001:db8:5:6::9"], "2001:db8:5:6::/64"),
-    ("::ffff:192.0.2.1", [], "192.0.2.1"),
-])
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "client"),
+    [
+        # nobody trusted: the header counts for nothing
+        ("192.0.2.9", ["198.51.100.1"], "192.0.2.9"),
+        # through the trusted proxy: the right-most hop it did not write itself
+        ("10.1.2.3", ["198.51.100.1"], "198.51.100.1"),
+        ("10.1.2.3", ["203.0.113.5, 198.51.100.1"], "198.51.100.1"),  # the left one is the client's own claim
+        ("10.1.2.3", ["203.0.113.5, 198.51.100.1, 10.9.9.9"], "198.51.100.1"),  # two proxies of ours
+        ("10.1.2.3", ["203.0.113.5", "198.51.100.1"], "198.51.100.1"),  # several header lines are one list
+        ("10.1.2.3", [], "10.1.2.3"),
+        ("10.1.2.3", ["not-an-address"], "10.1.2.3"),
+        ("10.1.2.3", ["203.0.113.5, junk, 10.9.9.9"], "10.9.9.9"),
+        ("10.1.2.3", ["[2001:db8:1:2::7]:4711"], "2001:db8:1:2::/64"),
+        ("10.1.2.3", ["198.51.100.1:443"], "198.51.100.1"),
+        # IPv6 clients are their /64; a mapped IPv4 address is the IPv4 address
+        ("2001:db8:1:2:aaaa::1", [], "2001:db8:1:2::/64"),
+        ("2001:db8:ffff:1::1", ["2001:db8:5:6::9"], "2001:db8:5:6::/64"),
+        ("::ffff:192.0.2.1", [], "192.0.2.1"),
+    ],
+)
 def test_the_client_is_the_right_most_untrusted_hop(peer, forwarded, client):
     assert PROXY(peer, forwarded) == client
 

@@ -2,8 +2,8 @@ import re
 
 import pytest
 
-from tests.support.identity import verified
 from services.gateway.session_cache import cache_key
+from tests.support.identity import verified
 from tests.unit.gateway.sessions_helpers import RESOLVE, SAME_ORIGIN, Clock, cookie, new_cache, signed_in
 
 LOGIN = ("POST", "/api/v1/accounts/sessions")
@@ -12,11 +12,21 @@ ME = ("GET", "/api/v1/accounts/me")
 PASSWORD = ("POST", "/api/v1/accounts/password")
 NEW_COOKIE = "__Host-kp_session=neu; HttpOnly; Path=/; SameSite=Lax; Secure"
 GONE_COOKIE = "__Host-kp_session=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax; Secure"
-PROFILE = {"user_id": "u", "email": "anna@example.de", "first_name": "Anna", "last_name": "Muster",
-           "must_change_password": False,
-           "businesses": [{"betriebsnummer": "1234567", "name": "Tischlerei Muster", "linked_at": "x"}]}
-CHANGE_REQUIRED = {"error": {"code": "password_change_required",
-                             "message": "Bitte vergeben Sie zuerst ein eigenes Passwort.", "fields": {}}}
+PROFILE = {
+    "user_id": "u",
+    "email": "anna@example.de",
+    "first_name": "Anna",
+    "last_name": "Muster",
+    "must_change_password": False,
+    "businesses": [{"betriebsnummer": "1234567", "name": "Tischlerei Muster", "linked_at": "x"}],
+}
+CHANGE_REQUIRED = {
+    "error": {
+        "code": "password_change_required",
+        "message": "Bitte vergeben Sie zuerst ein eigenes Passwort.",
+        "fields": {},
+    }
+}
 
 
 def post(gateway, path, data, token=None):
@@ -96,8 +106,11 @@ async def test_forced_change_gates_pages_and_api(gateway, accounts):
     html = await (await gateway.get("/passwort-aendern", headers=cookie("tok"))).text()
     assert "Das Passwort aus der E-Mail gilt nur für die erste Anmeldung." in html
 
-    for method, path in [("GET", "/api/v1/accounts/registrations"), ("POST", "/api/v1/pins/requests"),
-                         ("GET", "/api/v1/pins/businesses/mine")]:
+    for method, path in [
+        ("GET", "/api/v1/accounts/registrations"),
+        ("POST", "/api/v1/pins/requests"),
+        ("GET", "/api/v1/pins/businesses/mine"),
+    ]:
         response = await gateway.request(method, path, headers={**cookie("tok"), **SAME_ORIGIN})
         assert response.status == 403 and await response.json() == CHANGE_REQUIRED
     for method, path in [ME, PASSWORD, LOGOUT]:
@@ -108,8 +121,12 @@ async def test_forced_change_gates_pages_and_api(gateway, accounts):
 
 async def test_password_change_mismatch_never_calls_accounts(gateway, accounts):
     signed_in(accounts)
-    response = await post(gateway, "/passwort-aendern", {
-        "current_password": "alt", "new_password": "ein langer satz", "new_password_repeat": "ein anderer satz"}, "tok")
+    response = await post(
+        gateway,
+        "/passwort-aendern",
+        {"current_password": "alt", "new_password": "ein langer satz", "new_password_repeat": "ein anderer satz"},
+        "tok",
+    )
     html = await response.text()
     assert response.status == 422
     assert '<p class="field-error" id="new_password_repeat-fehler">Die Passwörter stimmen nicht überein.</p>' in html
@@ -122,8 +139,12 @@ async def test_password_change_success_drops_the_cache_and_notices(accounts, sta
     gateway = await start_gateway(accounts_url=accounts.url, cache=cache)
     user = signed_in(accounts, must_change=True)
     accounts.answers[PASSWORD] = (204, None)
-    response = await post(gateway, "/passwort-aendern", {
-        "current_password": "alt", "new_password": "ein langer satz", "new_password_repeat": "ein langer satz"}, "tok")
+    response = await post(
+        gateway,
+        "/passwort-aendern",
+        {"current_password": "alt", "new_password": "ein langer satz", "new_password_repeat": "ein langer satz"},
+        "tok",
+    )
     assert response.status == 303 and response.headers["Location"] == "/konto?hinweis=passwort-geaendert"
     (call,) = accounts.calls_to(*PASSWORD)
     assert call.json() == {"current_password": "alt", "new_password": "ein langer satz"}
@@ -138,10 +159,22 @@ async def test_password_change_success_drops_the_cache_and_notices(accounts, sta
 
 async def test_password_change_errors_next_to_fields(gateway, accounts):
     signed_in(accounts)
-    accounts.answers[PASSWORD] = (422, {"error": {"code": "invalid_input", "message": "Bitte prüfen Sie Ihre Eingaben.",
-                                                  "fields": {"current_password": "Das aktuelle Passwort stimmt nicht."}}})
-    response = await post(gateway, "/passwort-aendern", {
-        "current_password": "x", "new_password": "ein langer satz", "new_password_repeat": "ein langer satz"}, "tok")
+    accounts.answers[PASSWORD] = (
+        422,
+        {
+            "error": {
+                "code": "invalid_input",
+                "message": "Bitte prüfen Sie Ihre Eingaben.",
+                "fields": {"current_password": "Das aktuelle Passwort stimmt nicht."},
+            }
+        },
+    )
+    response = await post(
+        gateway,
+        "/passwort-aendern",
+        {"current_password": "x", "new_password": "ein langer satz", "new_password_repeat": "ein langer satz"},
+        "tok",
+    )
     html = await response.text()
     assert response.status == 422 and 'id="current_password-fehler">Das aktuelle Passwort stimmt nicht.' in html
 

@@ -4,11 +4,11 @@ from uuid import uuid4
 import pytest
 
 from runtime.sessions import SESSION_END, SESSION_HEADER
+from services.gateway.session_cache import cache_key
 from services.pins.domain import REASON_LABELS, STATE_LABELS
 from tests.support.identity import verified
-from services.gateway.session_cache import cache_key
-from tests.unit.gateway.sessions_helpers import SAME_ORIGIN, Clock, cookie, new_cache, signed_in
 from tests.unit.gateway.html_checks import assert_no_inline_script_or_style
+from tests.unit.gateway.sessions_helpers import SAME_ORIGIN, Clock, cookie, new_cache, signed_in
 
 MINE = ("GET", "/api/v1/pins/businesses/mine")
 REQUESTS = ("GET", "/api/v1/pins/requests")
@@ -16,23 +16,52 @@ REQUEST = ("POST", "/api/v1/pins/requests")
 LINK = ("POST", "/api/v1/pins/links")
 LOGOUT = ("DELETE", "/api/v1/accounts/sessions/current")
 GONE_COOKIE = "__Host-kp_session=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax; Secure"
-LINKED = {"status": "linked", "message": "Ihr Konto ist jetzt mit Ihrem Betrieb verknüpft. Aus Sicherheitsgründen "
-          "wurden Sie abgemeldet. Bitte melden Sie sich erneut an."}
+LINKED = {
+    "status": "linked",
+    "message": "Ihr Konto ist jetzt mit Ihrem Betrieb verknüpft. Aus Sicherheitsgründen "
+    "wurden Sie abgemeldet. Bitte melden Sie sich erneut an.",
+}
 NOT_LINKED = (403, {"error": {"code": "not_linked", "message": "Noch nicht verknüpft.", "fields": {}}})
 THROTTLED = (429, {"error": {"code": "throttled", "message": "Zu viele Versuche. Bitte warten Sie.", "fields": {}}})
 SIGNED_IN_HEADER = '<a class="login" href="/konto">zum Kundenportal</a>'
 LOGIN_HEADER = '<a class="login" href="/login">Login</a>'
 LETTERS = [
-    {"betriebsnummer": "1234567", "business_name": "Tischlerei Muster", "requested_at": "2025-03-01T09:00:00+00:00",
-     "valid_until": "2025-06-12", "state": "requested"},
-    {"betriebsnummer": "7654321", "business_name": "Bäckerei Korn", "requested_at": "2024-01-31T23:30:00+00:00",
-     "valid_until": "2024-04-30", "state": "used"},
-    {"betriebsnummer": "7654321", "business_name": "Bäckerei Korn", "requested_at": "2023-01-10T10:00:00+00:00",
-     "valid_until": "2023-04-10", "state": "expired"},
-    {"betriebsnummer": "7654321", "business_name": "Bäckerei Korn", "requested_at": "2023-02-10T10:00:00+00:00",
-     "valid_until": "2023-05-10", "state": "handed_over"},
-    {"betriebsnummer": "7654321", "business_name": "Bäckerei Korn", "requested_at": "2023-02-10T10:00:00+00:00",
-     "valid_until": "2023-05-10", "state": "on_hold", "state_label": "Zurückgestellt"},
+    {
+        "betriebsnummer": "1234567",
+        "business_name": "Tischlerei Muster",
+        "requested_at": "2025-03-01T09:00:00+00:00",
+        "valid_until": "2025-06-12",
+        "state": "requested",
+    },
+    {
+        "betriebsnummer": "7654321",
+        "business_name": "Bäckerei Korn",
+        "requested_at": "2024-01-31T23:30:00+00:00",
+        "valid_until": "2024-04-30",
+        "state": "used",
+    },
+    {
+        "betriebsnummer": "7654321",
+        "business_name": "Bäckerei Korn",
+        "requested_at": "2023-01-10T10:00:00+00:00",
+        "valid_until": "2023-04-10",
+        "state": "expired",
+    },
+    {
+        "betriebsnummer": "7654321",
+        "business_name": "Bäckerei Korn",
+        "requested_at": "2023-02-10T10:00:00+00:00",
+        "valid_until": "2023-05-10",
+        "state": "handed_over",
+    },
+    {
+        "betriebsnummer": "7654321",
+        "business_name": "Bäckerei Korn",
+        "requested_at": "2023-02-10T10:00:00+00:00",
+        "valid_until": "2023-05-10",
+        "state": "on_hold",
+        "state_label": "Zurückgestellt",
+    },
 ]
 
 
@@ -49,21 +78,43 @@ LETTERS = [labelled(letter) for letter in LETTERS]
 
 def business(other_user: str) -> dict:
     return {
-        "betriebsnummer": "1234567", "name": "Tischlerei Muster",
+        "betriebsnummer": "1234567",
+        "name": "Tischlerei Muster",
         "address": {"street": "Hauptstraße 1", "postal_code": "65183", "city": "Wiesbaden"},
-        "email": "info@tischlerei-muster.de", "trade": "Tischler", "linked_at": "2025-03-05T10:00:00+00:00",
+        "email": "info@tischlerei-muster.de",
+        "trade": "Tischler",
+        "linked_at": "2025-03-05T10:00:00+00:00",
         "linked_accounts": [
-            {"user_id": other_user, "name": "Anna Muster", "email": "anna@example.de",
-             "linked_at": "2025-03-05T10:00:00+00:00"},
-            {"user_id": str(uuid4()), "name": "Bernd Muster", "email": "bernd@example.de",
-             "linked_at": "2024-11-02T08:00:00+00:00"},
+            {
+                "user_id": other_user,
+                "name": "Anna Muster",
+                "email": "anna@example.de",
+                "linked_at": "2025-03-05T10:00:00+00:00",
+            },
+            {
+                "user_id": str(uuid4()),
+                "name": "Bernd Muster",
+                "email": "bernd@example.de",
+                "linked_at": "2024-11-02T08:00:00+00:00",
+            },
         ],
-        "letters": [labelled(letter) for letter in (
-            {"requested_at": "2025-01-15T08:00:00+00:00", "reason": "annual_notice", "valid_until": "2025-04-15",
-             "state": "expired"},
-            {"requested_at": "2025-03-01T08:00:00+00:00", "reason": "user_request", "valid_until": "2025-05-31",
-             "state": "used"},
-        )],
+        "letters": [
+            labelled(letter)
+            for letter in (
+                {
+                    "requested_at": "2025-01-15T08:00:00+00:00",
+                    "reason": "annual_notice",
+                    "valid_until": "2025-04-15",
+                    "state": "expired",
+                },
+                {
+                    "requested_at": "2025-03-01T08:00:00+00:00",
+                    "reason": "user_request",
+                    "valid_until": "2025-05-31",
+                    "state": "used",
+                },
+            )
+        ],
     }
 
 
@@ -104,12 +155,16 @@ async def test_not_linked_shows_the_two_choices_and_the_letters(portal, accounts
     assert response.status == 200
     assert_plain_page(html)
     assert "<h1>Mein Betrieb</h1>" in html
-    assert ("Ihre Betriebsdaten sind zusätzlich durch eine PIN geschützt. Um alle Vorteile nutzen zu können, ist "
-            "deshalb eine einmalige Freischaltung für den exklusiven Mitgliederbereich notwendig.") in html
+    assert (
+        "Ihre Betriebsdaten sind zusätzlich durch eine PIN geschützt. Um alle Vorteile nutzen zu können, ist "
+        "deshalb eine einmalige Freischaltung für den exklusiven Mitgliederbereich notwendig."
+    ) in html
     assert 'href="/mein-betrieb/pin-anfordern">PIN anfordern</a>' in html
     assert 'href="/mein-betrieb/verknuepfen">Mit meinem Betrieb verknüpfen</a>' in html
-    assert ("Wenn Sie bereits eine PIN erhalten haben, z. B. mit Ihrem Beitragsbescheid, dann können Sie "
-            "„PIN anfordern“ überspringen.") in html
+    assert (
+        "Wenn Sie bereits eine PIN erhalten haben, z. B. mit Ihrem Beitragsbescheid, dann können Sie "
+        "„PIN anfordern“ überspringen."
+    ) in html
     assert SIGNED_IN_HEADER in html and '<a href="/mein-betrieb">Mein Betrieb</a>' in html
     for call in pins.calls:
         assert verified(call).user == user.header()
@@ -185,8 +240,9 @@ async def test_request_form(portal, accounts):
     assert "<h1>PIN anfordern</h1>" in html and '<label for="betriebsnummer">Betriebsnummer</label>' in html
     assert "Ihre Betriebsnummer finden Sie auf Ihrem Beitragsbescheid, der Ihnen jährlich zugestellt wird." in html
     assert 'inputmode="numeric"' in html
-    assert ("Den PIN-Code für die Verknüpfung von Nutzer-Account und Betrieb erhalten Sie per Post an Ihre "
-            "Betriebsadresse.") in html
+    assert (
+        "Den PIN-Code für die Verknüpfung von Nutzer-Account und Betrieb erhalten Sie per Post an Ihre Betriebsadresse."
+    ) in html
     assert '<button class="button button-primary" type="submit">PIN anfordern</button>' in html
     assert "Entwicklungsmodus" not in html
 
@@ -209,8 +265,16 @@ async def test_request_success_redirects_with_a_notice(portal, accounts, pins):
 async def test_request_field_error_and_limit(portal, accounts, pins):
     signed_in(accounts)
     unknown = "Diese Betriebsnummer ist uns nicht bekannt. Sie finden sie auf Ihrem Beitragsbescheid."
-    pins.answers[REQUEST] = (422, {"error": {"code": "invalid_input", "message": "Bitte prüfen Sie Ihre Eingaben.",
-                                             "fields": {"betriebsnummer": unknown}}})
+    pins.answers[REQUEST] = (
+        422,
+        {
+            "error": {
+                "code": "invalid_input",
+                "message": "Bitte prüfen Sie Ihre Eingaben.",
+                "fields": {"betriebsnummer": unknown},
+            }
+        },
+    )
     response = await post(portal, "/mein-betrieb/pin-anfordern", {"betriebsnummer": "999"})
     html = await response.text()
     assert response.status == 422
@@ -237,11 +301,15 @@ async def test_link_form(portal, accounts):
     assert "<h1>Mit meinem Betrieb verknüpfen</h1>" in html
     pin = re.search(r'<input id="pin"[^>]*>', html)[0]
     assert 'autocomplete="off"' in pin and 'autocapitalize="characters"' in pin and 'spellcheck="false"' in pin
-    assert ("Die PIN finden Sie in Ihrem PIN-Brief. Groß- und Kleinschreibung, Leerzeichen und Bindestrich "
-            "spielen keine Rolle.") in html
+    assert (
+        "Die PIN finden Sie in Ihrem PIN-Brief. Groß- und Kleinschreibung, Leerzeichen und Bindestrich "
+        "spielen keine Rolle."
+    ) in html
     assert "<h2>Wichtig</h2>" in html
-    assert ("Nach erfolgreicher Freischaltung werden Sie aus Sicherheitsgründen automatisch abgemeldet. Nach "
-            "erneuter Anmeldung haben Sie Zugang zum exklusiven Mitgliederbereich.") in html
+    assert (
+        "Nach erfolgreicher Freischaltung werden Sie aus Sicherheitsgründen automatisch abgemeldet. Nach "
+        "erneuter Anmeldung haben Sie Zugang zum exklusiven Mitgliederbereich."
+    ) in html
     assert '<button class="button button-primary" type="submit">Freischalten und abmelden</button>' in html
 
 
@@ -281,8 +349,10 @@ async def test_link_failure_keeps_the_session(accounts, pins, start_gateway):
     gateway = await start_gateway(accounts_url=accounts.url, pins_url=pins.url, cache=cache)
     signed_in(accounts)
     wrong = "Die PIN passt nicht zu dieser Betriebsnummer."
-    pins.answers[LINK] = (422, {"error": {"code": "invalid_input", "message": "Bitte prüfen Sie Ihre Eingaben.",
-                                          "fields": {"pin": wrong}}})
+    pins.answers[LINK] = (
+        422,
+        {"error": {"code": "invalid_input", "message": "Bitte prüfen Sie Ihre Eingaben.", "fields": {"pin": wrong}}},
+    )
     response = await post(gateway, "/mein-betrieb/verknuepfen", {"betriebsnummer": "1234567", "pin": "ABCD-EFGH"})
     html = await response.text()
     assert response.status == 422
@@ -293,8 +363,16 @@ async def test_link_failure_keeps_the_session(accounts, pins, start_gateway):
     assert accounts.calls_to(*LOGOUT) == []
     assert cache.get(cache_key("tok")) is not None
 
-    pins.answers[LINK] = (422, {"error": {"code": "invalid_input", "message": "Bitte prüfen Sie Ihre Eingaben.",
-                                          "fields": {"betriebsnummer": "Unbekannt."}}})
+    pins.answers[LINK] = (
+        422,
+        {
+            "error": {
+                "code": "invalid_input",
+                "message": "Bitte prüfen Sie Ihre Eingaben.",
+                "fields": {"betriebsnummer": "Unbekannt."},
+            }
+        },
+    )
     html = await (await post(gateway, "/mein-betrieb/verknuepfen", {"betriebsnummer": "1", "pin": "ABCD-EFGH"})).text()
     assert 'id="betriebsnummer-fehler">Unbekannt.' in html and 'value="ABCD-EFGH"' in html
 
@@ -312,8 +390,11 @@ async def test_link_through_the_api_ends_the_session(accounts, pins, start_gatew
     pins.headers[LINK] = {SESSION_HEADER: SESSION_END}
     accounts.answers[LOGOUT] = (204, None)
     accounts.set_cookies[LOGOUT] = [GONE_COOKIE]
-    response = await gateway.post("/api/v1/pins/links", json={"betriebsnummer": "1234567", "pin": "ABCDEFGH"},
-                                  headers={**SAME_ORIGIN, **cookie("tok")})
+    response = await gateway.post(
+        "/api/v1/pins/links",
+        json={"betriebsnummer": "1234567", "pin": "ABCDEFGH"},
+        headers={**SAME_ORIGIN, **cookie("tok")},
+    )
     assert response.status == 200 and await response.json() == LINKED
     assert response.headers.getall("Set-Cookie") == [GONE_COOKIE]
     assert SESSION_HEADER not in response.headers  # between the services and the gateway only
@@ -332,8 +413,9 @@ async def test_failed_link_through_the_api_keeps_the_session(accounts, pins, sta
     gateway = await start_gateway(accounts_url=accounts.url, pins_url=pins.url, cache=cache)
     signed_in(accounts)
     pins.answers[LINK] = THROTTLED
-    response = await gateway.post("/api/v1/pins/links", json={"betriebsnummer": "1234567", "pin": "x"},
-                                  headers={**SAME_ORIGIN, **cookie("tok")})
+    response = await gateway.post(
+        "/api/v1/pins/links", json={"betriebsnummer": "1234567", "pin": "x"}, headers={**SAME_ORIGIN, **cookie("tok")}
+    )
     assert response.status == 429 and (await response.json())["error"]["code"] == "throttled"
     assert "Set-Cookie" not in response.headers
     assert accounts.calls_to(*LOGOUT) == [] and cache.get(cache_key("tok")) is not None
@@ -344,8 +426,9 @@ async def test_other_api_calls_do_not_end_the_session(accounts, pins, start_gate
     gateway = await start_gateway(accounts_url=accounts.url, pins_url=pins.url, cache=cache)
     signed_in(accounts)
     pins.answers[REQUEST] = (202, {"status": "accepted", "message": "x", "request": {}})
-    response = await gateway.post("/api/v1/pins/requests", json={"betriebsnummer": "1234567"},
-                                  headers={**SAME_ORIGIN, **cookie("tok")})
+    response = await gateway.post(
+        "/api/v1/pins/requests", json={"betriebsnummer": "1234567"}, headers={**SAME_ORIGIN, **cookie("tok")}
+    )
     assert response.status == 202 and "Set-Cookie" not in response.headers
     assert accounts.calls_to(*LOGOUT) == [] and cache.get(cache_key("tok")) is not None
 
@@ -368,9 +451,17 @@ async def test_letters_link_only_in_dev_mode(accounts, pins, start_gateway):
 
 async def test_konto_leads_prominently_to_mein_betrieb(portal, accounts):
     signed_in(accounts)
-    accounts.answers[("GET", "/api/v1/accounts/me")] = (200, {
-        "user_id": "u", "email": "anna@example.de", "first_name": "Anna", "last_name": "Muster",
-        "must_change_password": False, "businesses": []})
+    accounts.answers[("GET", "/api/v1/accounts/me")] = (
+        200,
+        {
+            "user_id": "u",
+            "email": "anna@example.de",
+            "first_name": "Anna",
+            "last_name": "Muster",
+            "must_change_password": False,
+            "businesses": [],
+        },
+    )
     html = await (await portal.get("/konto", headers=cookie("tok"))).text()
     assert '<a class="button button-primary" href="/mein-betrieb">Mein Betrieb</a>' in html
     assert "Noch nicht mit einem Betrieb verknüpft." in html

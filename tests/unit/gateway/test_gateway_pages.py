@@ -8,9 +8,18 @@ from tests.unit.gateway.html_checks import assert_no_inline_script_or_style
 SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
 REGISTRATIONS = ("POST", "/api/v1/accounts/registrations")
 CONFIRM = ("POST", "/api/v1/accounts/registrations/confirm")
-PAGES = ["/", "/registrieren", "/registrieren/gesendet?email=a%40b.de", "/login", "/hilfe",
-         "/passwort-vergessen", "/passwort-zuruecksetzen?token=t0k3n",
-         "/registrierung/bestaetigen?token=t0k3n", "/gibt-es-nicht", "/kontakt"]
+PAGES = [
+    "/",
+    "/registrieren",
+    "/registrieren/gesendet?email=a%40b.de",
+    "/login",
+    "/hilfe",
+    "/passwort-vergessen",
+    "/passwort-zuruecksetzen?token=t0k3n",
+    "/registrierung/bestaetigen?token=t0k3n",
+    "/gibt-es-nicht",
+    "/kontakt",
+]
 
 
 def field_input(html: str, name: str) -> str:
@@ -45,16 +54,19 @@ async def test_start_page(gateway):
 
 
 async def test_start_page_links_the_mail_inbox_in_dev_mode(accounts, start_gateway):
-    gateway = await start_gateway(accounts_url=accounts.url, dev_mode=True,
-                                  mail_inbox_url="http://127.0.0.1:8025/")
+    gateway = await start_gateway(accounts_url=accounts.url, dev_mode=True, mail_inbox_url="http://127.0.0.1:8025/")
     html = await (await gateway.get("/")).text()
     assert "Entwicklungsmodus" in html and 'href="http://127.0.0.1:8025/"' in html
 
 
 async def test_registration_form_labels_every_field(gateway):
     html = await (await gateway.get("/registrieren")).text()
-    for name, label in [("first_name", "Vorname"), ("last_name", "Name"),
-                        ("email", "E-Mail-Adresse"), ("birth_date", "Geburtsdatum")]:
+    for name, label in [
+        ("first_name", "Vorname"),
+        ("last_name", "Name"),
+        ("email", "E-Mail-Adresse"),
+        ("birth_date", "Geburtsdatum"),
+    ]:
         assert f'<label for="{name}">{label}</label>' in html
         tag = field_input(html, name)
         assert " required" in tag and "autocomplete=" in tag
@@ -64,16 +76,29 @@ async def test_registration_form_labels_every_field(gateway):
 
 async def test_registration_sends_json_and_redirects(gateway, accounts):
     accounts.answers[REGISTRATIONS] = (202, {"status": "accepted"})
-    response = await gateway.post("/registrieren", headers=SAME_ORIGIN, allow_redirects=False, data={
-        "first_name": " Anna ", "last_name": "Muster", "email": "anna@example.de",
-        "birth_date": "31.01.1980",
-    })
+    response = await gateway.post(
+        "/registrieren",
+        headers=SAME_ORIGIN,
+        allow_redirects=False,
+        data={
+            "first_name": " Anna ",
+            "last_name": "Muster",
+            "email": "anna@example.de",
+            "birth_date": "31.01.1980",
+        },
+    )
     assert response.status == 303
-    assert response.headers["Location"] in ("/registrieren/gesendet?email=anna%40example.de",
-                                           "/registrieren/gesendet?email=anna@example.de")
+    assert response.headers["Location"] in (
+        "/registrieren/gesendet?email=anna%40example.de",
+        "/registrieren/gesendet?email=anna@example.de",
+    )
     (call,) = accounts.calls
-    assert call.json() == {"first_name": "Anna", "last_name": "Muster", "email": "anna@example.de",
-                           "birth_date": "1980-01-31"}
+    assert call.json() == {
+        "first_name": "Anna",
+        "last_name": "Muster",
+        "email": "anna@example.de",
+        "birth_date": "1980-01-31",
+    }
     assert verified(call) is not None
 
     html = await (await gateway.get(response.headers["Location"])).text()
@@ -83,18 +108,36 @@ async def test_registration_sends_json_and_redirects(gateway, accounts):
 
 
 async def test_registration_errors_are_shown_next_to_their_fields(gateway, accounts):
-    accounts.answers[REGISTRATIONS] = (422, {"error": {
-        "code": "invalid_input", "message": "Bitte prüfen Sie Ihre Eingaben.",
-        "fields": {"email": "Meinten Sie <gmail.com>?", "birth_date": "Bitte geben Sie ein gültiges Datum ein (TT.MM.JJJJ)."},
-    }})
-    response = await gateway.post("/registrieren", headers=SAME_ORIGIN, data={
-        "first_name": "Anna", "last_name": "Muster", "email": "anna@gmial.com", "birth_date": "1980-01-31",
-        "email_confirmed_as_typed": "1",
-    })
+    accounts.answers[REGISTRATIONS] = (
+        422,
+        {
+            "error": {
+                "code": "invalid_input",
+                "message": "Bitte prüfen Sie Ihre Eingaben.",
+                "fields": {
+                    "email": "Meinten Sie <gmail.com>?",
+                    "birth_date": "Bitte geben Sie ein gültiges Datum ein (TT.MM.JJJJ).",
+                },
+            }
+        },
+    )
+    response = await gateway.post(
+        "/registrieren",
+        headers=SAME_ORIGIN,
+        data={
+            "first_name": "Anna",
+            "last_name": "Muster",
+            "email": "anna@gmial.com",
+            "birth_date": "1980-01-31",
+            "email_confirmed_as_typed": "1",
+        },
+    )
     html = await response.text()
     assert response.status == 422
-    assert ('<div class="alert alert-error" role="alert" id="fehlerliste" tabindex="-1">\n'
-            '  <p>Bitte prüfen Sie Ihre Eingaben.</p>') in html
+    assert (
+        '<div class="alert alert-error" role="alert" id="fehlerliste" tabindex="-1">\n'
+        "  <p>Bitte prüfen Sie Ihre Eingaben.</p>"
+    ) in html
     assert '<a href="#email">E-Mail-Adresse: Meinten Sie &lt;gmail.com&gt;?</a>' in html
     assert '<a href="#birth_date">Geburtsdatum: Bitte geben Sie' in html
     # confirmed once: accounts' answer on another field does not bring the typo question back
@@ -117,8 +160,7 @@ async def test_registration_when_accounts_is_down(accounts, start_gateway):
 
 async def test_resend(gateway, accounts):
     accounts.answers[("POST", "/api/v1/accounts/registrations/resend")] = (202, {})
-    response = await gateway.post("/registrieren/erneut-senden", headers=SAME_ORIGIN,
-                                  data={"email": "anna@example.de"})
+    response = await gateway.post("/registrieren/erneut-senden", headers=SAME_ORIGIN, data={"email": "anna@example.de"})
     assert response.status == 200
     assert accounts.calls[0].json() == {"email": "anna@example.de"}
     assert "erneut zugesandt" in await response.text()
@@ -142,8 +184,9 @@ async def test_confirmation_post_calls_accounts(gateway, accounts):
     assert accounts.calls[0].json() == {"token": "t0k3n"}
 
 
-@pytest.mark.parametrize("status,code,relink", [(410, "token_expired", True), (409, "token_used", False),
-                                                (400, "token_invalid", False)])
+@pytest.mark.parametrize(
+    "status,code,relink", [(410, "token_expired", True), (409, "token_used", False), (400, "token_invalid", False)]
+)
 async def test_confirmation_errors_show_accounts_message(gateway, accounts, status, code, relink):
     accounts.answers[CONFIRM] = (status, {"error": {"code": code, "message": f"Nachricht {code}.", "fields": {}}})
     response = await gateway.post("/registrierung/bestaetigen", headers=SAME_ORIGIN, data={"token": "t"})

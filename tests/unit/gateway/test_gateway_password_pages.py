@@ -31,8 +31,9 @@ async def test_reset_link_only_shows_a_form(gateway, accounts):
 
 
 async def test_reset_mismatch_never_calls_accounts(gateway, accounts):
-    response = await post(gateway, "/passwort-zuruecksetzen",
-                          {"token": "t", "new_password": "a", "new_password_repeat": "b"})
+    response = await post(
+        gateway, "/passwort-zuruecksetzen", {"token": "t", "new_password": "a", "new_password_repeat": "b"}
+    )
     assert response.status == 422 and "Die Passwörter stimmen nicht überein." in await response.text()
     assert accounts.calls == []
 
@@ -47,8 +48,9 @@ async def test_reset_success(gateway, accounts):
     assert accounts.calls[0].json() == {"token": "t0k3n", "new_password": "ein langer satz"}
 
 
-@pytest.mark.parametrize("status,code,forgot_link", [(410, "token_expired", True), (409, "token_used", False),
-                                                     (400, "token_invalid", False)])
+@pytest.mark.parametrize(
+    "status,code,forgot_link", [(410, "token_expired", True), (409, "token_used", False), (400, "token_invalid", False)]
+)
 async def test_reset_token_errors(gateway, accounts, status, code, forgot_link):
     accounts.answers[RESET] = (status, {"error": {"code": code, "message": f"Meldung {code}.", "fields": {}}})
     response = await post(gateway, "/passwort-zuruecksetzen", {"token": "t", **REPEATED})
@@ -58,8 +60,16 @@ async def test_reset_token_errors(gateway, accounts, status, code, forgot_link):
 
 
 async def test_reset_field_error(gateway, accounts):
-    accounts.answers[RESET] = (422, {"error": {"code": "invalid_input", "message": "Bitte prüfen Sie Ihre Eingaben.",
-                                               "fields": {"new_password": "Mindestens 12 Zeichen."}}})
+    accounts.answers[RESET] = (
+        422,
+        {
+            "error": {
+                "code": "invalid_input",
+                "message": "Bitte prüfen Sie Ihre Eingaben.",
+                "fields": {"new_password": "Mindestens 12 Zeichen."},
+            }
+        },
+    )
     response = await post(gateway, "/passwort-zuruecksetzen", {"token": "t", **REPEATED})
     html = await response.text()
     assert response.status == 422 and 'id="new_password-fehler">Mindestens 12 Zeichen.' in html

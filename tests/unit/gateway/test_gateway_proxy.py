@@ -1,8 +1,9 @@
 import time
 
+from yarl import URL
+
 from runtime.identity import Identity, Signer, generate_signing_keypair
 from tests.support.identity import signed, verified
-from yarl import URL
 
 SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
 
@@ -11,7 +12,8 @@ async def test_forwards_method_path_query_body_and_status(gateway, accounts):
     accounts.answers[("POST", "/api/v1/accounts/registrations")] = (202, {"status": "accepted"})
     body = b'{"email": "anna@example.de"}'
     response = await gateway.post(
-        "/api/v1/accounts/registrations?x=1&y=%C3%BC", data=body,
+        "/api/v1/accounts/registrations?x=1&y=%C3%BC",
+        data=body,
         headers={**SAME_ORIGIN, "Content-Type": "application/json"},
     )
     assert response.status == 202
@@ -31,12 +33,19 @@ async def test_response_headers_are_filtered(gateway, accounts):
 
 
 async def test_inbound_identity_and_hop_by_hop_headers_are_replaced_by_a_signed_identity(gateway, accounts):
-    forged = signed("GET", "/api/v1/accounts/me", user="u1:s1", client="10.0.0.1", signer=Signer(
-        generate_signing_keypair()[1]))["headers"]
-    await gateway.get("/api/v1/accounts/me", headers={
-        **forged, "Cookie": "portal_session=xyz", "Proxy-Authorization": "Basic eA==",
-        "Upgrade": "websocket", "Authorization": "Bearer x",
-    })
+    forged = signed(
+        "GET", "/api/v1/accounts/me", user="u1:s1", client="10.0.0.1", signer=Signer(generate_signing_keypair()[1])
+    )["headers"]
+    await gateway.get(
+        "/api/v1/accounts/me",
+        headers={
+            **forged,
+            "Cookie": "portal_session=xyz",
+            "Proxy-Authorization": "Basic eA==",
+            "Upgrade": "websocket",
+            "Authorization": "Bearer x",
+        },
+    )
     (call,) = accounts.calls
     assert verified(call) == Identity(user="", client="127.0.0.1")
     for name in ("Cookie", "Proxy-Authorization", "Upgrade", "Authorization"):

@@ -6,7 +6,6 @@ from contracts import SessionRevokeV1
 from runtime.sessions import SessionUser
 from services.gateway.revocation import handle_revoke
 from services.gateway.session_cache import Resolved, cache_key
-
 from tests.unit.gateway.sessions_helpers import RESOLVE, Clock, cookie, new_cache, signed_in
 
 

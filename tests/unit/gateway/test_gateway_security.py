@@ -4,15 +4,17 @@ CSRF = "Die Anfrage wurde aus Sicherheitsgründen abgelehnt."
 
 
 async def test_cross_site_post_is_refused(gateway, accounts):
-    response = await gateway.post("/api/v1/accounts/registrations", json={},
-                                  headers={"Origin": "https://evil.example"})
+    response = await gateway.post("/api/v1/accounts/registrations", json={}, headers={"Origin": "https://evil.example"})
     assert response.status == 403
     error = (await response.json())["error"]
     assert error["code"] == "csrf_rejected"
     assert error["message"].startswith(CSRF)
 
-    response = await gateway.post("/registrieren", data={"email": "a@b.de"},
-                                  headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
+    response = await gateway.post(
+        "/registrieren",
+        data={"email": "a@b.de"},
+        headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+    )
     assert response.status == 403
     assert response.content_type == "text/html"
     assert CSRF in await response.text()
@@ -56,8 +58,9 @@ async def test_safe_methods_need_no_origin(gateway, accounts):
     assert (await gateway.get("/api/v1/accounts/me")).status == 200
 
 
-@pytest.mark.parametrize("path", ["/", "/registrieren", "/gibt-es-nicht", "/api/v1/accounts/me",
-                                  "/api/v1/pins/x", "/healthz"])
+@pytest.mark.parametrize(
+    "path", ["/", "/registrieren", "/gibt-es-nicht", "/api/v1/accounts/me", "/api/v1/pins/x", "/healthz"]
+)
 async def test_security_headers_on_every_answer(gateway, path):
     response = await gateway.get(path)
     headers = response.headers

@@ -1,10 +1,9 @@
 from uuid import uuid4
 
-from tests.support.identity import verified
 from runtime.identity import Identity
 from runtime.sessions import SESSION_HEADER, SESSION_REFRESH, SessionUser
 from services.gateway.session_cache import Resolved, cache_key
-
+from tests.support.identity import verified
 from tests.unit.gateway.conftest import closed_port_url
 from tests.unit.gateway.sessions_helpers import RESOLVE, SAME_ORIGIN, Clock, cookie, new_cache, signed_in
 

@@ -16,21 +16,46 @@ PERSON = {"first_name": "Anna", "last_name": "Muster", "birth_date": "31.01.1980
 SCRIPT = Path(typos.__file__).parent / "static" / "portal.js"
 
 TYPOS = [
-    ("anna@gmial.de", "anna@gmail.com"), ("anna@gmai.com", "anna@gmail.com"),
-    ("anna@gmail.de", "anna@gmail.com"), ("anna@gmail.con", "anna@gmail.com"),
-    ("anna@gmailcom", "anna@gmail.com"), ("anna@googlemial.com", "anna@googlemail.com"),
-    ("anna@web.dee", "anna@web.de"), ("anna@wbe.de", "anna@web.de"),
-    ("anna@t-onlne.de", "anna@t-online.de"), ("anna@tonline.de", "anna@t-online.de"),
-    ("anna@gmx.dee", "anna@gmx.de"), ("anna@hotmial.de", "anna@hotmail.de"),
-    ("anna@yaho.de", "anna@yahoo.de"), ("anna@outlok.de", "anna@outlook.de"),
-    ("anna@freenet.dee", "anna@freenet.de"), ("Anna.Muster@GMIAL.DE", "Anna.Muster@gmail.com"),
-    ("anna@icloud.de", "anna@icloud.com"), ("anna@gmial.de.", "anna@gmail.com"),
+    ("anna@gmial.de", "anna@gmail.com"),
+    ("anna@gmai.com", "anna@gmail.com"),
+    ("anna@gmail.de", "anna@gmail.com"),
+    ("anna@gmail.con", "anna@gmail.com"),
+    ("anna@gmailcom", "anna@gmail.com"),
+    ("anna@googlemial.com", "anna@googlemail.com"),
+    ("anna@web.dee", "anna@web.de"),
+    ("anna@wbe.de", "anna@web.de"),
+    ("anna@t-onlne.de", "anna@t-online.de"),
+    ("anna@tonline.de", "anna@t-online.de"),
+    ("anna@gmx.dee", "anna@gmx.de"),
+    ("anna@hotmial.de", "anna@hotmail.de"),
+    ("anna@yaho.de", "anna@yahoo.de"),
+    ("anna@outlok.de", "anna@outlook.de"),
+    ("anna@freenet.dee", "anna@freenet.de"),
+    ("Anna.Muster@GMIAL.DE", "Anna.Muster@gmail.com"),
+    ("anna@icloud.de", "anna@icloud.com"),
+    ("anna@gmial.de.", "anna@gmail.com"),
 ]
 FINE = [
-    "anna@gmail.com", "anna@GMX.de", "anna@web.de", "anna@gmx.at", "anna@gmx.net", "anna@mail.de",
-    "anna@email.de", "anna@yahoo.fr", "anna@posteo.de", "anna@mailbox.org", "anna@example.de",
-    "anna@mueller-elektro.de", "anna@hwk-wiesbaden.de", "anna@uni-mainz.de", "anna@hotmail.co.uk",
-    "anna@web.com", "anna@me.de", "kein-at-zeichen", "@gmial.de", "",
+    "anna@gmail.com",
+    "anna@GMX.de",
+    "anna@web.de",
+    "anna@gmx.at",
+    "anna@gmx.net",
+    "anna@mail.de",
+    "anna@email.de",
+    "anna@yahoo.fr",
+    "anna@posteo.de",
+    "anna@mailbox.org",
+    "anna@example.de",
+    "anna@mueller-elektro.de",
+    "anna@hwk-wiesbaden.de",
+    "anna@uni-mainz.de",
+    "anna@hotmail.co.uk",
+    "anna@web.com",
+    "anna@me.de",
+    "kein-at-zeichen",
+    "@gmial.de",
+    "",
 ]
 
 
@@ -48,10 +73,18 @@ def test_every_known_domain_is_never_corrected():
     assert all(typos.suggest_domain(domain) is None for domain in typos.KNOWN_DOMAINS)
 
 
-@pytest.mark.parametrize(("a", "b", "edits"), [
-    ("gmail", "gmail", 0), ("gmial", "gmail", 1), ("gmai", "gmail", 1), ("gmaill", "gmail", 1),
-    ("gmx", "web", 3), ("", "de", 2), ("ab", "ba", 1),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "edits"),
+    [
+        ("gmail", "gmail", 0),
+        ("gmial", "gmail", 1),
+        ("gmai", "gmail", 1),
+        ("gmaill", "gmail", 1),
+        ("gmx", "web", 3),
+        ("", "de", 2),
+        ("ab", "ba", 1),
+    ],
+)
 def test_distance(a, b, edits):
     assert typos.distance(a, b) == edits
 
@@ -59,9 +92,11 @@ def test_distance(a, b, edits):
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_the_page_script_suggests_the_same():
     cases = [typed for typed, _ in TYPOS] + FINE + [f"x@{d}" for d in typos.KNOWN_DOMAINS]
-    program = (f"const {{suggest}} = require({json.dumps(str(SCRIPT))});"
-               f"const known = {json.dumps(list(typos.KNOWN_DOMAINS))};"
-               f"console.log(JSON.stringify({json.dumps(cases)}.map(e => suggest(e, known))));")
+    program = (
+        f"const {{suggest}} = require({json.dumps(str(SCRIPT))});"
+        f"const known = {json.dumps(list(typos.KNOWN_DOMAINS))};"
+        f"console.log(JSON.stringify({json.dumps(cases)}.map(e => suggest(e, known))));"
+    )
     result = subprocess.run(["node", "-e", program], capture_output=True, text=True, timeout=30, check=True)
     assert json.loads(result.stdout) == [typos.suggest(case) for case in cases]
 
@@ -91,14 +126,15 @@ async def test_a_typo_is_pointed_out_before_accounts_is_asked(gateway, accounts)
     assert 'aria-describedby="email-hinweis email-vorschlag"' in email
     assert 'value="Anna"' in html and 'value="31.01.1980"' in html  # the rest kept
     # Both buttons are inside the one form, so either sends every field along.
-    form = html[html.index('<form class="form" method="post" action="/registrieren"'):html.index("</form>")]
+    form = html[html.index('<form class="form" method="post" action="/registrieren"') : html.index("</form>")]
     assert correct in form and keep in form
 
 
 async def test_the_correction_button_registers_the_corrected_address(gateway, accounts):
     accounts.answers[REGISTRATIONS] = (202, {"status": "accepted"})
-    response = await register(gateway, email="anna@gmial.de", email_typed="anna@gmial.de",
-                              email_suggestion="anna@gmail.com")
+    response = await register(
+        gateway, email="anna@gmial.de", email_typed="anna@gmial.de", email_suggestion="anna@gmail.com"
+    )
     assert response.status == 303 and "gmail.com" in response.headers["Location"]
     (call,) = accounts.calls
     assert call.json()["email"] == "anna@gmail.com"
@@ -106,8 +142,7 @@ async def test_the_correction_button_registers_the_corrected_address(gateway, ac
 
 async def test_keeping_the_address_registers_it_as_typed(gateway, accounts):
     accounts.answers[REGISTRATIONS] = (202, {"status": "accepted"})
-    response = await register(gateway, email="anna@gmial.de", email_typed="anna@gmial.de",
-                              email_confirmed_as_typed="1")
+    response = await register(gateway, email="anna@gmial.de", email_typed="anna@gmial.de", email_confirmed_as_typed="1")
     assert response.status == 303
     (call,) = accounts.calls
     assert call.json()["email"] == "anna@gmial.de"
@@ -116,16 +151,18 @@ async def test_keeping_the_address_registers_it_as_typed(gateway, accounts):
 async def test_an_address_edited_after_the_question_wins_over_the_suggestion(gateway, accounts):
     """Enter in a field submits with the form's first button: the suggestion."""
     accounts.answers[REGISTRATIONS] = (202, {"status": "accepted"})
-    response = await register(gateway, email="anna@gmx.de", email_typed="anna@gmial.de",
-                              email_suggestion="anna@gmail.com")
+    response = await register(
+        gateway, email="anna@gmx.de", email_typed="anna@gmial.de", email_suggestion="anna@gmail.com"
+    )
     assert response.status == 303
     (call,) = accounts.calls
     assert call.json()["email"] == "anna@gmx.de"
 
 
 async def test_an_edit_to_another_typo_is_asked_about_again(gateway, accounts):
-    response = await register(gateway, email="anna@web.dee", email_typed="anna@gmial.de",
-                              email_suggestion="anna@gmail.com")
+    response = await register(
+        gateway, email="anna@web.dee", email_typed="anna@gmial.de", email_suggestion="anna@gmail.com"
+    )
     html = await response.text()
     assert accounts.calls == [] and "Meinten Sie <strong>anna@web.de</strong>?" in html
 

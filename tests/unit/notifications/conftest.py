@@ -47,24 +47,31 @@ def events(keypair):
     later = NOW + timedelta(hours=24)
     member = domain.Recipient(uuid4(), "erika@example.de", "Erika", "Müller", NOW)
     letter = {
-        "request_id": uuid4(), "betriebsnummer": "1234567", "business_name": "Müller Elektro GmbH",
+        "request_id": uuid4(),
+        "betriebsnummer": "1234567",
+        "business_name": "Müller Elektro GmbH",
         "address": PostalAddress(street="Bahnhofstraße 12", postal_code="65185", city="Wiesbaden"),
-        "pin": seal(printshop, pin), "valid_until": date(2025, 4, 30),
+        "pin": seal(printshop, pin),
+        "valid_until": date(2025, 4, 30),
     }
-    linked = {"user_id": member.user_id, "betriebsnummer": "1234567",
-              "business_name": "Müller Elektro GmbH", "linked_at": NOW}
+    linked = {
+        "user_id": member.user_id,
+        "betriebsnummer": "1234567",
+        "business_name": "Müller Elektro GmbH",
+        "linked_at": NOW,
+    }
     return {
-        "registered": UserRegisteredV1(**person(), confirmation_link=seal(public, confirm),
-                                       link_expires_at=later),
+        "registered": UserRegisteredV1(**person(), confirmation_link=seal(public, confirm), link_expires_at=later),
         "repeated": UserRegistrationRepeatedV1(**person()),
-        "confirmed": UserConfirmedV1(**person(), initial_password=seal(public, password),
-                                     initial_password_expires_at=NOW + timedelta(days=14)),
-        "reset": UserPasswordResetRequestedV1(**person(), reset_link=seal(public, reset),
-                                              link_expires_at=NOW + timedelta(hours=2)),
+        "confirmed": UserConfirmedV1(
+            **person(), initial_password=seal(public, password), initial_password_expires_at=NOW + timedelta(days=14)
+        ),
+        "reset": UserPasswordResetRequestedV1(
+            **person(), reset_link=seal(public, reset), link_expires_at=NOW + timedelta(hours=2)
+        ),
         "changed": UserPasswordChangedV1(**person(), changed_at=NOW, how="changed"),
         "changed_by_reset": UserPasswordChangedV1(**person(), changed_at=NOW, how="reset"),
-        "pin_requested": PinRequestedV1(**letter, reason="user_request",
-                                        requested_by_user_id=member.user_id),
+        "pin_requested": PinRequestedV1(**letter, reason="user_request", requested_by_user_id=member.user_id),
         "pin_annual": PinRequestedV1(**letter, reason="annual_notice"),
         "pin_linked": PinLinkedV1(**linked, business_email="info@mueller-elektro.de"),
         "pin_linked_quietly": PinLinkedV1(**linked),

@@ -6,5 +6,4 @@ PUBLIC_URL = "https://portal.example"
 
 
 def person() -> dict:
-    return {"user_id": uuid4(), "email": f"{uuid4().hex[:8]}@example.de",
-            "first_name": "Erika", "last_name": "Müller"}
+    return {"user_id": uuid4(), "email": f"{uuid4().hex[:8]}@example.de", "first_name": "Erika", "last_name": "Müller"}

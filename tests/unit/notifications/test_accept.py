@@ -93,16 +93,22 @@ async def test_confirmation_fills_the_projection_with_its_mail(store, events):
     event = events["confirmed"]
     assert await handlers.accept_event(Pool(store), event, NOW)
     assert store.recipients[event.user_id] == domain.Recipient(
-        event.user_id, event.email, "Erika", "Müller", event.occurred_at)
+        event.user_id, event.email, "Erika", "Müller", event.occurred_at
+    )
     assert [m.kind for m in store.mails.values()] == [domain.INITIAL_PASSWORD]
     assert store.writes_outside == []
 
 
 async def test_a_later_user_event_updates_the_projection_an_older_one_does_not(store, events):
     first = events["registered"]
-    confirmed = events["confirmed"].model_copy(update={
-        "user_id": first.user_id, "email": "neu@example.de", "last_name": "Schmidt",
-        "occurred_at": first.occurred_at.replace(year=2030)})
+    confirmed = events["confirmed"].model_copy(
+        update={
+            "user_id": first.user_id,
+            "email": "neu@example.de",
+            "last_name": "Schmidt",
+            "occurred_at": first.occurred_at.replace(year=2030),
+        }
+    )
     await handlers.accept_event(Pool(store), first, NOW)
     await handlers.accept_event(Pool(store), confirmed, NOW)
     assert store.recipients[first.user_id].email == "neu@example.de"
@@ -127,8 +133,7 @@ async def test_a_link_queues_both_mails_in_one_transaction(store, events):
     event = events["pin_linked"]
     before = metrics.MAILS_QUEUED.labels(domain.MEMBER_LINKED)._value.get()
     assert await handlers.accept_event(Pool(store), event, NOW)
-    assert set(store.mails) == {(event.event_id, domain.BUSINESS_LINKED),
-                                (event.event_id, domain.MEMBER_LINKED)}
+    assert set(store.mails) == {(event.event_id, domain.BUSINESS_LINKED), (event.event_id, domain.MEMBER_LINKED)}
     assert store.writes_outside == []
     assert metrics.MAILS_QUEUED.labels(domain.MEMBER_LINKED)._value.get() == before + 1
     assert not await handlers.accept_event(Pool(store), event, NOW)  # redelivered: nothing new

@@ -30,13 +30,17 @@ def test_durables_follow_polyn_naming():
     assert consumers.durable_name("user.password_reset_requested.v1") == (
         "notifications_user_password_reset_requested_v1"
     )
-    assert consumers.durable_name("user.password_changed.v1") == (
-        "notifications_user_password_changed_v1"
-    )
+    assert consumers.durable_name("user.password_changed.v1") == ("notifications_user_password_changed_v1")
     subjects = {c.SUBJECT for c in consumers.SUBSCRIBED}
-    assert subjects == {"user.registered.v1", "user.registration_repeated.v1",
-                        "user.confirmed.v1", "user.password_reset_requested.v1",
-                        "user.password_changed.v1", "pin.requested.v1", "pin.linked.v1"}
+    assert subjects == {
+        "user.registered.v1",
+        "user.registration_repeated.v1",
+        "user.confirmed.v1",
+        "user.password_reset_requested.v1",
+        "user.password_changed.v1",
+        "pin.requested.v1",
+        "pin.linked.v1",
+    }
     assert UserPasswordChangedV1 in consumers.SUBSCRIBED
     assert consumers.durable_name("pin.requested.v1") == "notifications_pin_requested_v1"
     assert consumers.durable_name("pin.linked.v1") == "notifications_pin_linked_v1"
@@ -46,18 +50,25 @@ def test_every_subscribed_event_makes_a_mail(events):
     member = events["member"]
     made = {mail.kind for n in NAMES + PIN_NAMES for mail in domain.mails_for(events[n], member)}
     assert {type(events[n]) for n in NAMES + PIN_NAMES} == set(consumers.SUBSCRIBED)
-    assert made == {domain.REGISTRATION_CONFIRMATION, domain.ALREADY_REGISTERED,
-                    domain.INITIAL_PASSWORD, domain.PASSWORD_RESET, domain.PASSWORD_CHANGED,
-                    domain.PIN_LETTER_ON_ITS_WAY, domain.BUSINESS_LINKED, domain.MEMBER_LINKED}
+    assert made == {
+        domain.REGISTRATION_CONFIRMATION,
+        domain.ALREADY_REGISTERED,
+        domain.INITIAL_PASSWORD,
+        domain.PASSWORD_RESET,
+        domain.PASSWORD_CHANGED,
+        domain.PIN_LETTER_ON_ITS_WAY,
+        domain.BUSINESS_LINKED,
+        domain.MEMBER_LINKED,
+    }
     assert made | {domain.CONTACT_REQUEST, domain.CONTACT_COPY} == set(domain.SUBJECTS)
 
 
 def test_each_subject_gets_its_own_durable_pull_subscriber():
     broker = broker_with(Accepted())
-    registered = sorted((sub.config.durable_name, sub.stream.name, sub.pull_sub.batch_size)
-                        for sub in broker.subscribers)
-    assert registered == sorted((consumers.durable_name(c.SUBJECT), c.STREAM, 1)
-                                for c in consumers.SUBSCRIBED)
+    registered = sorted(
+        (sub.config.durable_name, sub.stream.name, sub.pull_sub.batch_size) for sub in broker.subscribers
+    )
+    assert registered == sorted((consumers.durable_name(c.SUBJECT), c.STREAM, 1) for c in consumers.SUBSCRIBED)
     assert ("notifications_user_password_changed_v1", "PORTAL_USERS", 1) in registered
     assert ("notifications_pin_requested_v1", "PORTAL_PINS", 1) in registered
     assert ("notifications_pin_linked_v1", "PORTAL_PINS", 1) in registered
@@ -91,8 +102,7 @@ async def test_pin_events_reach_the_use_case_from_their_stream(events):
             event = events[name]
             assert event.STREAM == "PORTAL_PINS"
             await test.publish(event.model_dump_json().encode(), event.SUBJECT, stream=event.STREAM)
-    assert accept.events == [events[n] for n in ("pin_requested", "pin_annual", "pin_linked",
-                                                 "pin_linked_quietly")]
+    assert accept.events == [events[n] for n in ("pin_requested", "pin_annual", "pin_linked", "pin_linked_quietly")]
 
 
 async def test_an_unreadable_message_is_dropped_without_an_error(events):

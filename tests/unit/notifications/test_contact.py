@@ -20,8 +20,13 @@ PUBLIC_KEY, PRIVATE_KEY = identity.generate_signing_keypair()
 SUPPORT = "kundenportal@hwk-wiesbaden.de"
 PHONE = "0611 136-444"
 URL = "/api/v1/notifications/contact"
-VALID = {"name": "Erika Müller", "email": "erika@example.de", "betriebsnummer": "1234567",
-         "betriebsname": "Müller Elektro GmbH", "message": "Ich finde meine PIN nicht mehr."}
+VALID = {
+    "name": "Erika Müller",
+    "email": "erika@example.de",
+    "betriebsnummer": "1234567",
+    "betriebsname": "Müller Elektro GmbH",
+    "message": "Ich finde meine PIN nicht mehr.",
+}
 ACCEPTED = {"status": "accepted", "message": "Vielen Dank für Ihre Nachricht. Wir melden uns schnellstmöglich."}
 MEMBER = domain.Recipient(uuid4(), "anna.muster@example.de", "Anna", "Muster", NOW)
 
@@ -242,21 +247,27 @@ async def test_optional_fields_may_be_left_out(client, store):
     assert request.context["betriebsnummer"] == "" and request.context["betriebsname"] == ""
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("name", "   ", "Bitte geben Sie Ihren Namen ein."),
-    ("name", "x" * 101, "Bitte kürzen Sie den Namen auf höchstens 100 Zeichen."),
-    ("email", "", "Bitte geben Sie Ihre E-Mail-Adresse ein."),
-    ("email", "erika@", "Bitte geben Sie eine gültige E-Mail-Adresse ein, z. B. name@beispiel.de."),
-    ("email", "erika@example", "Bitte geben Sie eine gültige E-Mail-Adresse ein, z. B. name@beispiel.de."),
-    ("email", "a b@example.de", "Bitte geben Sie eine gültige E-Mail-Adresse ein, z. B. name@beispiel.de."),
-    ("betriebsnummer", "12a45", "Die Betriebsnummer besteht nur aus Ziffern. Sie finden sie auf Ihrem "
-                                "Beitragsbescheid."),
-    ("betriebsnummer", "1" * 21, "Die Betriebsnummer hat höchstens 20 Ziffern."),
-    ("betriebsname", "x" * 201, "Bitte kürzen Sie den Namen des Betriebs auf höchstens 200 Zeichen."),
-    ("message", "Hilfe!", "Bitte schreiben Sie uns Ihr Anliegen in mindestens 10 Zeichen."),
-    ("message", "x" * 5001, "Bitte kürzen Sie Ihre Nachricht auf höchstens 5000 Zeichen."),
-    ("message", 42, "Bitte geben Sie einen Text ein."),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("name", "   ", "Bitte geben Sie Ihren Namen ein."),
+        ("name", "x" * 101, "Bitte kürzen Sie den Namen auf höchstens 100 Zeichen."),
+        ("email", "", "Bitte geben Sie Ihre E-Mail-Adresse ein."),
+        ("email", "erika@", "Bitte geben Sie eine gültige E-Mail-Adresse ein, z. B. name@beispiel.de."),
+        ("email", "erika@example", "Bitte geben Sie eine gültige E-Mail-Adresse ein, z. B. name@beispiel.de."),
+        ("email", "a b@example.de", "Bitte geben Sie eine gültige E-Mail-Adresse ein, z. B. name@beispiel.de."),
+        (
+            "betriebsnummer",
+            "12a45",
+            "Die Betriebsnummer besteht nur aus Ziffern. Sie finden sie auf Ihrem Beitragsbescheid.",
+        ),
+        ("betriebsnummer", "1" * 21, "Die Betriebsnummer hat höchstens 20 Ziffern."),
+        ("betriebsname", "x" * 201, "Bitte kürzen Sie den Namen des Betriebs auf höchstens 200 Zeichen."),
+        ("message", "Hilfe!", "Bitte schreiben Sie uns Ihr Anliegen in mindestens 10 Zeichen."),
+        ("message", "x" * 5001, "Bitte kürzen Sie Ihre Nachricht auf höchstens 5000 Zeichen."),
+        ("message", 42, "Bitte geben Sie einen Text ein."),
+    ],
+)
 async def test_invalid_input_is_a_422_with_the_fields_german_message(client, store, field, value, message):
     response = await post(client, {**VALID, field: value})
     assert response.status == 422
@@ -266,15 +277,18 @@ async def test_invalid_input_is_a_422_with_the_fields_german_message(client, sto
     assert store.mails == {} and store.contacts == []
 
 
-CONTROL = ("Dieses Feld enthält unsichtbare Steuerzeichen. Bitte geben Sie den Text noch einmal ein, "
-           "ohne ihn aus einer anderen Anwendung einzufügen.")
+CONTROL = (
+    "Dieses Feld enthält unsichtbare Steuerzeichen. Bitte geben Sie den Text noch einmal ein, "
+    "ohne ihn aus einer anderen Anwendung einzufügen."
+)
 
 
 @pytest.mark.parametrize("field", ["name", "email", "betriebsnummer", "betriebsname", "message"])
 @pytest.mark.parametrize("character", ["\x00", "\x07", "\x0b", "\x1b", "\x1f", "\x7f", "\x85", "\x9b"])
 async def test_control_characters_are_a_422_in_every_field_and_store_nothing(client, store, field, character):
     value = {"email": "erika@example.de" + character, "betriebsnummer": "123" + character + "4567"}.get(
-        field, VALID[field][:5] + character + VALID[field][5:])
+        field, VALID[field][:5] + character + VALID[field][5:]
+    )
     response = await post(client, {**VALID, field: value}, user=signed_in())
     assert response.status == 422
     assert (await response.json())["error"]["fields"] == {field: CONTROL}
@@ -282,8 +296,12 @@ async def test_control_characters_are_a_422_in_every_field_and_store_nothing(cli
 
 
 async def test_line_breaks_and_tabs_are_no_control_characters(client, store):
-    body = {**VALID, "name": "Erika\tMüller", "betriebsname": "Müller\r\nElektro",
-            "message": "Zeile eins\r\n\tZeile zwei\rZeile drei"}
+    body = {
+        **VALID,
+        "name": "Erika\tMüller",
+        "betriebsname": "Müller\r\nElektro",
+        "message": "Zeile eins\r\n\tZeile zwei\rZeile drei",
+    }
     assert (await post(client, body)).status == 202
     (request,) = store.mails.values()
     assert (request.context["name"], request.context["betriebsname"]) == ("Erika Müller", "Müller Elektro")
@@ -303,8 +321,13 @@ async def test_an_unsigned_request_is_refused(client, store):
 
 
 async def test_input_is_cleaned(client, store):
-    body = {**VALID, "name": "  Erika   Müller ", "email": " Erika@Example.DE ", "betriebsnummer": " 123 4567 ",
-            "message": "\r\n  Zeile eins\r\nZeile zwei  \r\n"}
+    body = {
+        **VALID,
+        "name": "  Erika   Müller ",
+        "email": " Erika@Example.DE ",
+        "betriebsnummer": " 123 4567 ",
+        "message": "\r\n  Zeile eins\r\nZeile zwei  \r\n",
+    }
     assert (await post(client, body)).status == 202
     (request,) = store.mails.values()
     assert request.context["reply_to"] == "Erika@example.de" and request.context["name"] == "Erika Müller"
@@ -336,15 +359,21 @@ async def test_one_address_may_be_named_at_most_five_times_an_hour_from_any_clie
     assert sum(m.context["reply_to"].lower() == "opfer@example.de" for m in store.mails.values()) == 5
 
 
-BUSY = ("Über das Kontaktformular erreichen uns gerade sehr viele Nachrichten. Bitte rufen Sie uns an "
-        f"unter {PHONE} oder schreiben Sie eine E-Mail an {SUPPORT}.")
+BUSY = (
+    "Über das Kontaktformular erreichen uns gerade sehr viele Nachrichten. Bitte rufen Sie uns an "
+    f"unter {PHONE} oder schreiben Sie eine E-Mail an {SUPPORT}."
+)
 
 
 @pytest.mark.parametrize("limits", [contact.Limits(per_hour=3)])
 async def test_everyone_together_may_write_only_per_hour_times_an_hour(client, store, clock, limits):
     for n in range(3):
-        response = await post(client, {**VALID, "email": f"n{n}@example.de"}, address=f"198.51.100.{n}",
-                              user=signed_in() if n == 0 else "")
+        response = await post(
+            client,
+            {**VALID, "email": f"n{n}@example.de"},
+            address=f"198.51.100.{n}",
+            user=signed_in() if n == 0 else "",
+        )
         assert response.status == 202
         clock.now += timedelta(minutes=10)
     for user in ("", signed_in()):  # a member too: the cap protects the chamber's mail reputation

@@ -40,11 +40,19 @@ def test_the_member_who_asked_hears_the_letter_is_on_its_way(events):
     event, member = events["pin_requested"], events["member"]
     [mail] = domain.mails_for(event, member)
     assert (mail.kind, mail.recipient, mail.source_event_id) == (
-        domain.PIN_LETTER_ON_ITS_WAY, member.email, event.event_id)
+        domain.PIN_LETTER_ON_ITS_WAY,
+        member.email,
+        event.event_id,
+    )
     assert mail.context == {
-        "first_name": "Erika", "last_name": "Müller",
-        "betriebsnummer": "1234567", "business_name": "Müller Elektro GmbH",
-        "street": "Bahnhofstraße 12", "postal_code": "65185", "city": "Wiesbaden", "country": "",
+        "first_name": "Erika",
+        "last_name": "Müller",
+        "betriebsnummer": "1234567",
+        "business_name": "Müller Elektro GmbH",
+        "street": "Bahnhofstraße 12",
+        "postal_code": "65185",
+        "city": "Wiesbaden",
+        "country": "",
         "valid_until": "2025-04-30",
     }
     assert mail.sealed == {}
@@ -94,13 +102,19 @@ def test_a_link_mails_the_business_and_the_member(events):
     business, mine = domain.mails_for(event, member)
     assert (business.kind, business.recipient) == (domain.BUSINESS_LINKED, "info@mueller-elektro.de")
     assert business.context == {
-        "betriebsnummer": "1234567", "business_name": "Müller Elektro GmbH",
-        "linked_at": NOW.isoformat(), "member_name": "Erika Müller", "member_email": member.email,
+        "betriebsnummer": "1234567",
+        "business_name": "Müller Elektro GmbH",
+        "linked_at": NOW.isoformat(),
+        "member_name": "Erika Müller",
+        "member_email": member.email,
     }
     assert (mine.kind, mine.recipient) == (domain.MEMBER_LINKED, member.email)
     assert mine.context == {
-        "first_name": "Erika", "last_name": "Müller", "betriebsnummer": "1234567",
-        "business_name": "Müller Elektro GmbH", "linked_at": NOW.isoformat(),
+        "first_name": "Erika",
+        "last_name": "Müller",
+        "betriebsnummer": "1234567",
+        "business_name": "Müller Elektro GmbH",
+        "linked_at": NOW.isoformat(),
     }
     assert business.source_event_id == mine.source_event_id == event.event_id
     assert business.kind != mine.kind  # the mail table is unique on (source_event_id, kind)
@@ -120,9 +134,17 @@ def test_a_link_by_an_unknown_member_still_warns_the_business(events):
 
 @pytest.mark.parametrize(
     ("name", "with_member", "count"),
-    [("registered", False, 1), ("confirmed", False, 1), ("pin_annual", True, 0),
-     ("pin_requested", False, 0), ("pin_requested", True, 1), ("pin_linked_quietly", False, 0),
-     ("pin_linked_quietly", True, 1), ("pin_linked", False, 1), ("pin_linked", True, 2)],
+    [
+        ("registered", False, 1),
+        ("confirmed", False, 1),
+        ("pin_annual", True, 0),
+        ("pin_requested", False, 0),
+        ("pin_requested", True, 1),
+        ("pin_linked_quietly", False, 0),
+        ("pin_linked_quietly", True, 1),
+        ("pin_linked", False, 1),
+        ("pin_linked", True, 2),
+    ],
 )
 def test_an_event_makes_none_one_or_two_mails(events, name, with_member, count):
     mails = domain.mails_for(events[name], events["member"] if with_member else None)

@@ -9,8 +9,12 @@ from services.notifications import domain
 from tests.unit.notifications.sample import NOW, PUBLIC_URL
 from tests.unit.notifications.test_rendering import URL, Links
 
-FOOTER = ("Noch Fragen? Kontaktieren Sie uns!", "kundenportal@hwk-wiesbaden.de", "0611 136-444",
-          "Ihre Handwerkskammer Wiesbaden – Kundenportal")
+FOOTER = (
+    "Noch Fragen? Kontaktieren Sie uns!",
+    "kundenportal@hwk-wiesbaden.de",
+    "0611 136-444",
+    "Ihre Handwerkskammer Wiesbaden – Kundenportal",
+)
 
 
 def mail_of(events, name: str, kind: str, member=True) -> domain.QueuedMail:
@@ -72,8 +76,7 @@ def test_letter_on_its_way_says_where_when_and_what_next(composer, events):
 
 def test_letter_on_its_way_names_a_foreign_country(composer, events):
     event = events["pin_requested"]
-    events["pin_requested"] = event.model_copy(
-        update={"address": event.address.model_copy(update={"country": "AT"})})
+    events["pin_requested"] = event.model_copy(update={"address": event.address.model_copy(update={"country": "AT"})})
     _, text, visible, _, _ = read(composer, mail_of(events, "pin_requested", domain.PIN_LETTER_ON_ITS_WAY))
     assert "\n    AT\n" in text and " AT " in visible + " "
 
@@ -125,9 +128,14 @@ def test_member_hears_the_link_the_logout_and_where_to_log_in(composer, events):
     no_secret_and_no_machine_markers(events, text, raw)
 
 
-@pytest.mark.parametrize(("name", "kind"), [("pin_requested", domain.PIN_LETTER_ON_ITS_WAY),
-                                            ("pin_linked", domain.BUSINESS_LINKED),
-                                            ("pin_linked", domain.MEMBER_LINKED)])
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("pin_requested", domain.PIN_LETTER_ON_ITS_WAY),
+        ("pin_linked", domain.BUSINESS_LINKED),
+        ("pin_linked", domain.MEMBER_LINKED),
+    ],
+)
 def test_names_from_the_register_are_escaped_in_html(composer, events, name, kind):
     events[name] = events[name].model_copy(update={"business_name": "<b>Bau & Co</b>"})
     _, text, _, _, raw = read(composer, mail_of(events, name, kind))

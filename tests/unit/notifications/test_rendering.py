@@ -168,8 +168,7 @@ def test_password_changed_notice_has_no_token_link_and_no_secret(composer, event
 
 def test_password_changed_notice_refuses_an_unknown_way(composer, events):
     mail = queued(events["changed"])
-    odd = domain.QueuedMail(mail.id, mail.kind, mail.recipient, {**mail.context, "how": "magic"},
-                            mail.sealed, 1)
+    odd = domain.QueuedMail(mail.id, mail.kind, mail.recipient, {**mail.context, "how": "magic"}, mail.sealed, 1)
     with pytest.raises(KeyError):
         composer.compose(odd, NOW)
 
@@ -186,8 +185,7 @@ def test_initial_password_mail_explains_temporary_expiry_and_tips(composer, even
         assert "Passwort vergessen" in part
         assert "händisch" in part
         assert "Leerzeichen davor oder dahinter werden ignoriert" in part
-        for look_alike in ("„l“" if part is visible else '"l"', "(Eins)", "(Null)", "(großes i)",
-                           "(großes o)"):
+        for look_alike in ("„l“" if part is visible else '"l"', "(Eins)", "(Null)", "(großes i)", "(großes o)"):
             assert look_alike in part
     assert f"{PUBLIC_URL}/passwort-vergessen" in text
     assert f"{PUBLIC_URL}/passwort-vergessen" in links.hrefs

@@ -49,5 +49,4 @@ def test_malformed_keys_are_refused(keypair, bad):
 
 def test_keys_of_two_pairs_are_refused(keypair):
     with pytest.raises(ValidationError, match="does not belong"):
-        Settings(**BASE, notifications_public_key=keypair[0],
-                 notifications_private_key=generate_keypair()[1])
+        Settings(**BASE, notifications_public_key=keypair[0], notifications_private_key=generate_keypair()[1])

@@ -1,8 +1,13 @@
 from contracts import PostalAddress
 from services.pins import contract_fields
 
-STORED = {"betriebsnummer": "4711", "name": "Malerei Müller GmbH", "street": "Hauptstraße 1",
-          "postal_code": "65183", "city": "Wiesbaden"}
+STORED = {
+    "betriebsnummer": "4711",
+    "name": "Malerei Müller GmbH",
+    "street": "Hauptstraße 1",
+    "postal_code": "65183",
+    "city": "Wiesbaden",
+}
 
 
 def test_the_limits_are_the_contracts_own():
@@ -20,5 +25,6 @@ def test_a_stored_business_is_checked_field_by_field():
     assert contract_fields.business_problems(STORED) == []
     bad = {**STORED, "city": "W" * 150, "street": ""}
     assert contract_fields.business_problems(bad) == [
-        "Das Feld „Straße“ ist leer.", "Das Feld „Ort“ ist länger als 100 Zeichen.",
+        "Das Feld „Straße“ ist leer.",
+        "Das Feld „Ort“ ist länger als 100 Zeichen.",
     ]

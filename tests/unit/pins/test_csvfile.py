@@ -100,9 +100,15 @@ def test_every_field_a_letter_carries_must_fit_the_pin_requested_contract():
 
 def test_every_register_row_makes_a_valid_letter():
     [business] = parse(HEADER, f"0042;{'N' * 200};{'S' * 200};12345;{'O' * 100};;").businesses
-    PinRequestedV1(request_id=uuid4(), reason="annual_notice", betriebsnummer=business.betriebsnummer,
-                   business_name=business.name, pin="x" * 40, valid_until=date(2030, 1, 1),
-                   address=PostalAddress(street=business.street, postal_code=business.postal_code, city=business.city))
+    PinRequestedV1(
+        request_id=uuid4(),
+        reason="annual_notice",
+        betriebsnummer=business.betriebsnummer,
+        business_name=business.name,
+        pin="x" * 40,
+        valid_until=date(2030, 1, 1),
+        address=PostalAddress(street=business.street, postal_code=business.postal_code, city=business.city),
+    )
 
 
 def test_control_characters_are_refused_and_white_space_is_one_space():

@@ -27,15 +27,18 @@ def test_a_pin_is_accepted_with_or_without_dash_and_spaces_in_any_case(typed):
     assert domain.normalize_pin(typed) == "ABCDEFGH"
 
 
-@pytest.mark.parametrize("typed, message", [
-    ("", "Bitte geben Sie die PIN"),
-    ("ABCD-EFG", "8 Buchstaben"),
-    ("ABCD-EFGHJ", "8 Buchstaben"),
-    ("ABCD-EFG!", "8 Buchstaben"),
-    ("ÄBCD-EFGH", "8 Buchstaben"),
-    ("ABCD-EFG0", "kein I, O, 0 oder 1"),
-    ("ABCD-EFGI", "kein I, O, 0 oder 1"),
-])
+@pytest.mark.parametrize(
+    "typed, message",
+    [
+        ("", "Bitte geben Sie die PIN"),
+        ("ABCD-EFG", "8 Buchstaben"),
+        ("ABCD-EFGHJ", "8 Buchstaben"),
+        ("ABCD-EFG!", "8 Buchstaben"),
+        ("ÄBCD-EFGH", "8 Buchstaben"),
+        ("ABCD-EFG0", "kein I, O, 0 oder 1"),
+        ("ABCD-EFGI", "kein I, O, 0 oder 1"),
+    ],
+)
 def test_a_malformed_pin_is_explained(typed, message):
     with pytest.raises(domain.Invalid, match=message):
         domain.normalize_pin(typed)

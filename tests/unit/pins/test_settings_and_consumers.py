@@ -1,4 +1,3 @@
-
 import pytest
 from faststream.nats import NatsBroker, TestNatsBroker
 from pydantic import ValidationError
@@ -22,8 +21,12 @@ def test_the_import_needs_the_database_url_alone(monkeypatch):
 def test_the_server_has_the_documented_defaults():
     public, _ = generate_keypair()
     settings = Settings(
-        database_url="postgresql:///x", nats_url="nats://x", public_url="http://p.test",
-        pins_secret=generate_secret(), printshop_public_key=public, identity_public_key=public,
+        database_url="postgresql:///x",
+        nats_url="nats://x",
+        public_url="http://p.test",
+        pins_secret=generate_secret(),
+        printshop_public_key=public,
+        identity_public_key=public,
     )
     assert (settings.pin_valid_days, settings.annual_pin_valid_days, settings.http_port) == (30, 60, 8002)
     assert settings.pin_requests_per_business_week == 1 and settings.link_failures_per_member_hour == 5
@@ -53,8 +56,12 @@ async def test_the_consumer_hands_the_contract_to_the_use_case():
     consumers.register(broker, accept)
     public, _ = generate_keypair()
     event = UserConfirmedV1(
-        user_id="6f1c2a36-7a59-4e4c-9f0b-3c9d2d1e0a11", email="e@example.de", first_name="Erika",
-        last_name="Muster", initial_password=seal(public, "x" * 14), initial_password_expires_at="2030-01-01T00:00:00Z",
+        user_id="6f1c2a36-7a59-4e4c-9f0b-3c9d2d1e0a11",
+        email="e@example.de",
+        first_name="Erika",
+        last_name="Muster",
+        initial_password=seal(public, "x" * 14),
+        initial_password_expires_at="2030-01-01T00:00:00Z",
     )
     async with TestNatsBroker(broker) as test:
         await test.publish(event.model_dump_json(), UserConfirmedV1.SUBJECT, stream="PORTAL_USERS")

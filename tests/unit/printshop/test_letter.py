@@ -7,7 +7,13 @@ import pytest
 from pypdf import PdfReader
 
 from deploy.printshop.letter import (
-    ADDRESS_FIELD, SENDER_LINE, Letter, address_lines, format_pin, german_date, render_letter,
+    ADDRESS_FIELD,
+    SENDER_LINE,
+    Letter,
+    address_lines,
+    format_pin,
+    german_date,
+    render_letter,
 )
 
 MM = 72 / 25.4  # PDF points per millimetre
@@ -15,10 +21,17 @@ MM = 72 / 25.4  # PDF points per millimetre
 
 def make_letter(**changes) -> Letter:
     values = dict(
-        request_id="0b6a3c1e-1111-4c22-9e33-123456789abc", reason="user_request",
-        betriebsnummer="4711081", business_name="Müller & Söhne Sanitär GmbH",
-        street="Große Straße 12", postal_code="65183", city="Wiesbaden", country="DE",
-        pin="ABCDEFGH", valid_until=date(2026, 3, 31), letter_date=date(2025, 11, 26),
+        request_id="0b6a3c1e-1111-4c22-9e33-123456789abc",
+        reason="user_request",
+        betriebsnummer="4711081",
+        business_name="Müller & Söhne Sanitär GmbH",
+        street="Große Straße 12",
+        postal_code="65183",
+        city="Wiesbaden",
+        country="DE",
+        pin="ABCDEFGH",
+        valid_until=date(2026, 3, 31),
+        letter_date=date(2025, 11, 26),
         portal_url="https://kundenportal.example",
     )
     values.update(changes)
@@ -53,8 +66,7 @@ def test_one_a4_page_with_embedded_fonts():
     box = reader.pages[0].mediabox
     assert round(float(box.width) / MM) == 210 and round(float(box.height) / MM) == 297
     fonts = reader.pages[0]["/Resources"]["/Font"]
-    descriptors = [font.get_object()["/DescendantFonts"][0].get_object()["/FontDescriptor"]
-                   for font in fonts.values()]
+    descriptors = [font.get_object()["/DescendantFonts"][0].get_object()["/FontDescriptor"] for font in fonts.values()]
     assert all("/FontFile2" in d for d in descriptors), "fonts must be embedded for the printer"
 
 
@@ -71,12 +83,20 @@ def test_pin_in_two_groups_and_the_facts_of_the_request():
 
 def test_umlauts_quotes_and_the_steps_of_the_help_page():
     text = " ".join(text_of(render_letter(make_letter())).split())
-    for expected in ("Müller & Söhne Sanitär GmbH", "Große Straße 12", "Grüßen",
-                     "bitte einloggen", "auf „Mein Betrieb“ klicken",
-                     "auf „Mit meinem Betrieb verknüpfen“ klicken",
-                     "das Formular ausfüllen und auf „Freischalten und abmelden“ klicken",
-                     "Noch Fragen? Kontaktieren Sie uns!", "kundenportal@hwk-wiesbaden.de",
-                     "0611 136-444", "https://kundenportal.example", SENDER_LINE):
+    for expected in (
+        "Müller & Söhne Sanitär GmbH",
+        "Große Straße 12",
+        "Grüßen",
+        "bitte einloggen",
+        "auf „Mein Betrieb“ klicken",
+        "auf „Mit meinem Betrieb verknüpfen“ klicken",
+        "das Formular ausfüllen und auf „Freischalten und abmelden“ klicken",
+        "Noch Fragen? Kontaktieren Sie uns!",
+        "kundenportal@hwk-wiesbaden.de",
+        "0611 136-444",
+        "https://kundenportal.example",
+        SENDER_LINE,
+    ):
         assert expected in text, expected
 
 
@@ -103,8 +123,7 @@ def test_address_sits_in_the_window_field():
 def test_long_names_and_foreign_addresses_stay_in_the_field():
     x0, y0, width, height = ADDRESS_FIELD
     long_name = "Meisterbetrieb für Sanitär-, Heizungs- und Klimatechnik " * 3
-    pdf = render_letter(make_letter(business_name=long_name.strip(), country="AT",
-                                    postal_code="1010", city="Wien"))
+    pdf = render_letter(make_letter(business_name=long_name.strip(), country="AT", postal_code="1010", city="Wien"))
     found = positions(pdf)
     assert "ÖSTERREICH" in found
     x, y = found["ÖSTERREICH"]
@@ -112,9 +131,16 @@ def test_long_names_and_foreign_addresses_stay_in_the_field():
     assert len(read(pdf).pages) == 1
 
 
-@pytest.mark.parametrize(("pin", "shown"), [("ABCDEFGH", "ABCD-EFGH"), ("abcd efgh", "abcd-efgh"),
-                                            ("ABCD-EFGH", "ABCD-EFGH"), ("ABCDEFG", "ABCD-EFG"),
-                                            ("ABCDEFGHJKLMNPQR", "ABCD-EFGH-JKLM-NPQR")])
+@pytest.mark.parametrize(
+    ("pin", "shown"),
+    [
+        ("ABCDEFGH", "ABCD-EFGH"),
+        ("abcd efgh", "abcd-efgh"),
+        ("ABCD-EFGH", "ABCD-EFGH"),
+        ("ABCDEFG", "ABCD-EFG"),
+        ("ABCDEFGHJKLMNPQR", "ABCD-EFGH-JKLM-NPQR"),
+    ],
+)
 def test_format_pin(pin, shown):
     assert format_pin(pin) == shown
 

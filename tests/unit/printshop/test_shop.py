@@ -20,10 +20,13 @@ PUBLIC, PRIVATE = generate_keypair()
 
 def event(pin: str = "ABCDEFGH", public_key: str = PUBLIC, **changes) -> bytes:
     values = dict(
-        request_id=uuid.uuid4(), reason="user_request", betriebsnummer="4711081",
-        business_name="Bäckerei Größe", address=PostalAddress(street="Hauptstraße 1",
-                                                               postal_code="65183", city="Wiesbaden"),
-        pin=seal(public_key, pin), valid_until=date(2026, 3, 31),
+        request_id=uuid.uuid4(),
+        reason="user_request",
+        betriebsnummer="4711081",
+        business_name="Bäckerei Größe",
+        address=PostalAddress(street="Hauptstraße 1", postal_code="65183", city="Wiesbaden"),
+        pin=seal(public_key, pin),
+        valid_until=date(2026, 3, 31),
     )
     values.update(changes)
     return PinRequestedV1(**values).model_dump_json().encode()
@@ -73,8 +76,7 @@ def test_a_new_event_for_the_same_request_id_prints_nothing(shop: PrintShop):
     assert "ABCD-EFGH" in pdf_text(shop.letter_path(str(request_id)))
 
 
-@pytest.mark.parametrize("data", [b"not json", b"{}", json.dumps({"request_id": "x"}).encode(),
-                                  b"\xff\xfe", b""])
+@pytest.mark.parametrize("data", [b"not json", b"{}", json.dumps({"request_id": "x"}).encode(), b"\xff\xfe", b""])
 def test_malformed_messages_are_rejected(shop: PrintShop, data: bytes):
     result = shop.handle(data)
     assert result.outcome is Outcome.REJECTED and result.reason
@@ -114,12 +116,17 @@ def test_prepare_removes_leftovers_of_a_crash(tmp_path: Path):
 def test_settings_from_env(tmp_path: Path):
     key_file = tmp_path / "printshop.key"
     key_file.write_text(PRIVATE + "\n")
-    settings = Settings.from_env({
-        "PRINTSHOP_NATS_URL": "nats://a:4222, nats://b:4222", "PRINTSHOP_OUTPUT_DIR": str(tmp_path),
-        "PRINTSHOP_PRIVATE_KEY_FILE": str(key_file), "PRINTSHOP_NATS_USER": "printshop",
-        "PRINTSHOP_NATS_PASSWORD": "secret", "PRINTSHOP_HTTP_PORT": "8026",
-        "PRINTSHOP_ACK_WAIT_SECONDS": "1.5",
-    })
+    settings = Settings.from_env(
+        {
+            "PRINTSHOP_NATS_URL": "nats://a:4222, nats://b:4222",
+            "PRINTSHOP_OUTPUT_DIR": str(tmp_path),
+            "PRINTSHOP_PRIVATE_KEY_FILE": str(key_file),
+            "PRINTSHOP_NATS_USER": "printshop",
+            "PRINTSHOP_NATS_PASSWORD": "secret",
+            "PRINTSHOP_HTTP_PORT": "8026",
+            "PRINTSHOP_ACK_WAIT_SECONDS": "1.5",
+        }
+    )
     assert settings.nats_servers == ["nats://a:4222", "nats://b:4222"]
     assert settings.private_key == PRIVATE and settings.http_port == 8026
     assert settings.ack_wait_seconds == 1.5 and settings.nats_user == "printshop"
@@ -142,9 +149,16 @@ def test_the_print_shop_knows_only_the_contract():
     import subprocess
     import sys
 
-    code = ("import sys, deploy.printshop.__main__, deploy.printshop.consumer, deploy.printshop.web; "
-            "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in "
-            "('services', 'runtime', 'contracts', 'deploy')}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[3]).stdout
+    code = (
+        "import sys, deploy.printshop.__main__, deploy.printshop.consumer, deploy.printshop.web; "
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in "
+        "('services', 'runtime', 'contracts', 'deploy')}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[3],
+    ).stdout
     assert out.strip() == "['contracts', 'deploy']"

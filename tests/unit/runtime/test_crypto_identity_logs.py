@@ -35,15 +35,31 @@ def test_signed_identity_round_trip_and_tampering() -> None:
     headers = signer.headers(who, "POST", "/api/v1/pins/links?x=1", b'{"pin": "A"}', now=1000)
     assert verifier.verify(headers, "POST", "/api/v1/pins/links?x=1", b'{"pin": "A"}', now=1010) == who
     # the signature covers who, what, where, the body and the time
-    assert verifier.verify({**headers, identity.USER_HEADER: "user-2:sess:1"}, "POST", "/api/v1/pins/links?x=1",
-                           b'{"pin": "A"}', now=1010) is None
-    assert verifier.verify({**headers, identity.CLIENT_HEADER: "10.0.0.2"}, "POST", "/api/v1/pins/links?x=1",
-                           b'{"pin": "A"}', now=1010) is None
+    assert (
+        verifier.verify(
+            {**headers, identity.USER_HEADER: "user-2:sess:1"},
+            "POST",
+            "/api/v1/pins/links?x=1",
+            b'{"pin": "A"}',
+            now=1010,
+        )
+        is None
+    )
+    assert (
+        verifier.verify(
+            {**headers, identity.CLIENT_HEADER: "10.0.0.2"}, "POST", "/api/v1/pins/links?x=1", b'{"pin": "A"}', now=1010
+        )
+        is None
+    )
     assert verifier.verify(headers, "DELETE", "/api/v1/pins/links?x=1", b'{"pin": "A"}', now=1010) is None
     assert verifier.verify(headers, "POST", "/api/v1/pins/links?x=2", b'{"pin": "A"}', now=1010) is None
     assert verifier.verify(headers, "POST", "/api/v1/pins/links?x=1", b'{"pin": "B"}', now=1010) is None
-    assert verifier.verify(headers, "POST", "/api/v1/pins/links?x=1", b'{"pin": "A"}',
-                           now=1000 + identity.LIFETIME_SECONDS + 1) is None
+    assert (
+        verifier.verify(
+            headers, "POST", "/api/v1/pins/links?x=1", b'{"pin": "A"}', now=1000 + identity.LIFETIME_SECONDS + 1
+        )
+        is None
+    )
     assert verifier.verify({}, "POST", "/", now=1000) is None
     assert verifier.verify({identity.SIGNATURE_HEADER: "1030.!!"}, "POST", "/", now=1000) is None
     # far in the future: a gateway cannot mint a header that lives longer than the lifetime
@@ -66,7 +82,9 @@ def test_no_other_key_makes_an_identity_a_service_accepts() -> None:
 def test_logs_never_carry_secrets() -> None:
     assert redact("GET /confirm?token=abc123&x=1") == "GET /confirm?token=[redacted]&x=1"
     assert "geheim" not in redact("Passwort: geheim")
-    record = logging.makeLogRecord({"msg": "sent %s", "args": ("link?token=xyz",), "password": "hunter2", "user_id": "u1"})
+    record = logging.makeLogRecord(
+        {"msg": "sent %s", "args": ("link?token=xyz",), "password": "hunter2", "user_id": "u1"}
+    )
     line = json.loads(JsonFormatter("test").format(record))
     assert line["password"] == "[redacted]" and line["user_id"] == "u1"
     assert "xyz" not in line["msg"]
