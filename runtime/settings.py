@@ -47,6 +47,14 @@ class ServiceSettings(BaseSettings):
         return self.public_url.startswith("https://")
 
 
+class DatabaseUrlSettings(BaseSettings):
+    """What a command that only touches the service's own schema reads: PORTAL_DATABASE_URL."""
+
+    model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore", frozen=True)
+
+    database_url: SecretStr = Field(description="Postgres DSN; the service uses its own schema.")
+
+
 class BackendSettings(ServiceSettings):
     """A service behind the gateway: it checks the gateway's signature on every identity."""
 

@@ -1,5 +1,8 @@
-from runtime.service import main
-from services.accounts.app import create_app
+"""`python -m services.accounts [--help | migrate | …]`."""
+
+from runtime.cli import Service, main
+from services.accounts.app import MIGRATIONS, create_app
+from services.accounts.context import SCHEMA
 from services.accounts.settings import Settings
 
-main("accounts", Settings, create_app)
+main(Service("accounts", Settings, create_app, SCHEMA, MIGRATIONS))

@@ -1,5 +1,7 @@
-from runtime.service import main
-from services.notifications.app import create_app
+"""`python -m services.notifications [--help | migrate | …]`."""
+
+from runtime.cli import Service, main
+from services.notifications.app import MIGRATIONS, SCHEMA, create_app
 from services.notifications.settings import Settings
 
-main("notifications", Settings, create_app)
+main(Service("notifications", Settings, create_app, SCHEMA, MIGRATIONS))

@@ -1,14 +1,9 @@
-"""`python -m services.pins` runs the service; with a command, one of the staff's jobs (cli.py)."""
+"""`python -m services.pins [--help | migrate | import-businesses | issue-annual-pins | …]`."""
 
-import sys
+from runtime.cli import Service, main
+from services.pins.app import MIGRATIONS, create_app
+from services.pins.cli import COMMANDS
+from services.pins.context import SCHEMA
+from services.pins.settings import Settings
 
-if len(sys.argv) > 1:
-    from services.pins.cli import main as cli
-
-    sys.exit(cli(sys.argv[1:]))
-
-from runtime.service import main  # noqa: E402
-from services.pins.app import create_app  # noqa: E402
-from services.pins.settings import Settings  # noqa: E402
-
-main("pins", Settings, create_app)
+main(Service("pins", Settings, create_app, SCHEMA, MIGRATIONS, COMMANDS))

@@ -7,13 +7,12 @@ needs; the schema is created and migrated first, as the service would.
 """
 
 import argparse
-import asyncio
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from runtime import db
-from runtime.logs import setup_logging
+from runtime.cli import Command
 from runtime.settings import load_settings
 from services.pins import annual, domain
 from services.pins.context import SCHEMA
@@ -24,18 +23,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 MAX_PROBLEMS_SHOWN = 200
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m services.pins", description="pins: register and PIN letters")
-    commands = p.add_subparsers(dest="command", required=True)
-    imp = commands.add_parser("import-businesses", help="import the business register (CSV)")
-    imp.add_argument("file", type=Path)
-    imp.add_argument("--full", action="store_true", help="mark businesses missing from the file as deleted")
-    yearly = commands.add_parser("issue-annual-pins", help="the yearly PIN letters")
-    yearly.add_argument("--year", type=int, help="default: the current year")
-    return p
-
-
-async def import_businesses(file: Path, full: bool) -> int:
+async def import_businesses(args: argparse.Namespace) -> int:
+    file, full = args.file, args.full
     settings = load_settings(RegisterSettings, "pins")
     try:
         data = file.read_bytes()
@@ -58,7 +47,8 @@ async def import_businesses(file: Path, full: bool) -> int:
     return 0
 
 
-async def issue_annual_pins(year: int | None) -> int:
+async def issue_annual_pins(args: argparse.Namespace) -> int:
+    year = args.year
     from services.pins.app import make_context  # the server's wiring, without its broker
 
     settings = load_settings(LetterSettings, "pins")
@@ -91,9 +81,26 @@ async def issue_annual_pins(year: int | None) -> int:
     return 1
 
 
-def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
-    setup_logging("pins", "WARNING", "")
-    if args.command == "import-businesses":
-        return asyncio.run(import_businesses(args.file, args.full))
-    return asyncio.run(issue_annual_pins(args.year))
+def _import_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="UTF-8, ';', header Betriebsnummer;Name;Straße;PLZ;Ort;E-Mail;Gewerk")
+    parser.add_argument("--full", action="store_true", help="mark businesses missing from the file as deleted")
+
+
+def _annual_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--year", type=int, help="default: the current year")
+
+
+COMMANDS = (
+    Command(
+        "import-businesses",
+        "import the business register (CSV); a bad row applies nothing",
+        import_businesses,
+        _import_arguments,
+    ),
+    Command(
+        "issue-annual-pins",
+        "one PIN letter per active business, once a year (resumable)",
+        issue_annual_pins,
+        _annual_arguments,
+    ),
+)

@@ -2,18 +2,13 @@
 needs the database alone, the yearly issue also the keys; the server needs everything."""
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runtime.crypto import check_public_key, check_secret
-from runtime.settings import DatabaseServiceSettings
+from runtime.settings import DatabaseServiceSettings, DatabaseUrlSettings
 
 
-class RegisterSettings(BaseSettings):
+class RegisterSettings(DatabaseUrlSettings):
     """`import-businesses`: PORTAL_DATABASE_URL only."""
-
-    model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore", frozen=True)
-
-    database_url: SecretStr = Field(description="Postgres DSN; pins uses its own schema.")
 
 
 class LetterSettings(RegisterSettings):

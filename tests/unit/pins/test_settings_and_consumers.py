@@ -3,9 +3,10 @@ from faststream.nats import NatsBroker, TestNatsBroker
 from pydantic import ValidationError
 
 from contracts import UserConfirmedV1
+from runtime.cli import Service, parser
 from runtime.crypto import generate_keypair, generate_secret, seal
 from services.pins import consumers
-from services.pins.cli import parser
+from services.pins.cli import COMMANDS
 from services.pins.settings import LetterSettings, RegisterSettings, Settings
 
 
@@ -33,9 +34,12 @@ def test_the_server_has_the_documented_defaults():
 
 
 def test_the_commands():
-    args = parser().parse_args(["import-businesses", "b.csv", "--full"])
+    args = parser(Service("pins", Settings, object), COMMANDS).parse_args(["import-businesses", "b.csv", "--full"])
     assert args.command == "import-businesses" and args.full and str(args.file) == "b.csv"
-    assert parser().parse_args(["issue-annual-pins", "--year", "2026"]).year == 2026
+    assert (
+        parser(Service("pins", Settings, object), COMMANDS).parse_args(["issue-annual-pins", "--year", "2026"]).year
+        == 2026
+    )
 
 
 def test_one_durable_pull_subscriber_on_the_users_stream():
