@@ -14,9 +14,9 @@ from runtime.web import create_service_app
 from services.accounts import housekeeping, http, memberships
 from services.accounts.context import SCHEMA, Context, Lifetimes
 from services.accounts.hashing import Hashing
-from services.accounts.login import Sessions
 from services.accounts.password import Passwords
 from services.accounts.registration import Registrations
+from services.accounts.sessions import Sessions
 from services.accounts.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"

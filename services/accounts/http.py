@@ -1,18 +1,16 @@
 """The HTTP entry points of accounts: parse, call the use case, answer. The routes table is at the end."""
 
-from datetime import date
-
 from aiohttp import web
-from pydantic import BaseModel, ValidationInfo, field_validator
 
 from runtime.errors import ApiError, json_response, parse_json
 from runtime.sessions import SESSION_HEADER, SESSION_REFRESH, SessionUser, cookie_name, device_cookie_name
 from runtime.web import current_identity
 from services.accounts import domain
 from services.accounts.context import Context
-from services.accounts.login import NewSession, Sessions
+from services.accounts.forms import ChangeIn, EmailIn, LoginIn, RegistrationIn, ResetIn, TokenIn
 from services.accounts.password import Passwords
 from services.accounts.registration import Registration, Registrations
+from services.accounts.sessions import NewSession, Sessions
 
 REGISTRATIONS = web.AppKey("registrations", Registrations)
 SESSIONS = web.AppKey("sessions", Sessions)
@@ -34,84 +32,6 @@ RESET_SENT = {
     ),
 }
 NOT_LOGGED_IN = "Bitte melden Sie sich an."
-
-
-class Input(BaseModel):
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_control_characters(cls, value: object) -> object:
-        return domain.refuse_control_characters(value) if isinstance(value, str) else value
-
-
-class EmailIn(Input):
-    email: str
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        return domain.clean_email(value)
-
-
-class RegistrationIn(EmailIn):
-    first_name: str
-    last_name: str
-    birth_date: date
-
-    @field_validator("first_name", "last_name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return domain.clean_name(value)
-
-    @field_validator("birth_date", mode="before")
-    @classmethod
-    def _birth_date(cls, value: object, info: ValidationInfo) -> date:
-        if not isinstance(value, str):
-            raise domain.Invalid("Bitte geben Sie Ihr Geburtsdatum ein (TT.MM.JJJJ).")
-        return domain.parse_birth_date(value, info.context["today"])
-
-
-class TokenIn(Input):
-    token: str
-
-    @field_validator("token")
-    @classmethod
-    def _token(cls, value: str) -> str:
-        token = value.strip()
-        if not 20 <= len(token) <= 100:
-            raise domain.Invalid("Dieser Link ist ungültig. Bitte übernehmen Sie ihn vollständig aus der E-Mail.")
-        return token
-
-
-class LoginIn(EmailIn):
-    password: str
-
-    @field_validator("password")
-    @classmethod
-    def _password(cls, value: str) -> str:
-        if not value.strip():
-            raise domain.Invalid("Bitte geben Sie Ihr Passwort ein.")
-        if len(value) > 1024:
-            raise domain.Invalid("Diese Eingabe ist zu lang.")
-        return value
-
-
-class NewPasswordIn(Input):
-    new_password: str
-
-    @field_validator("new_password")
-    @classmethod
-    def _new(cls, value: str) -> str:
-        if len(value) > 1024:
-            raise domain.Invalid("Bitte wählen Sie ein Passwort mit höchstens 128 Zeichen.")
-        return value
-
-
-class ChangeIn(NewPasswordIn):
-    current_password: str
-
-
-class ResetIn(TokenIn, NewPasswordIn):
-    pass
 
 
 async def session_user(request: web.Request) -> SessionUser:

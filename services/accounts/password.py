@@ -11,8 +11,8 @@ from runtime.sessions import SessionUser
 from services.accounts import attempts, domain, policy
 from services.accounts import repository as repo
 from services.accounts.context import Context, emit
-from services.accounts.login import Sessions
 from services.accounts.registration import Registrations
+from services.accounts.sessions import Sessions
 
 log = logging.getLogger(__name__)
 

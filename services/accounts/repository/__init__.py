@@ -1,0 +1,71 @@
+"""Every SQL statement of accounts, raw and parameterised, against the `accounts` schema: one
+place, a module per responsibility. Use cases call `repository.<function>`."""
+
+from services.accounts.repository.attempts import (
+    clear_failures,
+    drop_attempt,
+    lock_attempts,
+    recent_attempts,
+    reserve_attempt,
+)
+from services.accounts.repository.housekeeping import purge
+from services.accounts.repository.memberships import add_membership, memberships
+from services.accounts.repository.passwords import insert_reset, reset, resets_since, set_password, use_resets
+from services.accounts.repository.sessions import (
+    delete_session,
+    delete_sessions_of,
+    delete_sessions_started_before,
+    device_trusted,
+    insert_session,
+    save_device,
+    session_by_token,
+    session_times,
+    touch_session,
+)
+from services.accounts.repository.users import (
+    activate_user,
+    confirmation,
+    confirmations_since,
+    insert_confirmation,
+    insert_pending_user,
+    last_registration,
+    mark_repeat_notice,
+    user_by_email_for_update,
+    user_by_id,
+    user_for_login,
+)
+
+__all__ = [
+    "activate_user",
+    "add_membership",
+    "clear_failures",
+    "confirmation",
+    "confirmations_since",
+    "delete_session",
+    "delete_sessions_of",
+    "delete_sessions_started_before",
+    "device_trusted",
+    "drop_attempt",
+    "insert_confirmation",
+    "insert_pending_user",
+    "insert_reset",
+    "insert_session",
+    "last_registration",
+    "lock_attempts",
+    "mark_repeat_notice",
+    "memberships",
+    "purge",
+    "recent_attempts",
+    "reserve_attempt",
+    "reset",
+    "resets_since",
+    "save_device",
+    "session_by_token",
+    "session_times",
+    "set_password",
+    "touch_session",
+    "use_resets",
+    "user_by_email_for_update",
+    "user_by_id",
+    "user_for_login",
+]

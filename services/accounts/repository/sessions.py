@@ -1,0 +1,79 @@
+"""Sessions and the devices an account trusts."""
+
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+
+async def device_trusted(conn: asyncpg.Connection, device_hash: bytes, user_id: UUID) -> bool:
+    return bool(
+        await conn.fetchval("select true from devices where token_hash = $1 and user_id = $2", device_hash, user_id)
+    )
+
+
+async def insert_session(
+    conn: asyncpg.Connection, session_id: UUID, token_hash: bytes, user_id: UUID, now: datetime, expires_at: datetime
+) -> None:
+    await conn.execute(
+        "insert into sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at)"
+        " values ($1, $2, $3, $4, $4, $5)",
+        session_id,
+        token_hash,
+        user_id,
+        now,
+        expires_at,
+    )
+
+
+async def session_by_token(conn: asyncpg.Connection, token_hash: bytes) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "select s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, u.password_is_initial"
+        " from sessions s join users u on u.id = s.user_id where s.token_hash = $1",
+        token_hash,
+    )
+
+
+async def session_times(conn: asyncpg.Connection, session_id: UUID, user_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "select last_seen_at, expires_at from sessions where id = $1 and user_id = $2", session_id, user_id
+    )
+
+
+async def touch_session(conn: asyncpg.Connection, session_id: UUID, now: datetime) -> None:
+    await conn.execute("update sessions set last_seen_at = $2 where id = $1", session_id, now)
+
+
+async def delete_session(conn: asyncpg.Connection, session_id: UUID, user_id: UUID | None = None) -> bool:
+    deleted = await conn.fetchval(
+        "delete from sessions where id = $1 and ($2::uuid is null or user_id = $2) returning true",
+        session_id,
+        user_id,
+    )
+    return bool(deleted)
+
+
+async def delete_sessions_of(conn: asyncpg.Connection, user_id: UUID, keep: UUID | None = None) -> None:
+    await conn.execute("delete from sessions where user_id = $1 and id is distinct from $2", user_id, keep)
+
+
+async def delete_sessions_started_before(conn: asyncpg.Connection, user_id: UUID, moment: datetime) -> list[UUID]:
+    """To the millisecond, as pins compares a session's start with a link (the identity header
+    carries milliseconds): a session begun in the link's millisecond or later stays."""
+    rows = await conn.fetch(
+        "delete from sessions where user_id = $1"
+        " and date_trunc('milliseconds', created_at) < date_trunc('milliseconds', $2::timestamptz) returning id",
+        user_id,
+        moment,
+    )
+    return [row["id"] for row in rows]
+
+
+async def save_device(conn: asyncpg.Connection, token_hash: bytes, user_id: UUID, now: datetime) -> None:
+    await conn.execute(
+        "insert into devices (token_hash, user_id, created_at, last_used_at) values ($1, $2, $3, $3)"
+        " on conflict (token_hash) do update set last_used_at = $3",
+        token_hash,
+        user_id,
+        now,
+    )
