@@ -199,30 +199,59 @@ def _info_block(pdf: _Pdf, letter: Letter) -> None:
         y += 4.6
 
 
+# What differs between a PIN asked for in the portal and the one that comes with the yearly notice.
+OPENING = {
+    "annual_notice": (
+        "mit Ihrem Beitragsbescheid erhalten Sie Ihre PIN für das Kundenportal der "
+        "Handwerkskammer Wiesbaden. Mit dieser PIN verknüpfen Sie Ihren persönlichen "
+        "Kunden-Login einmalig mit Ihrem Betrieb und erhalten so Zugang zum exklusiven "
+        "Mitgliederbereich."
+    ),
+    "requested": (
+        "Sie haben im Kundenportal der Handwerkskammer Wiesbaden eine PIN für Ihren "
+        "Betrieb angefordert. Mit dieser PIN verknüpfen Sie Ihren persönlichen "
+        "Kunden-Login einmalig mit Ihrem Betrieb und erhalten so Zugang zum exklusiven "
+        "Mitgliederbereich."
+    ),
+}
+AFTERWORD = {
+    "annual_notice": (
+        "Diese PIN erhalten Sie zusammen mit Ihrem Beitragsbescheid. Ist Ihr Kunden-Login "
+        "bereits mit Ihrem Betrieb verknüpft, ist nichts weiter zu tun."
+    ),
+    "requested": (
+        "Sie haben diese PIN nicht angefordert? Dann können Sie dieses Schreiben "
+        "ignorieren: Ohne die PIN kann niemand Ihren Betrieb verknüpfen. Im Zweifel "
+        "sprechen Sie uns bitte an."
+    ),
+}
+
+
 def _body(pdf: _Pdf, letter: Letter) -> None:
+    """Subject, opening, the PIN, the seed's steps, closing and the contact block, top to bottom."""
     width = PAGE_WIDTH - LEFT - RIGHT
+    kind = "annual_notice" if letter.reason == "annual_notice" else "requested"
     pdf.set_xy(LEFT, ADDRESS_FIELD[1] + ADDRESS_FIELD[3] + 8.46)  # subject: 8.46 mm below the field
     pdf.para(SUBJECT, size=11, style="B", height=5)
     pdf.ln(5)
     pdf.para(SALUTATION)
     pdf.ln(2.5)
-    if letter.reason == "annual_notice":
-        pdf.para(
-            "mit Ihrem Beitragsbescheid erhalten Sie Ihre PIN für das Kundenportal der "
-            "Handwerkskammer Wiesbaden. Mit dieser PIN verknüpfen Sie Ihren persönlichen "
-            "Kunden-Login einmalig mit Ihrem Betrieb und erhalten so Zugang zum exklusiven "
-            "Mitgliederbereich."
-        )
-    else:
-        pdf.para(
-            "Sie haben im Kundenportal der Handwerkskammer Wiesbaden eine PIN für Ihren "
-            "Betrieb angefordert. Mit dieser PIN verknüpfen Sie Ihren persönlichen "
-            "Kunden-Login einmalig mit Ihrem Betrieb und erhalten so Zugang zum exklusiven "
-            "Mitgliederbereich."
-        )
+    pdf.para(OPENING[kind])
     pdf.ln(4)
+    _pin_box(pdf, letter, width)
+    _steps(pdf, letter, width)
+    pdf.ln(2)
+    pdf.para(AFTERWORD[kind])
+    pdf.ln(2)
+    pdf.para("Bitte bewahren Sie die PIN sorgfältig auf und geben Sie sie nicht weiter.")
+    pdf.ln(4)
+    pdf.para("Mit freundlichen Grüßen")
+    pdf.para("Ihre Handwerkskammer Wiesbaden")
+    pdf.ln(5)
+    _contact_block(pdf, width)
 
-    # the PIN box
+
+def _pin_box(pdf: _Pdf, letter: Letter, width: float) -> None:
     top = pdf.get_y()
     box_height = 24
     pdf.set_line_width(0.5)
@@ -243,6 +272,9 @@ def _body(pdf: _Pdf, letter: Letter) -> None:
     pdf.cell(0, 4, f"gültig bis {german_date(letter.valid_until)} – der Bindestrich dient nur der Lesbarkeit")
     pdf.set_xy(LEFT, top + box_height + 5)
 
+
+def _steps(pdf: _Pdf, letter: Letter, width: float) -> None:
+    """Step 4 of the seed, in its own words."""
     pdf.para("So verknüpfen Sie Ihren Kunden-Login mit Ihrem Betrieb:", style="B")
     pdf.ln(1)
     for number, step in enumerate(STEPS, 1):
@@ -259,26 +291,10 @@ def _body(pdf: _Pdf, letter: Letter) -> None:
     pdf.ln(2)
     where = f" unter {letter.portal_url}" if letter.portal_url else ""
     pdf.para(f"Noch kein Kunden-Login? Klicken Sie im Kundenportal{where} auf „neu registrieren“.")
-    pdf.ln(2)
-    if letter.reason == "annual_notice":
-        pdf.para(
-            "Diese PIN erhalten Sie zusammen mit Ihrem Beitragsbescheid. Ist Ihr Kunden-Login "
-            "bereits mit Ihrem Betrieb verknüpft, ist nichts weiter zu tun."
-        )
-    else:
-        pdf.para(
-            "Sie haben diese PIN nicht angefordert? Dann können Sie dieses Schreiben "
-            "ignorieren: Ohne die PIN kann niemand Ihren Betrieb verknüpfen. Im Zweifel "
-            "sprechen Sie uns bitte an."
-        )
-    pdf.ln(2)
-    pdf.para("Bitte bewahren Sie die PIN sorgfältig auf und geben Sie sie nicht weiter.")
-    pdf.ln(4)
-    pdf.para("Mit freundlichen Grüßen")
-    pdf.para("Ihre Handwerkskammer Wiesbaden")
-    pdf.ln(5)
 
-    # the contact block, as on the help page
+
+def _contact_block(pdf: _Pdf, width: float) -> None:
+    """As on the help page: "Noch Fragen? Kontaktieren Sie uns!"."""
     top = pdf.get_y()
     pdf.set_fill_color(238, 238, 238)
     pdf.rect(LEFT, top, width, 21, style="F")
