@@ -14,7 +14,7 @@ from services.gateway.access import (
 from services.gateway.rendering import message_page, render
 from services.gateway.session_end import add_cookies, end_session
 from services.gateway.sessions import forget_session
-from services.gateway.settings import SETTINGS
+from services.gateway.upstream import ACCOUNTS_API
 
 ACCOUNT_PAGE = "/konto"
 MISMATCH = "Die Passwörter stimmen nicht überein."
@@ -32,10 +32,6 @@ def add_routes(app: web.Application) -> None:
             web.post(CHANGE_PAGE, change_password),
         ]
     )
-
-
-def accounts_url(request: web.Request, path: str) -> str:
-    return f"{request.app[SETTINGS].accounts_url}/api/v1/accounts{path}"
 
 
 def redirect(location: str, cookies: tuple[str, ...] = ()) -> web.Response:
@@ -56,7 +52,7 @@ async def login(request: web.Request) -> web.Response:
     email = str(form.get("email", "")).strip()
     # The password goes on as typed: accounts alone decides what surrounding spaces mean.
     payload = {"email": email, "password": str(form.get("password", ""))}
-    answer = await upstream.post_json(request, accounts_url(request, "/sessions"), payload)
+    answer = await upstream.post_json(request, "accounts", ACCOUNTS_API + "/sessions", payload)
     if answer.status == 201:
         forget_session(request)
         forced = bool(answer.body.get("must_change_password"))
@@ -78,7 +74,7 @@ async def logout(request: web.Request) -> web.Response:
 
 @login_required
 async def account(request: web.Request) -> web.Response:
-    answer = await upstream.call(request, "GET", accounts_url(request, "/me"))
+    answer = await upstream.call(request, "GET", "accounts", ACCOUNTS_API + "/me")
     if answer.status == 401:
         forget_session(request)
         raise web.HTTPSeeOther(LOGIN_PAGE)
@@ -99,7 +95,7 @@ async def change_password(request: web.Request) -> web.Response:
     if values["new_password"] != values["new_password_repeat"]:
         return _password_page(request, 422, errors={"new_password_repeat": MISMATCH}, message=None)
     payload = {"current_password": values["current_password"], "new_password": values["new_password"]}
-    answer = await upstream.post_json(request, accounts_url(request, "/password"), payload)
+    answer = await upstream.post_json(request, "accounts", ACCOUNTS_API + "/password", payload)
     if answer.ok:
         forget_session(request)
         return redirect(f"{ACCOUNT_PAGE}?hinweis=passwort-geaendert", answer.cookies)

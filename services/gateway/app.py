@@ -22,6 +22,7 @@ from services.gateway import (
 from services.gateway.access import api_gate
 from services.gateway.client_address import ClientAddress, parse_networks
 from services.gateway.rendering import TEMPLATES, create_environment, page_errors
+from services.gateway.replicas import REPLICAS, Replicas
 from services.gateway.security import CLIENT_ADDRESS, DEVICE_COOKIE, SIGNER, csrf_middleware, install_headers
 from services.gateway.session_cache import SessionCache
 from services.gateway.sessions import CACHE, install_cookie_clearing, session_middleware
@@ -56,6 +57,7 @@ def create_app(
     )
     app[SETTINGS] = settings
     app[SIGNER] = identity.Signer(settings.identity_private_key.get_secret_value())
+    app[REPLICAS] = {name: Replicas(bases) for name, bases in settings.upstreams.items()}
     app[CLIENT_ADDRESS] = ClientAddress(parse_networks(settings.trusted_proxies))
     app[DEVICE_COOKIE] = device_cookie_name(settings.public_url)
     # Ready when the gateway itself is: pages answer "Dienst nicht erreichbar" if a service is
@@ -79,5 +81,5 @@ def create_app(
     password_pages.add_routes(app)
     business_pages.add_routes(app)
     contact_pages.add_routes(app)
-    app.router.add_route("*", proxy.ROUTE, proxy.create_handler(settings.upstreams, settings.max_body_size))
+    app.router.add_route("*", proxy.ROUTE, proxy.create_handler(settings.max_body_size))
     return app

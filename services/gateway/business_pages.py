@@ -11,7 +11,7 @@ from services.gateway.access import LOGIN_PAGE, UNAVAILABLE_TITLE, current_sessi
 from services.gateway.rendering import message_page, render
 from services.gateway.session_end import add_cookies, end_session
 from services.gateway.sessions import forget_session
-from services.gateway.settings import SETTINGS
+from services.gateway.upstream import PINS_API
 
 BUSINESS_PAGE = "/mein-betrieb"
 REQUEST_PAGE = "/mein-betrieb/pin-anfordern"
@@ -32,10 +32,6 @@ def add_routes(app: web.Application) -> None:
             web.post(LINK_PAGE, link),
         ]
     )
-
-
-def pins_url(request: web.Request, path: str) -> str:
-    return f"{request.app[SETTINGS].pins_url}/api/v1/pins{path}"
 
 
 def state_label(letter: dict) -> str:
@@ -71,8 +67,8 @@ def _unavailable(request: web.Request, answer: upstream.Answer) -> web.Response:
 async def business(request: web.Request) -> web.Response:
     """Linked: the member area. Otherwise the two choices. Both list the member's own letters."""
     mine, letters = await asyncio.gather(
-        upstream.call(request, "GET", pins_url(request, "/businesses/mine")),
-        upstream.call(request, "GET", pins_url(request, "/requests")),
+        upstream.call(request, "GET", "pins", PINS_API + "/businesses/mine"),
+        upstream.call(request, "GET", "pins", PINS_API + "/requests"),
     )
     if 401 in (mine.status, letters.status):
         raise await _login_again(request, mine, letters)
@@ -102,7 +98,7 @@ async def request_form(request: web.Request) -> web.Response:
 @login_required
 async def request_pin(request: web.Request) -> web.Response:
     number = str((await request.post()).get("betriebsnummer", "")).strip()
-    answer = await upstream.post_json(request, pins_url(request, "/requests"), {"betriebsnummer": number})
+    answer = await upstream.post_json(request, "pins", PINS_API + "/requests", {"betriebsnummer": number})
     if answer.ok:
         raise web.HTTPSeeOther(f"{BUSINESS_PAGE}?hinweis=pin-angefordert")
     if answer.status == 401:
@@ -121,7 +117,7 @@ async def link_form(request: web.Request) -> web.Response:
 async def link(request: web.Request) -> web.Response:
     form = await request.post()
     values = {name: str(form.get(name, "")).strip() for name in ("betriebsnummer", "pin")}
-    answer = await upstream.post_json(request, pins_url(request, "/links"), values)
+    answer = await upstream.post_json(request, "pins", PINS_API + "/links", values)
     if answer.ok:
         # The linking request's own session ends at once, with the answer.
         cookies = await end_session(request)

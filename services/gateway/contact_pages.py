@@ -6,7 +6,6 @@ from aiohttp import web
 from services.gateway import upstream
 from services.gateway.access import current_session
 from services.gateway.rendering import render
-from services.gateway.settings import SETTINGS
 
 CONTACT_PAGE = "/kontakt"
 CONTACT_FIELDS = ("name", "email", "betriebsnummer", "betriebsname", "message")
@@ -25,7 +24,7 @@ async def _profile(request: web.Request) -> dict[str, str]:
     """A signed-in member's name and address, to fill in; nothing if accounts does not answer."""
     if current_session(request) is None:
         return {}
-    answer = await upstream.call(request, "GET", f"{request.app[SETTINGS].accounts_url}/api/v1/accounts/me")
+    answer = await upstream.call(request, "GET", "accounts", "/api/v1/accounts/me")
     if not answer.ok:
         return {}
     name = f"{answer.body.get('first_name') or ''} {answer.body.get('last_name') or ''}".strip()
@@ -39,8 +38,7 @@ async def contact_form(request: web.Request) -> web.Response:
 async def send(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     values = {name: str(form.get(name, "")).strip() for name in CONTACT_FIELDS}
-    url = f"{request.app[SETTINGS].notifications_url}/api/v1/notifications/contact"
-    answer = await upstream.post_json(request, url, values)
+    answer = await upstream.post_json(request, "notifications", "/api/v1/notifications/contact", values)
     if answer.ok:
         raise web.HTTPSeeOther(f"{CONTACT_PAGE}?hinweis=gesendet")
     return render(request, "kontakt.html", answer.status, values=values, errors=answer.fields, message=answer.message)

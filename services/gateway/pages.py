@@ -8,7 +8,7 @@ from aiohttp import web
 
 from services.gateway import typos, upstream
 from services.gateway.rendering import message_page, render
-from services.gateway.settings import SETTINGS
+from services.gateway.upstream import ACCOUNTS_API
 
 REGISTRATION_FIELDS = ("first_name", "last_name", "email", "birth_date")
 TYPO_FIELDS = ("email_suggestion", "email_typed", "email_confirmed_as_typed", "email_confirmed_for")
@@ -40,10 +40,6 @@ def iso_date(value: str) -> str:
     goes to accounts unchanged, which answers with its own German message."""
     found = _GERMAN_DATE.fullmatch(value)
     return f"{found[3]}-{int(found[2]):02d}-{int(found[1]):02d}" if found else value
-
-
-def _accounts(request: web.Request, path: str) -> str:
-    return f"{request.app[SETTINGS].accounts_url}/api/v1/accounts{path}"
 
 
 async def _form(request: web.Request, *names: str) -> dict[str, str]:
@@ -89,7 +85,7 @@ async def register(request: web.Request) -> web.StreamResponse:
         # Not sent to accounts yet: a confirmation mail to a mistyped domain never arrives.
         return _register_page(request, values=values, errors={}, message=None, suggestion=suggestion)
     payload = dict(values, birth_date=iso_date(values["birth_date"]))
-    answer = await upstream.post_json(request, _accounts(request, "/registrations"), payload)
+    answer = await upstream.post_json(request, "accounts", ACCOUNTS_API + "/registrations", payload)
     if answer.ok:
         raise web.HTTPSeeOther(f"{SENT_PAGE}?{urlencode({'email': values['email']})}")
     return _register_page(
@@ -115,7 +111,7 @@ async def registration_sent(request: web.Request) -> web.Response:
 
 async def resend(request: web.Request) -> web.StreamResponse:
     values = await _form(request, "email")
-    answer = await upstream.post_json(request, _accounts(request, "/registrations/resend"), values)
+    answer = await upstream.post_json(request, "accounts", ACCOUNTS_API + "/registrations/resend", values)
     if answer.ok:
         raise web.HTTPSeeOther(f"{SENT_PAGE}?{urlencode({'email': values['email'], 'erneut': '1'})}")
     return render(
@@ -141,7 +137,7 @@ async def confirm(request: web.Request) -> web.Response:
     token = (await _form(request, "token"))["token"]
     if not token:
         return message_page(request, 400, "E-Mail-Adresse bestätigen", TOKEN_MISSING)
-    answer = await upstream.post_json(request, _accounts(request, "/registrations/confirm"), {"token": token})
+    answer = await upstream.post_json(request, "accounts", ACCOUNTS_API + "/registrations/confirm", {"token": token})
     if answer.ok:
         return render(request, "confirmed.html")
     if answer.status == 503:

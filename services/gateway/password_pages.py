@@ -4,8 +4,9 @@ The link's GET only shows a form (mail scanners fetch links); the POST does the 
 from aiohttp import web
 
 from services.gateway import upstream
-from services.gateway.account_pages import MISMATCH, accounts_url
+from services.gateway.account_pages import MISMATCH
 from services.gateway.rendering import message_page, render
+from services.gateway.upstream import ACCOUNTS_API
 
 FORGOT_PAGE = "/passwort-vergessen"
 RESET_PAGE = "/passwort-zuruecksetzen"
@@ -37,7 +38,7 @@ async def forgot_form(request: web.Request) -> web.Response:
 
 async def forgot(request: web.Request) -> web.Response:
     email = str((await request.post()).get("email", "")).strip()
-    answer = await upstream.post_json(request, accounts_url(request, "/password/forgot"), {"email": email})
+    answer = await upstream.post_json(request, "accounts", ACCOUNTS_API + "/password/forgot", {"email": email})
     if answer.ok:
         sent = str(answer.body.get("message") or SENT_FALLBACK)
         return render(request, "password_forgot.html", email=email, sent=sent, errors={}, message=None)
@@ -68,7 +69,7 @@ async def reset(request: web.Request) -> web.Response:
     if new_password != str(form.get("new_password_repeat", "")):
         return _reset_page(request, 422, token=token, errors={"new_password_repeat": MISMATCH})
     answer = await upstream.post_json(
-        request, accounts_url(request, "/password/reset"), {"token": token, "new_password": new_password}
+        request, "accounts", ACCOUNTS_API + "/password/reset", {"token": token, "new_password": new_password}
     )
     if answer.ok:
         return _reset_page(request, 200, token="", done=True)

@@ -8,10 +8,10 @@ import logging
 
 import aiohttp
 from aiohttp import web
-from yarl import URL
 
 from runtime.errors import UNAVAILABLE, UNAVAILABLE_CODE, ApiError
 from runtime.sessions import SESSION_END, SESSION_HEADER, SESSION_REFRESH
+from services.gateway.replicas import REPLICAS, exchange
 from services.gateway.security import identity_headers
 from services.gateway.session_end import end_session_with
 from services.gateway.sessions import forget_session
@@ -46,10 +46,10 @@ NOT_FOUND = "Diese Schnittstelle gibt es nicht."
 TOO_LARGE = "Die Anfrage ist zu groß."
 
 
-def create_handler(upstreams: dict[str, str], max_body_size: int):
+def create_handler(max_body_size: int):
     async def proxy(request: web.Request) -> web.StreamResponse:
-        base = upstreams.get(request.match_info["service"])
-        if base is None or _escapes(request.raw_path):
+        replicas = request.app[REPLICAS].get(request.match_info["service"])
+        if replicas is None or _escapes(request.raw_path):
             raise ApiError(404, "not_found", NOT_FOUND)
         length = request.content_length
         if length is not None and length > max_body_size:
@@ -62,10 +62,15 @@ def create_handler(upstreams: dict[str, str], max_body_size: int):
             except web.HTTPRequestEntityTooLarge:
                 raise ApiError(413, "too_large", TOO_LARGE) from None
         headers.update(identity_headers(request, request.method, request.raw_path, data))
-        url = URL(base + request.raw_path, encoded=True)
         try:
-            async with request.app[UPSTREAM].request(
-                request.method, url, headers=headers, data=data or None, allow_redirects=False
+            async with exchange(
+                request.app[UPSTREAM],
+                replicas,
+                request.method,
+                request.raw_path,
+                headers=headers,
+                data=data or None,
+                allow_redirects=False,
             ) as upstream:
                 # The service says what becomes of the request's session (runtime/sessions.py).
                 action = upstream.headers.get(SESSION_HEADER)

@@ -21,7 +21,7 @@ async def end_session(request: web.Request) -> list[str]:
     settings = request.app[SETTINGS]
     cookies: list[str] = []
     if request.get(KEY) is not None:
-        answer = await upstream.call(request, "DELETE", settings.accounts_url + CURRENT_SESSION)
+        answer = await upstream.call(request, "DELETE", "accounts", CURRENT_SESSION)
         cookies.extend(answer.cookies)
         forget_session(request)
     request.pop(SESSION, None)

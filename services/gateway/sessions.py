@@ -9,10 +9,10 @@ from uuid import UUID
 
 import aiohttp
 from aiohttp import web
-from yarl import URL
 
 from runtime.errors import dumps
 from runtime.sessions import RESOLVE_PATH, SessionUser, cookie_name
+from services.gateway.replicas import REPLICAS, exchange
 from services.gateway.security import identity_headers
 from services.gateway.session_cache import SESSION, Resolved, SessionCache, cache_key
 from services.gateway.settings import Settings
@@ -34,7 +34,6 @@ class _Unavailable(Exception):
 
 def session_middleware(settings: Settings):
     cookie = cookie_name(settings.public_url)
-    resolve_url = settings.accounts_url + RESOLVE_PATH
 
     @web.middleware
     async def sessions(request: web.Request, handler):
@@ -48,7 +47,7 @@ def session_middleware(settings: Settings):
         found = cache.get(key)
         if found is None:
             try:
-                found = await _resolve(request, resolve_url, token)
+                found = await _resolve(request, token)
             except _Unavailable:
                 request[UNAVAILABLE] = True
                 return await handler(request)
@@ -62,12 +61,16 @@ def session_middleware(settings: Settings):
     return sessions
 
 
-async def _resolve(request: web.Request, url: str, token: str) -> Resolved | None:
+async def _resolve(request: web.Request, token: str) -> Resolved | None:
     body = dumps({"token": token}).encode()
-    headers = identity_headers(request, "POST", URL(url).raw_path, body, anonymous=True)
+    headers = identity_headers(request, "POST", RESOLVE_PATH, body, anonymous=True)
     headers["Content-Type"] = "application/json"
+    replicas = request.app[REPLICAS]["accounts"]
     try:
-        async with request.app[UPSTREAM].post(url, data=body, headers=headers) as resp:
+        # Resolving twice is harmless: a replica that broke off is skipped like one that refused.
+        async with exchange(
+            request.app[UPSTREAM], replicas, "POST", RESOLVE_PATH, repeatable=True, data=body, headers=headers
+        ) as resp:
             if resp.status == 404:
                 return None
             if resp.status != 200:

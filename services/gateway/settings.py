@@ -16,7 +16,8 @@ class Settings(ServiceSettings):
     identity_private_key: SecretStr = Field(description="base64 Ed25519 private key (32 bytes)")
     # The TLS terminator / ingress in front: only their X-Forwarded-For is believed.
     trusted_proxies: str = Field(default="", description="Comma-separated CIDRs, e.g. 10.0.0.0/8")
-    accounts_url: str = Field(description="e.g. http://127.0.0.1:8001")
+    # Each may name several replicas, comma-separated: services/gateway/replicas.py.
+    accounts_url: str = Field(description="e.g. http://127.0.0.1:8001,http://127.0.0.1:8011")
     pins_url: str = Field(description="e.g. http://127.0.0.1:8002")
     notifications_url: str = Field(description="e.g. http://127.0.0.1:8003")
     upstream_timeout: float = Field(default=10, gt=0, description="Seconds for a whole upstream call.")
@@ -48,17 +49,20 @@ class Settings(ServiceSettings):
 
     @field_validator("accounts_url", "pins_url", "notifications_url")
     @classmethod
-    def _base_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+    def _base_urls(cls, value: str) -> str:
+        """One URL per replica, comma-separated."""
+        urls = [url.strip().rstrip("/") for url in value.split(",") if url.strip()]
+        if not urls or not all(url.startswith(("http://", "https://")) for url in urls):
+            raise ValueError("must be one or more comma-separated URLs starting with http:// or https://")
+        return ",".join(urls)
 
     @property
-    def upstreams(self) -> dict[str, str]:
+    def upstreams(self) -> dict[str, list[str]]:
+        """Each service's replicas, by the name in /api/v1/<service>/…."""
         return {
-            "accounts": self.accounts_url,
-            "pins": self.pins_url,
-            "notifications": self.notifications_url,
+            "accounts": self.accounts_url.split(","),
+            "pins": self.pins_url.split(","),
+            "notifications": self.notifications_url.split(","),
         }
 
 

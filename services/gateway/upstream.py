@@ -7,14 +7,15 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from yarl import URL
 
 from runtime.errors import UNAVAILABLE, UNAVAILABLE_CODE
 from runtime.sessions import SESSION_HEADER
+from services.gateway.replicas import REPLICAS, exchange
 from services.gateway.security import identity_headers
 from services.gateway.settings import Settings
 
 UPSTREAM = web.AppKey("upstream", aiohttp.ClientSession)
+ACCOUNTS_API, PINS_API = "/api/v1/accounts", "/api/v1/pins"
 
 FAILED = "Die Anfrage ist fehlgeschlagen. Bitte versuchen Sie es erneut."
 
@@ -75,19 +76,22 @@ class Answer:
         return {str(k): str(v) for k, v in fields.items()} if isinstance(fields, dict) else {}
 
 
-async def post_json(request: web.Request, url: str, payload: dict[str, Any]) -> Answer:
-    return await call(request, "POST", url, payload)
+async def post_json(request: web.Request, service: str, path: str, payload: dict[str, Any]) -> Answer:
+    return await call(request, "POST", service, path, payload)
 
 
-async def call(request: web.Request, method: str, url: str, payload: dict[str, Any] | None = None) -> Answer:
-    """With the signed identity; an unreachable, failing or slow service is a 503 Answer."""
+async def call(
+    request: web.Request, method: str, service: str, path: str, payload: dict[str, Any] | None = None
+) -> Answer:
+    """`path` on one of `service`'s replicas, with the signed identity; an unreachable, failing or
+    slow service is a 503 Answer."""
     body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
-    target = URL(url)
-    headers = identity_headers(request, method, target.raw_path_qs, body)
+    headers = identity_headers(request, method, path, body)
     if payload is not None:
         headers["Content-Type"] = "application/json"
+    replicas = request.app[REPLICAS][service]
     try:
-        async with request.app[UPSTREAM].request(method, target, data=body or None, headers=headers) as resp:
+        async with exchange(request.app[UPSTREAM], replicas, method, path, data=body or None, headers=headers) as resp:
             if resp.status >= 500:
                 return Answer(503, _unavailable())
             cookies = tuple(resp.headers.getall("Set-Cookie", ()))

@@ -1,0 +1,112 @@
+"""The replicas of each service behind the gateway: spread the requests, skip the one that fails.
+
+`PORTAL_ACCOUNTS_URL` (and the others) may name several replicas. Requests go round robin over
+those that answer. A replica that cannot be reached rests — 1 s, doubling up to 30 s — and then
+gets a request again; the first one it answers ends its rest. A request whose connection could
+not be made was not sent, so it goes to the next replica whatever its method; one that broke off
+later is tried again elsewhere only when repeating it is harmless (GET, HEAD).
+"""
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+from aiohttp import web
+from yarl import URL
+
+FIRST_REST, LONGEST_REST = 1.0, 30.0
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass
+class _Replica:
+    base: str
+    resting_until: float = 0.0
+    rest: float = 0.0
+
+
+@dataclass
+class Replicas:
+    """No I/O: which replica to ask next, and what a failure or an answer changes."""
+
+    bases: list[str]
+    clock: Callable[[], float] = time.monotonic
+    _replicas: list[_Replica] = field(init=False)
+    _next: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        if not self.bases:
+            raise ValueError("a service needs at least one replica")
+        self._replicas = [_Replica(base) for base in self.bases]
+
+    def order(self) -> list[str]:
+        """Every replica: the answering ones in turn first, resting ones last (better than a
+        certain 503)."""
+        now = self.clock()
+        answering = [r for r in self._replicas if r.resting_until <= now]
+        resting = [r for r in self._replicas if r.resting_until > now]
+        if answering:
+            start = self._next % len(answering)
+            answering = answering[start:] + answering[:start]
+        self._next += 1
+        return [r.base for r in answering + resting]
+
+    def failed(self, base: str) -> None:
+        replica = self._find(base)
+        replica.rest = min(max(replica.rest * 2, FIRST_REST), LONGEST_REST)
+        replica.resting_until = self.clock() + replica.rest
+
+    def answered(self, base: str) -> None:
+        replica = self._find(base)
+        replica.rest, replica.resting_until = 0.0, 0.0
+
+    def resting(self) -> list[str]:
+        now = self.clock()
+        return [r.base for r in self._replicas if r.resting_until > now]
+
+    def _find(self, base: str) -> _Replica:
+        return next(r for r in self._replicas if r.base == base)
+
+
+REPLICAS = web.AppKey("replicas", dict)  # service name -> Replicas
+
+
+@contextlib.asynccontextmanager
+async def exchange(
+    session: aiohttp.ClientSession,
+    replicas: Replicas,
+    method: str,
+    path: str,
+    *,
+    repeatable: bool | None = None,
+    **options,
+) -> AsyncIterator[aiohttp.ClientResponse]:
+    """One request to the first replica that takes it; `path` with its query, already encoded.
+    `repeatable`: may it be sent again after it broke off (default: by its method).
+    Raises the last aiohttp.ClientError / TimeoutError when none could answer."""
+    if repeatable is None:
+        repeatable = method in IDEMPOTENT
+    failure: BaseException | None = None
+    for base in replicas.order():
+        try:
+            response = await session.request(method, URL(base + path, encoded=True), **options)
+        except aiohttp.ClientConnectorError as error:  # not sent: any method may go elsewhere
+            replicas.failed(base)
+            failure = error
+            continue
+        except (aiohttp.ClientError, TimeoutError) as error:
+            replicas.failed(base)
+            failure = error
+            if repeatable:
+                continue
+            raise
+        replicas.answered(base)
+        try:
+            yield response
+        finally:
+            response.release()
+        return
+    assert failure is not None
+    raise failure
