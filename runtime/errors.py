@@ -37,6 +37,18 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=dumps)
 
 
+class ErrorDetail(BaseModel):
+    code: str  # for programs: e.g. "invalid_input", "login_throttled"
+    message: str  # a German sentence for a person
+    fields: dict[str, str]  # per field of the request, the German sentence to show beside it
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx and 503 of the portal has this body."""
+
+    error: ErrorDetail
+
+
 def error_body(code: str, message: str, fields: dict[str, str] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 

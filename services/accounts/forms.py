@@ -2,7 +2,8 @@
 
 The same models validate the requests and describe them (the public API's document)."""
 
-from datetime import date
+from datetime import date, datetime
+from uuid import UUID
 
 from pydantic import BaseModel, ValidationInfo, field_validator
 
@@ -85,3 +86,26 @@ class ChangeIn(NewPasswordIn):
 
 class ResetIn(TokenIn, NewPasswordIn):
     pass
+
+
+# --- what accounts answers -------------------------------------------------------------------
+
+
+class NewSessionOut(BaseModel):
+    must_change_password: bool  # the initial password must be replaced before anything else
+    expires_at: datetime  # at the latest; 30 idle minutes end it sooner
+
+
+class MembershipOut(BaseModel):
+    betriebsnummer: str
+    name: str
+    linked_at: datetime
+
+
+class ProfileOut(BaseModel):
+    user_id: UUID
+    email: str
+    first_name: str
+    last_name: str
+    must_change_password: bool
+    businesses: list[MembershipOut]

@@ -2,12 +2,29 @@
 
 from aiohttp import web
 
+from runtime.api import Accepted, Endpoint, add_endpoints, answer
 from runtime.errors import ApiError, json_response, parse_json
-from runtime.sessions import SESSION_HEADER, SESSION_REFRESH, SessionUser, cookie_name, device_cookie_name
+from runtime.sessions import (
+    RESOLVE_PATH,
+    SESSION_HEADER,
+    SESSION_REFRESH,
+    SessionUser,
+    cookie_name,
+    device_cookie_name,
+)
 from runtime.web import current_identity
 from services.accounts import domain
 from services.accounts.context import Context
-from services.accounts.forms import ChangeIn, EmailIn, LoginIn, RegistrationIn, ResetIn, TokenIn
+from services.accounts.forms import (
+    ChangeIn,
+    EmailIn,
+    LoginIn,
+    NewSessionOut,
+    ProfileOut,
+    RegistrationIn,
+    ResetIn,
+    TokenIn,
+)
 from services.accounts.password import Passwords
 from services.accounts.registration import Registration, Registrations
 from services.accounts.sessions import NewSession, Sessions
@@ -17,20 +34,27 @@ SESSIONS = web.AppKey("sessions", Sessions)
 PASSWORDS = web.AppKey("passwords", Passwords)
 CONTEXT = web.AppKey("context", Context)
 
-ACCEPTED = {
-    "status": "accepted",
-    "message": (
+ACCEPTED = Accepted(
+    status="accepted",
+    message=(
         "Vielen Dank! Sie erhalten umgehend eine Registrierungs-E-Mail. Bitte bestätigen Sie darin "
         "per Mausklick Ihre E-Mail-Adresse."
     ),
-}
-RESET_SENT = {
-    "status": "accepted",
-    "message": (
+)
+RESET_SENT = Accepted(
+    status="accepted",
+    message=(
         "Wenn zu dieser E-Mail-Adresse ein Konto besteht, erhalten Sie in Kürze eine E-Mail mit einem "
         "Link, über den Sie ein neues Passwort vergeben können."
     ),
-}
+)
+CONFIRMED = Accepted(
+    status="confirmed",
+    message=(
+        "Vielen Dank! Ihre E-Mail-Adresse ist bestätigt. Ein Passwort zu Ihrer Registrierung "
+        "wird Ihnen per E-Mail zugesandt."
+    ),
+)
 NOT_LOGGED_IN = "Bitte melden Sie sich an."
 
 
@@ -46,36 +70,27 @@ async def register(request: web.Request) -> web.Response:
     today = domain.local_today(registrations.clock())
     form = await parse_json(request, RegistrationIn, {"today": today})
     await registrations.register(Registration(form.first_name, form.last_name, form.email, form.birth_date))
-    return json_response(ACCEPTED, status=202)
+    return answer(ACCEPTED, 202)
 
 
 async def resend(request: web.Request) -> web.Response:
     form = await parse_json(request, EmailIn)
     await request.app[REGISTRATIONS].resend_confirmation(form.email)
-    return json_response(ACCEPTED, status=202)
+    return answer(ACCEPTED, 202)
 
 
 async def confirm(request: web.Request) -> web.Response:
     form = await parse_json(request, TokenIn)
     await request.app[REGISTRATIONS].confirm(form.token)
-    return json_response(
-        {
-            "status": "confirmed",
-            "message": (
-                "Vielen Dank! Ihre E-Mail-Adresse ist bestätigt. Ein Passwort zu Ihrer Registrierung "
-                "wird Ihnen per E-Mail zugesandt."
-            ),
-        }
-    )
+    return answer(CONFIRMED)
 
 
 async def login(request: web.Request) -> web.Response:
     form = await parse_json(request, LoginIn)
     device = request.cookies.get(device_cookie_name(request.app[CONTEXT].public_url))
     session = await request.app[SESSIONS].login(form.email, form.password, current_identity(request).client, device)
-    response = json_response(
-        {"must_change_password": session.must_change_password, "expires_at": session.expires_at.isoformat()},
-        status=201,
+    response = answer(
+        NewSessionOut(must_change_password=session.must_change_password, expires_at=session.expires_at), 201
     )
     set_cookies(request, response, session)
     response.headers[SESSION_HEADER] = SESSION_REFRESH  # a cookie the gateway cached is replaced
@@ -96,7 +111,7 @@ async def logout(request: web.Request) -> web.Response:
 
 
 async def me(request: web.Request) -> web.Response:
-    return json_response(await request.app[SESSIONS].profile(await session_user(request)))
+    return answer(await request.app[SESSIONS].profile(await session_user(request)))
 
 
 async def resolve(request: web.Request) -> web.Response:
@@ -128,7 +143,7 @@ async def change_password(request: web.Request) -> web.Response:
 async def forgot_password(request: web.Request) -> web.Response:
     form = await parse_json(request, EmailIn)
     await request.app[PASSWORDS].forgot(form.email)
-    return json_response(RESET_SENT, status=202)
+    return answer(RESET_SENT, 202)
 
 
 async def reset_password(request: web.Request) -> web.Response:
@@ -169,14 +184,57 @@ def set_device_cookie(request: web.Request, response: web.Response, token: str) 
     )
 
 
+API = "/api/v1/accounts"
+ENDPOINTS = (
+    Endpoint(
+        "POST",
+        f"{API}/registrations",
+        register,
+        "Register (neu registrieren); the same 202 for a known address",
+        RegistrationIn,
+        Accepted,
+        202,
+    ),
+    Endpoint("POST", f"{API}/registrations/resend", resend, "Send the confirmation mail again", EmailIn, Accepted, 202),
+    Endpoint(
+        "POST",
+        f"{API}/registrations/confirm",
+        confirm,
+        "Confirm the e-mail address; the initial password is mailed",
+        TokenIn,
+        Accepted,
+    ),
+    Endpoint("POST", f"{API}/sessions", login, "Log in (Login): sets the session cookie", LoginIn, NewSessionOut, 201),
+    Endpoint(
+        "DELETE", f"{API}/sessions/current", logout, "Log out (Abmelden): clears the cookie", status=204, session=True
+    ),
+    Endpoint(
+        "GET", f"{API}/me", me, "The member's profile with the linked businesses", answer=ProfileOut, session=True
+    ),
+    Endpoint(
+        "POST",
+        f"{API}/password",
+        change_password,
+        "Change the password (Passwort ändern); other sessions end",
+        ChangeIn,
+        status=204,
+        session=True,
+    ),
+    Endpoint(
+        "POST",
+        f"{API}/password/forgot",
+        forgot_password,
+        "Passwort vergessen: a reset link by mail",
+        EmailIn,
+        Accepted,
+        202,
+    ),
+    Endpoint(
+        "POST", f"{API}/password/reset", reset_password, "Set a new password with the reset link", ResetIn, status=204
+    ),
+)
+
+
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/api/v1/accounts/registrations", register)
-    app.router.add_post("/api/v1/accounts/registrations/resend", resend)
-    app.router.add_post("/api/v1/accounts/registrations/confirm", confirm)
-    app.router.add_post("/api/v1/accounts/sessions", login)
-    app.router.add_delete("/api/v1/accounts/sessions/current", logout)
-    app.router.add_get("/api/v1/accounts/me", me)
-    app.router.add_post("/api/v1/accounts/password", change_password)
-    app.router.add_post("/api/v1/accounts/password/forgot", forgot_password)
-    app.router.add_post("/api/v1/accounts/password/reset", reset_password)
-    app.router.add_post("/internal/v1/sessions/resolve", resolve)
+    add_endpoints(app, ENDPOINTS)
+    app.router.add_post(RESOLVE_PATH, resolve)  # the gateway's, never public

@@ -12,6 +12,7 @@ from runtime.sessions import SessionUser, epoch_ms
 from services.accounts import attempts, domain, policy
 from services.accounts import repository as repo
 from services.accounts.context import Context, emit
+from services.accounts.forms import MembershipOut, ProfileOut
 
 log = logging.getLogger(__name__)
 
@@ -120,22 +121,18 @@ class Sessions:
                     ),
                 )
 
-    async def profile(self, user: SessionUser) -> dict:
+    async def profile(self, user: SessionUser) -> ProfileOut:
         async with self.pool.acquire() as conn:
             row = await repo.user_by_id(conn, user.user_id)
             links = await repo.memberships(conn, user.user_id)
-        return {
-            "user_id": str(row["id"]),
-            "email": row["email"],
-            "first_name": row["first_name"],
-            "last_name": row["last_name"],
-            "must_change_password": row["password_is_initial"],
-            "businesses": [
-                {
-                    "betriebsnummer": r["betriebsnummer"],
-                    "name": r["business_name"],
-                    "linked_at": r["linked_at"].isoformat(),
-                }
+        return ProfileOut(
+            user_id=row["id"],
+            email=row["email"],
+            first_name=row["first_name"],
+            last_name=row["last_name"],
+            must_change_password=row["password_is_initial"],
+            businesses=[
+                MembershipOut(betriebsnummer=r["betriebsnummer"], name=r["business_name"], linked_at=r["linked_at"])
                 for r in links
             ],
-        }
+        )

@@ -6,6 +6,7 @@ import aiohttp
 from aiohttp import web
 from faststream.nats import NatsBroker
 
+import contracts
 from runtime import bus, identity, service
 from runtime.sessions import device_cookie_name
 from runtime.web import READINESS, add_health_routes, error_middleware, metrics_middleware
@@ -29,6 +30,19 @@ from services.gateway.sessions import CACHE, install_cookie_clearing, session_mi
 from services.gateway.settings import SETTINGS, Settings
 
 STATIC = Path(__file__).parent / "static"
+OPENAPI_PATH = "/api/v1/openapi.json"
+# Generated from the services' endpoint lists (python -m deploy.openapi), committed with the contracts.
+OPENAPI = Path(contracts.__file__).parent / "schemas" / "openapi.json"
+
+
+def openapi_handler():
+    """The committed document, read once at start."""
+    body = OPENAPI.read_bytes()
+
+    async def openapi(_: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json", charset="utf-8")
+
+    return openapi
 
 
 def create_app(
@@ -81,5 +95,6 @@ def create_app(
     password_pages.add_routes(app)
     business_pages.add_routes(app)
     contact_pages.add_routes(app)
+    app.router.add_get(OPENAPI_PATH, openapi_handler())
     app.router.add_route("*", proxy.ROUTE, proxy.create_handler(settings.max_body_size))
     return app

@@ -4,7 +4,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from runtime import service
-from runtime.errors import ApiError, json_response, parse_json
+from runtime.api import Accepted, Endpoint, add_endpoints, answer
+from runtime.errors import ApiError, parse_json
 from runtime.sessions import SessionUser
 from runtime.web import current_identity
 from services.notifications import contact, handlers
@@ -65,7 +66,7 @@ def add_routes(
     app[SUPPORT_PHONE] = support_phone
     app[CLOCK] = clock
     app[LIMITS] = limits
-    app.router.add_routes([web.post("/api/v1/notifications/contact", contact_form)])
+    add_endpoints(app, ENDPOINTS)
 
 
 async def contact_form(request: web.Request) -> web.Response:
@@ -81,9 +82,22 @@ async def contact_form(request: web.Request) -> web.Response:
         request.app[LIMITS],
     )
     if refused is None:
-        return json_response({"status": "accepted", "message": contact.ACCEPTED}, status=202)
+        return answer(Accepted(status="accepted", message=contact.ACCEPTED), 202)
     headers = {"Retry-After": str(int(refused.wait.total_seconds()) + 1)}
     if refused.everyone:
         busy = contact.busy_message(request.app[SUPPORT_EMAIL], request.app[SUPPORT_PHONE])
         raise ApiError(429, contact.BUSY_CODE, busy, headers=headers)
     raise ApiError(429, contact.TOO_MANY_CODE, contact.TOO_MANY, headers=headers)
+
+
+ENDPOINTS = (
+    Endpoint(
+        "POST",
+        "/api/v1/notifications/contact",
+        contact_form,
+        "Noch Fragen? Kontaktieren Sie uns: a message to the chamber's support",
+        ContactIn,
+        Accepted,
+        202,
+    ),
+)

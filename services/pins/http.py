@@ -5,12 +5,14 @@ from datetime import date
 from aiohttp import web
 from pydantic import BaseModel, field_validator
 
-from runtime.errors import ApiError, json_response, parse_json
+from runtime.api import Accepted, Endpoint, add_endpoints, answer
+from runtime.errors import ApiError, parse_json
 from runtime.service import POOL
 from runtime.sessions import SESSION_END, SESSION_HEADER, SessionUser
 from runtime.web import current_identity
 from services.pins import domain
 from services.pins import repository as repo
+from services.pins.answers import BusinessesOut, RequestedOut, RequestsOut
 from services.pins.letters import Letters
 from services.pins.links import Links
 
@@ -22,13 +24,13 @@ SESSION_ENDED = (
     "Ihr Konto wurde inzwischen mit einem Betrieb verknüpft. Aus Sicherheitsgründen wurden Sie "
     "abgemeldet. Bitte melden Sie sich erneut an."
 )
-LINKED = {
-    "status": "linked",
-    "message": (
+LINKED = Accepted(
+    status="linked",
+    message=(
         "Ihr Konto ist jetzt mit Ihrem Betrieb verknüpft. Aus Sicherheitsgründen wurden Sie abgemeldet. "
         "Bitte melden Sie sich erneut an."
     ),
-}
+)
 
 
 class RequestIn(BaseModel):
@@ -69,41 +71,72 @@ async def request_pin(request: web.Request) -> web.Response:
     form = await parse_json(request, RequestIn)
     letter = await request.app[LETTERS].request(user.user_id, form.betriebsnummer, current_identity(request).client)
     until = domain.local_date(date.fromisoformat(letter["valid_until"]))
-    return json_response(
-        {
-            "status": "accepted",
-            "message": (  # no name or address: the business's data stay behind the PIN (letters.py)
-                "Ihr PIN-Brief ist unterwegs. Wir schicken ihn per Post an die Anschrift Ihres Betriebs, "
-                "die bei uns hinterlegt ist. Bitte rechnen Sie mit einigen Tagen Postlaufzeit. "
-                f"Die PIN ist bis zum {until} gültig."
-            ),
-            "request": letter,
-        },
-        status=202,
+    requested = RequestedOut(
+        status="accepted",
+        message=(  # no name or address: the business's data stay behind the PIN (letters.py)
+            "Ihr PIN-Brief ist unterwegs. Wir schicken ihn per Post an die Anschrift Ihres Betriebs, "
+            "die bei uns hinterlegt ist. Bitte rechnen Sie mit einigen Tagen Postlaufzeit. "
+            f"Die PIN ist bis zum {until} gültig."
+        ),
+        request=letter,
     )
+    return answer(requested, 202)
 
 
 async def my_requests(request: web.Request) -> web.Response:
     user = await session_user(request)
-    return json_response({"requests": await request.app[LETTERS].mine(user.user_id)})
+    return answer(RequestsOut(requests=await request.app[LETTERS].mine(user.user_id)))
 
 
 async def link(request: web.Request) -> web.Response:
     user = await session_user(request)
     form = await parse_json(request, LinkIn)
     await request.app[LINKS].link(user.user_id, form.betriebsnummer, form.pin, current_identity(request).client)
-    response = json_response(LINKED)
+    response = answer(LINKED)
     response.headers[SESSION_HEADER] = SESSION_END  # the linking session ends with this answer
     return response
 
 
 async def my_businesses(request: web.Request) -> web.Response:
     user = await session_user(request)
-    return json_response({"businesses": await request.app[LINKS].mine(user.user_id)})
+    return answer(BusinessesOut(businesses=await request.app[LINKS].mine(user.user_id)))
+
+
+API = "/api/v1/pins"
+ENDPOINTS = (
+    Endpoint(
+        "POST",
+        f"{API}/requests",
+        request_pin,
+        "PIN anfordern: a PIN letter to the business's address",
+        RequestIn,
+        RequestedOut,
+        202,
+        session=True,
+    ),
+    Endpoint(
+        "GET", f"{API}/requests", my_requests, "The PIN letters the member asked for", answer=RequestsOut, session=True
+    ),
+    Endpoint(
+        "POST",
+        f"{API}/links",
+        link,
+        "Freischalten und abmelden: link with Betriebsnummer and PIN; "
+        "every session that began before ends, this one with the answer",
+        LinkIn,
+        Accepted,
+        session=True,
+    ),
+    Endpoint(
+        "GET",
+        f"{API}/businesses/mine",
+        my_businesses,
+        "Mein Betrieb: the member area (403 unless linked)",
+        answer=BusinessesOut,
+        session=True,
+    ),
+)
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/api/v1/pins/requests", request_pin)
-    app.router.add_get("/api/v1/pins/requests", my_requests)
-    app.router.add_post("/api/v1/pins/links", link)
-    app.router.add_get("/api/v1/pins/businesses/mine", my_businesses)
+    add_endpoints(app, ENDPOINTS)

@@ -1,0 +1,46 @@
+"""The public JSON API, described where it is served.
+
+Each service lists its endpoints with the pydantic models that parse their bodies and shape their
+answers, and registers its routes from that list; the OpenAPI document (`python -m deploy.openapi`,
+committed as contracts/schemas/openapi.json) is generated from the same lists, so the document
+cannot describe a request the service would not take.
+"""
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from runtime.errors import json_response
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str  # as the gateway serves it: /api/v1/<service>/…
+    handler: Handler
+    summary: str
+    body: type[BaseModel] | None = None  # the JSON body it parses
+    answer: type[BaseModel] | None = None  # the success answer's JSON; None: no body
+    status: int = 200  # the success status
+    session: bool = False  # needs the session cookie (401 without one)
+
+
+def add_endpoints(app: web.Application, endpoints: Iterable[Endpoint]) -> None:
+    app.router.add_routes([web.route(e.method, e.path, e.handler) for e in endpoints])
+
+
+def answer(model: BaseModel, status: int = 200) -> web.Response:
+    """A success answer shaped by its model (exactly what the document says)."""
+    return json_response(model.model_dump(mode="json"), status=status)
+
+
+class Accepted(BaseModel):
+    """An answer that is a German sentence for a person: "accepted", "confirmed", "linked" …"""
+
+    status: str
+    message: str
+
