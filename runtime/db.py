@@ -1,9 +1,12 @@
 """The asyncpg pool of one service, confined to the service's own schema, and its migrations.
 
 Migrations are plain SQL files applied in name order, the runtime's own first, each in its own
-transaction, under an advisory lock: replicas that start at once wait for each other.
+transaction, under an advisory lock: replicas that start at once wait for each other. Each applied
+file's SHA-256 is recorded; a file edited after it was applied stops the start (MigrationEdited):
+the database holds what the old text did, so the change belongs in a new file.
 """
 
+import hashlib
 import json
 import logging
 import re
@@ -15,6 +18,10 @@ log = logging.getLogger(__name__)
 
 RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
 _SCHEMA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+
+
+class MigrationEdited(RuntimeError):
+    """An applied migration's file no longer has the text that was applied."""
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -50,18 +57,38 @@ async def migrate(conn: asyncpg.Connection, schema: str, folders: list[Path]) ->
             f"create table if not exists {schema}.schema_migrations ("
             " version text primary key, applied_at timestamptz not null default now())"
         )
-        done = {r["version"] for r in await conn.fetch(f"select version from {schema}.schema_migrations")}
+        await conn.execute(f"alter table {schema}.schema_migrations add column if not exists checksum text")
+        rows = await conn.fetch(f"select version, checksum from {schema}.schema_migrations")
+        done = {r["version"]: r["checksum"] for r in rows}
         for folder in folders:
             prefix = "runtime" if folder == RUNTIME_MIGRATIONS else "service"
             for path in sorted(folder.glob("*.sql")):
                 version = f"{prefix}/{path.stem}"
+                text = path.read_text(encoding="utf-8")
+                checksum = hashlib.sha256(text.encode()).hexdigest()
                 if version in done:
+                    await _check_unchanged(conn, schema, version, done[version], checksum, path)
                     continue
                 async with conn.transaction():
-                    await conn.execute(path.read_text(encoding="utf-8"))
-                    await conn.execute(f"insert into {schema}.schema_migrations (version) values ($1)", version)
+                    await conn.execute(text)
+                    await conn.execute(
+                        f"insert into {schema}.schema_migrations (version, checksum) values ($1, $2)",
+                        version,
+                        checksum,
+                    )
                 applied_now.append(version)
                 log.info("migration applied", extra={"schema": schema, "version": version})
     finally:
         await conn.execute("select pg_advisory_unlock(hashtext($1))", f"migrations:{schema}")
     return applied_now
+
+
+async def _check_unchanged(
+    conn: asyncpg.Connection, schema: str, version: str, recorded: str | None, checksum: str, path: Path
+) -> None:
+    if recorded is None:  # applied before checksums were recorded: its text now is the reference
+        await conn.execute(f"update {schema}.schema_migrations set checksum = $2 where version = $1", version, checksum)
+    elif recorded != checksum:
+        raise MigrationEdited(
+            f"{path} was edited after it was applied to schema {schema}: put the change in a new migration file"
+        )

@@ -128,8 +128,8 @@ async def _retry(connect: Callable[[], Awaitable], what: str):
     while True:
         try:
             return await connect()
-        except (asyncpg.InvalidCatalogNameError, asyncpg.InvalidPasswordError, ValueError):
-            raise  # a wrong address or password does not heal by waiting
+        except (asyncpg.InvalidCatalogNameError, asyncpg.InvalidPasswordError, ValueError, db.MigrationEdited):
+            raise  # a wrong address or password, or an edited migration, does not heal by waiting
         except Exception as error:
             log.warning("waiting for %s", what, extra={"error": repr(error)})
             await asyncio.sleep(delay)

@@ -44,3 +44,27 @@ async def test_migrate_applies_the_schema_once_and_exits(service, postgres) -> N
 def test_migrate_without_a_database_says_what_is_missing() -> None:
     done = run("accounts", "migrate")
     assert done.returncode == 2 and "PORTAL_DATABASE_URL is not set" in done.stderr
+
+
+async def test_an_applied_migration_that_was_edited_stops_the_start(postgres, tmp_path) -> None:
+    import asyncpg
+
+    from runtime import db
+
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_things.sql").write_text("create table things (id int primary key);\n")
+    dsn = await postgres.create_database(f"edited_{secrets.token_hex(4)}")
+    conn = await asyncpg.connect(**await db.connect_args(dsn, "edited"))
+    try:
+        assert await db.migrate(conn, "edited", [folder]) == ["service/0001_things"]
+        assert await db.migrate(conn, "edited", [folder]) == []  # unchanged: nothing to do
+        (folder / "0001_things.sql").write_text("create table things (id bigint primary key);\n")
+        with pytest.raises(db.MigrationEdited, match="0001_things.sql was edited"):
+            await db.migrate(conn, "edited", [folder])
+        # a schema migrated before checksums were kept takes today's text as the reference
+        await conn.execute("update edited.schema_migrations set checksum = null")
+        assert await db.migrate(conn, "edited", [folder]) == []
+        assert (await conn.fetchval("select checksum from edited.schema_migrations")) is not None
+    finally:
+        await conn.close()
