@@ -2,12 +2,17 @@
 
 from datetime import datetime
 
+from prometheus_client import Counter
+
 from runtime.errors import ApiError
 from services.accounts import repository as repo
 from services.accounts import throttle
 from services.accounts.context import Context
 from services.accounts.hashing import Busy
 
+LOGIN_FAILURES = Counter(
+    "portal_login_failures_total", "Wrong passwords checked (logins and password changes)", ["lane"]
+)
 THROTTLED = (
     "Zu viele fehlgeschlagene Anmeldeversuche. Bitte warten Sie einige Minuten und versuchen Sie "
     "es dann erneut – oder nutzen Sie „Passwort vergessen“."
@@ -28,6 +33,8 @@ async def check(
         raise
     if right:
         await repo.drop_attempt(context.pool, attempt)
+    else:
+        LOGIN_FAILURES.labels("trusted_device" if device is not None else "other").inc()
     return right
 
 

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from runtime.errors import ApiError
 
@@ -20,6 +20,8 @@ from runtime.errors import ApiError
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 HASHES = Counter("accounts_password_hashes_total", "Argon2id computations run", ["operation"])
 REFUSED = Counter("accounts_password_hashes_refused_total", "Argon2id computations refused: the pool was full")
+# Running plus waiting; alert when it stays near workers + PORTAL_HASH_MAX_PENDING (503s follow).
+QUEUE_DEPTH = Gauge("portal_hash_queue_depth", "Argon2id computations running or waiting")
 BUSY = "Das Kundenportal ist gerade stark ausgelastet. Bitte versuchen Sie es in einer Minute erneut."
 RETRY_AFTER_SECONDS = 30
 
@@ -56,11 +58,13 @@ class Hashing:
             REFUSED.inc()
             raise Busy()
         self._in_flight += 1
+        QUEUE_DEPTH.inc()
         HASHES.labels(operation).inc()
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
         finally:
             self._in_flight -= 1
+            QUEUE_DEPTH.dec()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

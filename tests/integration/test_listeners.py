@@ -54,3 +54,18 @@ async def test_no_key_but_the_gateways_makes_an_identity_a_service_accepts(porta
             assert response.status == 403
         async with session.get(url, **signed("GET", path, user=user, signer=genuine)) as response:
             assert response.status == 403 and (await response.json())["error"]["code"] == "not_linked"
+
+
+async def test_accounts_counts_wrong_passwords_and_shows_its_hashing_queue(portal) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            f"{portal.gateway_url}/api/v1/accounts/sessions",
+            json={"email": f"kp-{uuid4().hex[:8]}@example.de", "password": "ganz sicher falsch"},
+            headers={"Origin": portal.gateway_url},
+        ) as response:
+            assert response.status == 401
+    status, text = await status_and_text(portal.services["accounts"].metrics_url)
+    assert status == 200
+    failures = [line for line in text.splitlines() if line.startswith('portal_login_failures_total{lane="other"}')]
+    assert failures and float(failures[0].split()[-1]) >= 1
+    assert "portal_hash_queue_depth 0.0" in text  # nothing running once the answer is out
