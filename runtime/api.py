@@ -43,4 +43,3 @@ class Accepted(BaseModel):
 
     status: str
     message: str
-
