@@ -148,8 +148,10 @@ class NatsServer(_Process):
     With `passwords` and `tls` (deploy/nats_local.py) it runs as production does: the users and
     permissions of deploy/nats/accounts.conf (included, not copied), TLS for clients, monitoring
     on loopback; `cluster_port` adds a route listener that wants the route user and mutual TLS,
-    `routes` the URLs it joins. Without them: a plain server without users, for development of a
-    single piece (the tests' session server). `config` (a file) and `args` are passed through."""
+    `routes` the URLs it joins (NatsCluster wires three). JetStream fsyncs every message before
+    it acknowledges it (`sync_interval`, as deploy/nats/cluster.conf; README.md says why).
+    Without them: a plain server without users, for development of a single piece (the tests'
+    session server). `config` (a file) and `args` are passed through."""
 
     def __init__(
         self,
@@ -166,6 +168,7 @@ class NatsServer(_Process):
         cluster_port: int | None = None,
         routes: Iterable[str] = (),
         jetstream: bool = True,
+        sync_interval: str = "always",
     ) -> None:
         store_dir = Path(store_dir)
         super().__init__(name, log_path or store_dir.parent / f"{name}.log")
@@ -179,6 +182,7 @@ class NatsServer(_Process):
         self.cluster_port = cluster_port
         self.routes = list(routes)
         self.jetstream = jetstream
+        self.sync_interval = sync_interval
 
     @property
     def secured(self) -> bool:
@@ -270,7 +274,7 @@ class NatsServer(_Process):
             f"http: 127.0.0.1:{self.monitor_port}",
         ]
         if self.jetstream:
-            lines.append(f'jetstream: {{ store_dir: "{self.store_dir}" }}')
+            lines.append(f'jetstream: {{ store_dir: "{self.store_dir}", sync_interval: {self.sync_interval} }}')
         if self.tls:
             lines.append(f'tls: {{ cert_file: "{self.tls.cert_file}", key_file: "{self.tls.key_file}", timeout: 2 }}')
         if self.cluster_port:
@@ -286,6 +290,7 @@ class NatsServer(_Process):
                 "cluster: {",
                 "  name: kundenportal",
                 f"  listen: 127.0.0.1:{self.cluster_port}",
+                "  no_advertise: true",
                 "  authorization: { user: route, password: $NATS_ROUTE_PASSWORD, timeout: 2 }",
                 *([f"  tls: {{ {route_tls} }}"] if route_tls else []),
                 *(["  routes: $NATS_ROUTES"] if self.routes else []),
@@ -298,6 +303,186 @@ class NatsServer(_Process):
     async def restart(self) -> None:
         await self.terminate()
         await self.start()
+
+
+class NatsCluster:
+    """JetStream on `size` nats-servers (nats-1 … nats-3) joined by routes with the route user and
+    mutual TLS, each with its own ports and store under `folder`: the cluster.conf set-up on
+    loopback. Nodes are stopped, killed and restarted by index (0 is nats-1) with the same ports
+    and store, so a restarted node catches up on what it missed.
+
+    It stands in for a NatsServer wherever a portal needs one (`url_for`, `connect`,
+    `ensure_streams`, …): the services get every node in PORTAL_NATS_URL and reconnect to another
+    when theirs dies."""
+
+    def __init__(
+        self,
+        folder: Path,
+        size: int = 3,
+        *,
+        passwords: NatsPasswords,
+        tls: LocalTls,
+        ports: list[int] | None = None,
+        monitor_ports: list[int] | None = None,
+        cluster_ports: list[int] | None = None,
+        log_dir: Path | None = None,
+    ) -> None:
+        folder = Path(folder)
+        self.passwords = passwords
+        self.tls = tls
+        names = [f"nats-{i + 1}" for i in range(size)]
+        ports = ports or [free_port() for _ in names]
+        monitor_ports = monitor_ports or [free_port() for _ in names]
+        cluster_ports = cluster_ports or [free_port() for _ in names]
+        self.nodes = [
+            NatsServer(
+                folder / name,
+                ports[i],
+                monitor_port=monitor_ports[i],
+                log_path=(Path(log_dir) if log_dir else folder) / f"{name}.log",
+                name=name,
+                passwords=passwords,
+                tls=tls,
+                cluster_port=cluster_ports[i],
+                # the others, each with the route user: a node presents what its route URLs hold
+                routes=[
+                    with_user(f"nats-route://127.0.0.1:{port}", "route", passwords["route"])
+                    for j, port in enumerate(cluster_ports)
+                    if j != i
+                ],
+            )
+            for i, name in enumerate(names)
+        ]
+
+    secured = True
+
+    @property
+    def size(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def running(self) -> bool:
+        return any(node.running for node in self.nodes)
+
+    @property
+    def url(self) -> str:
+        """Every node, comma-separated: what PORTAL_NATS_URL lists."""
+        return ",".join(node.url for node in self.nodes)
+
+    def url_for(self, user: str) -> str:
+        return ",".join(node.url_for(user) for node in self.nodes)
+
+    def index_of(self, name: str) -> int:
+        return next(i for i, node in enumerate(self.nodes) if node.name == name)
+
+    def client_options(self, user: str | None = None) -> dict:
+        """`nats.connect` options for `user`, listing the nodes that run now."""
+        options = self.nodes[0].client_options(user)
+        options["servers"] = [node.url for node in self.nodes if node.running] or [self.nodes[0].url]
+        return options
+
+    async def connect(self, user: str | None = None, **options):
+        import nats
+
+        return await nats.connect(**{**self.client_options(user), **options})
+
+    async def start(self, timeout: float = 30) -> None:
+        """Start every node that is not running; return once JetStream is healthy on all."""
+        await asyncio.gather(*(node.start(timeout) for node in self.nodes if not node.running))
+        await self.wait_healthy(timeout)
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(node.stop() for node in self.nodes))
+
+    async def kill(self, index: int) -> None:
+        """SIGKILL one node: no lame duck, no flush (what a crashed machine's process sees)."""
+        await self.nodes[index].kill()
+
+    async def stop_node(self, index: int) -> None:
+        await self.nodes[index].stop()
+
+    async def restart(self, index: int, timeout: float = 30) -> None:
+        """Start node `index` again (stopping it first if it runs) and wait until it has caught up."""
+        node = self.nodes[index]
+        await node.terminate()
+        await node.start(timeout)
+        await self.wait_healthy(timeout)
+
+    async def wait_healthy(self, timeout: float = 30) -> None:
+        """Until every running node answers /healthz (JetStream's meta group has a leader, the
+        node has caught up) and sees a running leader for every stream and consumer: /healthz
+        passes before those are elected, and an API call to a stream without a leader is never
+        answered (a whole cluster started on old state takes seconds to elect them)."""
+        running = [node for node in self.nodes if node.running]
+        names = {node.name for node in running}
+
+        async def healthy() -> bool:
+            checks = [_http_ok(f"http://127.0.0.1:{n.monitor_port}/healthz") for n in running]
+            if not all(await asyncio.gather(*checks)):
+                return False
+            for node in running:
+                for group in await _raft_groups(node):
+                    if (group.get("cluster") or {}).get("leader") not in names:
+                        return False
+            return True
+
+        await _until(healthy, timeout, "the NATS cluster's JetStream")
+
+    async def stream_leader(self, stream: str, timeout: float = 30) -> int:
+        """The index of the node that leads `stream` now (asked through the JetStream API as ops);
+        waits while an election is under way."""
+        leader: list[int] = []
+
+        async def known() -> bool:
+            try:
+                connection = await self.connect("ops", allow_reconnect=False, connect_timeout=2)
+            except Exception:  # the node just picked died a moment ago: ask again
+                return False
+            try:
+                info = await connection.jetstream(timeout=2).stream_info(stream)
+            except Exception:  # no leader yet: the API times out or says so
+                return False
+            finally:
+                await connection.close()
+            name = info.cluster.leader if info.cluster else None
+            if name and self.nodes[self.index_of(name)].running:
+                leader[:] = [self.index_of(name)]
+            return bool(leader)
+
+        await _until(known, timeout, f"a leader of stream {stream}")
+        return leader[0]
+
+    async def users_on(self, index: int) -> list[str]:
+        """The NATS users connected to node `index` now (its monitoring port's /connz)."""
+        url = f"http://127.0.0.1:{self.nodes[index].monitor_port}/connz?auth=true&limit=1024"
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session, session.get(url) as answer:
+            return [c.get("authorized_user", "") for c in (await answer.json()).get("connections") or []]
+
+    async def ensure_streams(self, replicas: int | None = None) -> list:
+        """`python -m deploy.streams --replicas N` as ops (N: every node, unless given)."""
+        from deploy import streams
+
+        connection = await self.connect("ops", allow_reconnect=False)
+        try:
+            return await streams.ensure(connection.jetstream(timeout=10), self.size if replicas is None else replicas)
+        finally:
+            await connection.close()
+
+    def printshop_env(self) -> dict[str, str]:
+        return {**self.nodes[0].printshop_env(), "PRINTSHOP_NATS_URL": self.url}
+
+
+async def _raft_groups(node: NatsServer) -> list[dict]:
+    """Every stream and consumer `node` holds, as its monitoring port reports them (/jsz)."""
+    timeout = aiohttp.ClientTimeout(total=2)
+    url = f"http://127.0.0.1:{node.monitor_port}/jsz?streams=true&consumers=true"
+    async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
+        report = await response.json()
+    groups = []
+    for account in report.get("account_details") or []:
+        for stream in account.get("stream_detail") or []:
+            groups += [stream, *(stream.get("consumer_detail") or [])]
+    return groups
 
 
 class Postgres:

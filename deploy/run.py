@@ -1,7 +1,8 @@
 """The local runner: `python -m deploy.run` starts the whole portal on this machine.
 
 NATS with JetStream (as production runs it: the users of deploy/nats/accounts.conf, TLS from a
-CA made here; the streams and durables made as `python -m deploy.streams` makes them), an embedded
+CA made here; the streams and durables made as `python -m deploy.streams` makes them; with
+`--nats-nodes 3` a three-node cluster with authorised TLS routes and every stream R3), an embedded
 Postgres and the mail catcher, then the four services, each its own process and NATS user, and
 the print shop (`deploy.printshop`, the outside integration that turns `pin.requested.v1` into
 PDF letters in var/letters/, listed on "Briefe der Druckerei").
@@ -12,6 +13,7 @@ services first, then mail catcher, NATS and Postgres.
 import argparse
 import asyncio
 import contextlib
+import logging
 import shutil
 import signal
 import sys
@@ -21,6 +23,7 @@ from pathlib import Path
 from deploy.infra import (
     ROOT,
     SERVICES,
+    NatsCluster,
     NatsServer,
     Postgres,
     PrintShopProcess,
@@ -46,7 +49,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=8000,
         help="gateway on this port, accounts +1, pins +2, notifications +3 (8000)",
     )
-    parser.add_argument("--nats-port", type=int, default=4222)
+    parser.add_argument(
+        "--nats-port", type=int, default=4222, help="client port (4222); a cluster's nodes use it, +1, +2"
+    )
+    parser.add_argument(
+        "--nats-nodes",
+        type=int,
+        choices=(1, 3),
+        default=1,
+        help="1 (default) or 3: a JetStream cluster as production runs it, every stream with 3 replicas "
+        "(routes on NATS port +2000, monitoring +4000; state in var/nats-cluster/)",
+    )
     parser.add_argument("--smtp-port", type=int, default=1025)
     parser.add_argument("--inbox-port", type=int, default=8025)
     parser.add_argument(
@@ -90,15 +103,7 @@ async def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    # the NATS users' passwords are kept beside the other local secrets, the CA beside them
-    nats = NatsServer(
-        var / "nats",
-        args.nats_port,
-        monitor_port=args.nats_port + 4000,
-        log_path=logs / "nats.log",
-        passwords=NatsPasswords.load_or_create(var / "nats-passwords.json"),
-        tls=LocalTls.load_or_create(var / "nats-tls"),
-    )
+    nats = local_nats(var, logs, args.nats_port, args.nats_nodes)
     postgres = Postgres(var / "postgres")
     mail = MailCatcher("127.0.0.1", args.smtp_port, args.inbox_port)
     services: list[ServiceProcess | PrintShopProcess] = []
@@ -109,7 +114,8 @@ async def run(args: argparse.Namespace) -> int:
         stack.push_async_callback(_step, "Postgres", postgres.stop)
         await nats.start()
         stack.push_async_callback(_step, "NATS", nats.stop)
-        for change in await nats.ensure_streams():  # what ops do: python -m deploy.streams
+        # what ops do: python -m deploy.streams --replicas N
+        for change in await nats.ensure_streams(args.nats_nodes):
             say(f"NATS: {change}")
         await mail.start()
         stack.push_async_callback(_step, "mail catcher", mail.stop)
@@ -130,6 +136,8 @@ async def run(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             nats=nats,
         )
+        for variables in env.values():  # /readyz is 503 while a stream has fewer replicas
+            variables["PORTAL_STREAM_REPLICAS"] = str(args.nats_nodes)
         wanted = [name for name in SERVICES if name in args.only]
         say(f"starting {', '.join(wanted)} (logs in {logs}/) …")
         for group in ([n for n in wanted if n != "gateway"], [n for n in wanted if n == "gateway"]):
@@ -165,7 +173,29 @@ async def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def printshop_env(nats: NatsServer, var: Path, portal_url: str, log_level: str) -> dict[str, str]:
+def local_nats(var: Path, logs: Path, port: int, nodes: int) -> NatsServer | NatsCluster:
+    """One node on `port`, or a cluster on `port`, +1, +2 (routes +2000, monitoring +4000). The
+    users' passwords are kept beside the other local secrets, the CA beside them. A cluster keeps
+    its JetStream state apart (var/nats-cluster/): a single node's store cannot join one."""
+    passwords = NatsPasswords.load_or_create(var / "nats-passwords.json")
+    tls = LocalTls.load_or_create(var / "nats-tls")
+    if nodes == 1:
+        return NatsServer(
+            var / "nats", port, monitor_port=port + 4000, log_path=logs / "nats.log", passwords=passwords, tls=tls
+        )
+    return NatsCluster(
+        var / "nats-cluster",
+        nodes,
+        passwords=passwords,
+        tls=tls,
+        ports=[port + i for i in range(nodes)],
+        monitor_ports=[port + 4000 + i for i in range(nodes)],
+        cluster_ports=[port + 2000 + i for i in range(nodes)],
+        log_dir=logs,
+    )
+
+
+def printshop_env(nats: NatsServer | NatsCluster, var: Path, portal_url: str, log_level: str) -> dict[str, str]:
     """The print shop as an outsider sees it: the runner's NATS as the `printshop` user (over TLS,
     trusting the runner's CA), the private key the runner wrote, and a folder for the letters."""
     return {
@@ -214,6 +244,9 @@ async def _step(what: str, action) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")  # pgserver's platformdirs
+    # asyncio's "returning true from eof_received() has no effect when using ssl" at every TLS
+    # close of the runner's own NATS connections says nothing to a developer
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
     sys.exit(asyncio.run(run(args)))
 
 

@@ -5,6 +5,8 @@ because durable consumers are named per service, not per portal: on a shared NAT
 notifications would consume another portal's events. That NATS runs as production does: the
 users of deploy/nats/accounts.conf with fresh passwords, TLS from a CA of its own, the streams
 and durables made by deploy.streams' code before the services start, each service its own user.
+`nats_nodes=3` makes it a three-node cluster (deploy.infra.NatsCluster) with every stream R3 and
+PORTAL_STREAM_REPLICAS=3 for the services, as production runs (about a second more).
 The mail catcher is shared; tests tell their mails apart by their own random addresses.
 """
 
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from deploy.infra import (
     SERVICES,
+    NatsCluster,
     NatsServer,
     Postgres,
     Secrets,
@@ -37,7 +40,7 @@ class Portal:
     env: dict[str, dict[str, str]]  # the PORTAL_* variables of each service
     secrets: Secrets
     database_url: str
-    nats: NatsServer
+    nats: NatsServer | NatsCluster
     mail: MailCatcher
     postgres: Postgres
     log_dir: Path
@@ -81,7 +84,8 @@ async def start_portal(
     mail: MailCatcher,
     log_dir: Path,
     services: Iterable[str] = SERVICES,
-    nats: NatsServer | None = None,
+    nats: NatsServer | NatsCluster | None = None,
+    nats_nodes: int = 1,
     env: dict[str, dict[str, str]] | None = None,
     dev_mode: bool = False,
     log_level: str = "INFO",
@@ -90,20 +94,17 @@ async def start_portal(
     """Start a portal; `env` adds or overrides variables per service ({"pins": {...}}).
 
     `log_dir` is wiped first and then holds every process's log (and this portal's NATS store).
-    Started here, stopped by `Portal.stop()` (or use `running_portal`).
+    `nats_nodes`: 1, or 3 for a cluster (`portal.nats` is then a NatsCluster: kill a node with
+    `await portal.nats.kill(i)`). Started here, stopped by `Portal.stop()` (or `running_portal`).
     """
     log_dir = Path(log_dir)
     shutil.rmtree(log_dir, ignore_errors=True)
     log_dir.mkdir(parents=True)
-    nats = nats or NatsServer(
-        log_dir / "nats-store",
-        log_path=log_dir / "nats.log",
-        passwords=NatsPasswords.generate(),
-        tls=LocalTls.load_or_create(log_dir / "nats-tls"),
-    )
+    nats = nats or _new_nats(log_dir, nats_nodes)
     if not nats.running:
         await nats.start()
-    await nats.ensure_streams()  # as ops do before the services start: python -m deploy.streams
+    replicas = nats.size if isinstance(nats, NatsCluster) else 1
+    await nats.ensure_streams(replicas)  # as ops do before the services start: python -m deploy.streams
     secrets = Secrets.generate()
     database_url = await postgres.create_database(f"portal_{random.token_hex(6)}")
     ports = {name: free_port() for name in SERVICES}
@@ -121,6 +122,8 @@ async def start_portal(
         log_level=log_level,
         nats=nats,
     )
+    for variables_of_service in variables.values():
+        variables_of_service["PORTAL_STREAM_REPLICAS"] = str(replicas)
     for name, extra in (env or {}).items():
         variables[name].update(extra)
     wanted = [name for name in SERVICES if name in set(services)]
@@ -134,6 +137,13 @@ async def start_portal(
         await portal.stop()
         raise
     return portal
+
+
+def _new_nats(log_dir: Path, nodes: int) -> NatsServer | NatsCluster:
+    passwords, tls = NatsPasswords.generate(), LocalTls.load_or_create(log_dir / "nats-tls")
+    if nodes > 1:
+        return NatsCluster(log_dir / "nats-cluster", nodes, passwords=passwords, tls=tls, log_dir=log_dir)
+    return NatsServer(log_dir / "nats-store", log_path=log_dir / "nats.log", passwords=passwords, tls=tls)
 
 
 @contextlib.asynccontextmanager
