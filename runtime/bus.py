@@ -11,12 +11,14 @@ missing or has fewer replicas than `PORTAL_STREAM_REPLICAS`.
 import logging
 import ssl
 
+from faststream.exceptions import IncorrectState
 from faststream.nats import NatsBroker
 from faststream.nats.security import NatsCredentials, NatsSecurity
 from nats.js.errors import NotFoundError
 
 from contracts import STREAMS
 from contracts.durables import PUBLISHES, durables_of, inbox_prefix
+from runtime.outbox import BusUnavailable
 from runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -105,19 +107,34 @@ async def check_durables(broker: NatsBroker, service: str) -> None:
 
 
 def publisher(broker: NatsBroker):
-    """The outbox relay's publish: JetStream, acknowledged, `Nats-Msg-Id` = event id."""
+    """The outbox's publish: JetStream, acknowledged, `Nats-Msg-Id` = event id; True when the
+    stream had the event already (a duplicate within its window). While NATS is not connected it
+    raises BusUnavailable at once: nats-py would hold the message for the reconnect and time out,
+    and the relay would count that as the row's failure."""
 
-    async def publish(subject: str, payload: bytes, event_id: str) -> None:
-        stream = next(n for n, s in STREAMS.items() if _matches(s["subjects"], subject))
-        await broker.publish(
+    async def publish(subject: str, payload: bytes, event_id: str) -> bool:
+        stream = next((n for n, s in STREAMS.items() if _matches(s["subjects"], subject)), None)
+        if stream is None:
+            raise LookupError(f"no stream captures {subject} (contracts.STREAMS)")
+        if not _connected(broker):
+            raise BusUnavailable("nats not connected")
+        ack = await broker.publish(
             payload,
             subject,
             headers={"Nats-Msg-Id": event_id, "content-type": "application/json"},
             stream=stream,
             timeout=5,
         )
+        return bool(ack and ack.duplicate)
 
     return publish
+
+
+def _connected(broker: NatsBroker) -> bool:
+    try:
+        return broker.connection.is_connected
+    except IncorrectState:  # not connected yet
+        return False
 
 
 def _matches(patterns: list[str], subject: str) -> bool:

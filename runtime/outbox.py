@@ -1,39 +1,63 @@
 """The transactional outbox: write an event with the state change, publish it afterwards.
 
-`enqueue` runs inside the caller's transaction. `OutboxRelay` publishes what is unpublished,
-taking rows `FOR UPDATE SKIP LOCKED` (replicas share the work), marking sent only what JetStream
-acknowledged. It wakes on `NOTIFY` and polls as a fallback, and outlives Postgres and NATS
-restarts. A row published twice (a crash between publish and commit) is dropped by JetStream's
-duplicate window, since `Nats-Msg-Id` is the event id, and by the consumers' inbox beyond it.
+`enqueue` runs inside the caller's transaction. `OutboxRelay` publishes what is unpublished in
+three steps, none of which holds a transaction open over the network: it claims a batch under a
+short lease (one quick transaction), publishes with no transaction open, and records the outcome
+(another). Only the first unpublished row of each aggregate (runtime.outbox_rules) is claimed,
+so events of one member or business go out in the order they were written, and a row that
+fails waits with backoff while the rows of other aggregates pass it. Replicas share the table:
+a claimed row is no one else's until its lease runs out (a relay killed mid-publish), and a row
+published twice then is dropped by JetStream's duplicate window (`Nats-Msg-Id` is the event id)
+and by the consumers' inbox beyond it. The relay wakes on `NOTIFY`, polls as a fallback and
+outlives Postgres and NATS outages.
+
+Order is the order of `id`: a use case locks its aggregate's row before it enqueues, so two
+transactions of one aggregate never commit out of their ids' order.
 """
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 import asyncpg
 
-from contracts import Event
+from contracts import STREAMS, Event
 from runtime import metrics
+from runtime.outbox_rules import aggregate_key, retry_delay
 from runtime.wakeup import run_on_notify
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[[str, bytes, str], Awaitable[None]]  # subject, payload, event id
+Publish = Callable[[str, bytes, str], Awaitable[object]]  # subject, payload, event id
+
+# Published rows are kept as long as the longest-lived stream keeps its events: whatever a
+# stream could still hold, `outbox replay` can give back to it.
+KEEP_PUBLISHED = timedelta(days=max(spec["max_age_days"] for spec in STREAMS.values()))
+LEASE = timedelta(seconds=10)  # how long a relay killed mid-publish holds its rows
+PUBLISH_TIMEOUT = 5.0  # seconds for a batch's acknowledgements; well inside the lease
+
+
+class BusUnavailable(ConnectionError):
+    """NATS is not connected: nothing was sent, and the row waits without counting a failure."""
 
 
 def channel(schema: str) -> str:
     return f"{schema}_outbox"
 
 
+_INSERT = "insert into outbox (event_id, subject, payload, aggregate_key) values ($1, $2, $3, $4)"
+
+
+def _row(event: Event) -> tuple:
+    return event.event_id, event.SUBJECT, event.model_dump(mode="json"), aggregate_key(event)
+
+
 async def enqueue(conn: asyncpg.Connection, event: Event, schema: str) -> None:
-    await conn.execute(
-        "insert into outbox (event_id, subject, payload) values ($1, $2, $3)",
-        event.event_id,
-        event.SUBJECT,
-        event.model_dump(mode="json"),
-    )
+    await conn.execute(_INSERT, *_row(event))
     await conn.execute("select pg_notify($1, '')", channel(schema))
 
 
@@ -41,11 +65,46 @@ async def enqueue_many(conn: asyncpg.Connection, events: list[Event], schema: st
     """Many events in one round trip (the yearly PIN issue writes thousands)."""
     if not events:
         return
-    await conn.executemany(
-        "insert into outbox (event_id, subject, payload) values ($1, $2, $3)",
-        [(e.event_id, e.SUBJECT, e.model_dump(mode="json")) for e in events],
-    )
+    await conn.executemany(_INSERT, [_row(e) for e in events])
     await conn.execute("select pg_notify($1, '')", channel(schema))
+
+
+# The first unpublished row of each aggregate that is due and not leased to another relay.
+_CLAIM = """
+with heads as (
+    select id from outbox o
+    where published_at is null
+      and (next_attempt_at is null or next_attempt_at <= now())
+      and (claimed_until is null or claimed_until < now())
+      and not exists (
+          select 1 from outbox earlier
+          where earlier.aggregate_key = o.aggregate_key and earlier.id < o.id and earlier.published_at is null
+      )
+    order by id
+    limit $1
+    for update skip locked
+)
+update outbox set claimed_by = $2, claimed_until = now() + $3::interval
+from heads where outbox.id = heads.id
+returning outbox.id, outbox.event_id, outbox.subject, outbox.payload::text as payload, outbox.attempts
+"""
+# Whoever published it: published is published, even after the lease ran out.
+_PUBLISHED = (
+    "update outbox set published_at = now(), claimed_by = null, claimed_until = null where id = any($1::bigint[])"
+)
+_FAILED = (
+    "update outbox set attempts = attempts + 1, last_error = $2, next_attempt_at = now() + $3::interval,"
+    " claimed_by = null, claimed_until = null where id = $1 and claimed_by = $4 and published_at is null"
+)
+_RELEASE = (
+    "update outbox set claimed_by = null, claimed_until = null"
+    " where id = any($1::bigint[]) and claimed_by = $2 and published_at is null"
+)
+_BACKLOG = """
+select count(*) as waiting, count(*) filter (where attempts > 0) as failing,
+       coalesce(extract(epoch from now() - min(created_at)), 0)::float8 as oldest
+from outbox where published_at is null
+"""
 
 
 class OutboxRelay:
@@ -57,15 +116,23 @@ class OutboxRelay:
         *,
         poll_interval: float = 1.0,
         batch_size: int = 100,
-        keep_published: timedelta = timedelta(days=7),
+        keep_published: timedelta = KEEP_PUBLISHED,
+        lease: timedelta = LEASE,
+        publish_timeout: float = PUBLISH_TIMEOUT,
     ) -> None:
+        if lease.total_seconds() < 2 * publish_timeout:
+            raise ValueError("the lease must outlast a batch's publishing with room to record it")
         self.pool = pool
         self.publish = publish
         self.schema = schema
         self.poll_interval = poll_interval
         self.batch_size = batch_size
         self.keep_published = keep_published
+        self.lease = lease
+        self.publish_timeout = publish_timeout
+        self.owner = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
         self._next_purge = 0.0
+        self._next_backlog = 0.0
 
     async def run(self) -> None:
         await run_on_notify(
@@ -78,33 +145,88 @@ class OutboxRelay:
         )
 
     async def _drain(self) -> int:
-        published = await self.relay_once()
+        done = 0
+        while handled := await self.relay_once():  # a published row may free the next of its aggregate
+            done += handled
+        await self._observe_backlog()
         await self._purge()
-        return published
+        return done
 
     async def relay_once(self) -> int:
-        """Publish one batch; return how many rows were published."""
-        published: list[int] = []
+        """Claim, publish and record one batch; return how many rows were published or failed
+        (rows put back because NATS is away do not count: they are not done)."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(_CLAIM, self.batch_size, self.owner, self.lease)
+        if not rows:
+            return 0
+        outcomes = await self._publish_all(rows)
+        return await self._record(rows, outcomes)
+
+    async def _publish_all(self, rows: Sequence[asyncpg.Record]) -> list[BaseException | None]:
+        # At most one row per aggregate is in a batch, so they may all be in flight at once.
+        tasks = [asyncio.create_task(self._publish_one(row)) for row in rows]
+        try:
+            await asyncio.wait(tasks, timeout=self.publish_timeout)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return [TimeoutError("no acknowledgement in time") if t.cancelled() else t.result() for t in tasks]
+
+    async def _publish_one(self, row: asyncpg.Record) -> BaseException | None:
+        try:
+            await self.publish(row["subject"], row["payload"].encode(), str(row["event_id"]))
+        except Exception as error:
+            return error
+        return None
+
+    async def _record(self, rows: Sequence[asyncpg.Record], outcomes: list[BaseException | None]) -> int:
+        published = [row["id"] for row, error in zip(rows, outcomes, strict=True) if error is None]
+        away = [row["id"] for row, error in zip(rows, outcomes, strict=True) if isinstance(error, BusUnavailable)]
+        failed = [
+            (row, error)
+            for row, error in zip(rows, outcomes, strict=True)
+            if error is not None and not isinstance(error, BusUnavailable)
+        ]
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                "select id, event_id, subject, payload::text as payload from outbox"
-                " where published_at is null order by id limit $1 for update skip locked",
-                self.batch_size,
-            )
-            failure: Exception | None = None
-            for row in rows:
-                try:
-                    await self.publish(row["subject"], row["payload"].encode(), str(row["event_id"]))
-                except Exception as error:
-                    failure = error
-                    break
-                published.append(row["id"])
             if published:
-                await conn.execute("update outbox set published_at = now() where id = any($1::bigint[])", published)
+                await conn.execute(_PUBLISHED, published)
+            if failed:
+                await conn.executemany(
+                    _FAILED,
+                    [
+                        (row["id"], _describe(error), retry_delay(row["attempts"] + 1), self.owner)
+                        for row, error in failed
+                    ],
+                )
+            if away:
+                await conn.execute(_RELEASE, away, self.owner)
         metrics.EVENTS_PUBLISHED.inc(len(published))
-        if failure is not None:
-            raise failure
-        return len(published)
+        for row, error in failed:
+            metrics.OUTBOX_PUBLISH_FAILURES.labels(row["subject"]).inc()
+            log.warning(
+                "event not published, will retry",
+                extra={
+                    "event_id": str(row["event_id"]),
+                    "subject": row["subject"],
+                    "attempts": row["attempts"] + 1,
+                    "retry_in": retry_delay(row["attempts"] + 1).total_seconds(),
+                    "error": _describe(error),
+                },
+            )
+        return len(published) + len(failed)
+
+    async def _observe_backlog(self) -> None:
+        """What an operator watches for a stuck row: how many wait, how many failed, the oldest's age."""
+        loop_time = asyncio.get_running_loop().time()
+        if loop_time < self._next_backlog:
+            return
+        self._next_backlog = loop_time + 5
+        async with self.pool.acquire() as conn:
+            backlog = await conn.fetchrow(_BACKLOG)
+        metrics.OUTBOX_WAITING.set(backlog["waiting"])
+        metrics.OUTBOX_FAILING.set(backlog["failing"])
+        metrics.OUTBOX_OLDEST_WAITING.set(backlog["oldest"])
 
     async def _purge(self) -> None:
         loop_time = asyncio.get_running_loop().time()
@@ -113,3 +235,7 @@ class OutboxRelay:
         self._next_purge = loop_time + 600
         async with self.pool.acquire() as conn:
             await conn.execute("delete from outbox where published_at < now() - $1::interval", self.keep_published)
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:500]

@@ -13,6 +13,10 @@ import asyncpg
 
 log = logging.getLogger(__name__)
 
+# A retry while Postgres or NATS is away costs one failed connection attempt; waiting longer
+# than this would only stretch the recovery once they are back.
+LONGEST_BACKOFF = 5.0
+
 
 async def run_on_notify(
     pool: asyncpg.Pool,
@@ -33,7 +37,7 @@ async def run_on_notify(
         except Exception as error:  # Postgres, NATS or SMTP away: wait longer each time
             log.warning("%s interrupted", name, extra={"error": repr(error)})
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 15.0)
+            backoff = min(backoff * 2, LONGEST_BACKOFF)
         else:
             backoff = poll_interval
 
