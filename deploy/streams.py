@@ -4,10 +4,13 @@ Ops run this, not the services (their NATS users may not manage JetStream). Ever
 `contracts.STREAMS` is kept on file storage with its max age, a 10-minute duplicate window and
 `deny_delete` / `deny_purge` (no message of the record can be removed through the API, by anyone);
 every durable of `contracts.durables.DURABLES` is a pull consumer with explicit acks on exactly
-its event. Idempotent: a second run changes nothing. An existing stream's replicas are raised to
-`--replicas`, never lowered; what an operator tuned beyond that (limits, placement, a consumer's
-ack_wait) is left as it is. What cannot be changed in place (storage, ack policy) is reported,
-not destroyed.
+its event, with the contract's redelivery (`max_deliver`, `backoff`: runtime.deadletters takes
+over where they end) and room for many unacknowledged messages, so one that fails and waits for
+its next delivery never holds up those behind it. Idempotent: a second run changes nothing. An
+existing stream's replicas are raised to `--replicas`, never lowered; a consumer without any
+redelivery limit (made before there were dead letters) gets the contract's; what an operator
+tuned beyond that (limits, placement, a consumer's backoff or ack_wait) is left as it is. What
+cannot be changed in place (storage, ack policy) is reported, not destroyed.
 """
 
 import argparse
@@ -31,6 +34,9 @@ from contracts.durables import DURABLES, Durable, inbox_prefix
 
 DUPLICATE_WINDOW = timedelta(minutes=10)
 ACK_WAIT_SECONDS = 30.0  # a handler that commits slower than this gets its message twice (harmless)
+# Messages delivered and not yet answered, per durable: a failed one waits for its next delivery
+# (hours, late in its backoff) while the others pass it; only this many at once stop the durable.
+MAX_ACK_PENDING = 1000
 
 
 class StreamsError(RuntimeError):
@@ -93,9 +99,18 @@ def consumer_config(durable: Durable) -> ConsumerConfig:
         filter_subject=durable.subject,
         deliver_policy=DeliverPolicy.ALL,
         ack_policy=AckPolicy.EXPLICIT,
-        ack_wait=ACK_WAIT_SECONDS,
-        max_deliver=-1,
+        max_ack_pending=MAX_ACK_PENDING,
+        **redelivery_config(durable),
     )
+
+
+def redelivery_config(durable: Durable) -> dict[str, object]:
+    """JetStream takes the first backoff as the ack_wait; it is said here as well, so what is
+    asked for is what the server reports."""
+    if durable.redelivery is None:
+        return {"ack_wait": ACK_WAIT_SECONDS, "max_deliver": -1, "backoff": None}
+    backoff = [float(seconds) for seconds in durable.redelivery.backoff]
+    return {"ack_wait": backoff[0], "max_deliver": durable.redelivery.max_deliver, "backoff": backoff}
 
 
 def consumer_differences(existing: ConsumerConfig, durable: Durable) -> dict[str, object]:
@@ -104,10 +119,14 @@ def consumer_differences(existing: ConsumerConfig, durable: Durable) -> dict[str
         raise StreamsError(f"{where} is a push consumer; the services pull: delete it and run again")
     if _value(existing.ack_policy) != _value(AckPolicy.EXPLICIT):
         raise StreamsError(f"{where} does not ack explicitly; JetStream cannot change that in place")
+    changes: dict[str, object] = {}
     filters = existing.filter_subjects or ([existing.filter_subject] if existing.filter_subject else [])
     if filters != [durable.subject]:
-        return {"filter_subject": durable.subject, "filter_subjects": None}
-    return {}
+        changes.update(filter_subject=durable.subject, filter_subjects=None)
+    unlimited = (existing.max_deliver or -1) <= 0 and not existing.backoff
+    if durable.redelivery is not None and unlimited:
+        changes.update(redelivery_config(durable))
+    return changes
 
 
 def _value(enum_or_str) -> str:
@@ -149,13 +168,21 @@ async def _ensure_consumer(js: JetStreamContext, durable: Durable) -> list[Chang
     try:
         existing = (await js.consumer_info(durable.stream, durable.name)).config
     except NotFoundError:
-        await js.add_consumer(durable.stream, consumer_config(durable))
-        return [Change(what, "created", f"filter {durable.subject}")]
+        config = consumer_config(durable)
+        await js.add_consumer(durable.stream, config)
+        detail = f"filter {durable.subject}" + (f", max_deliver {config.max_deliver}" if durable.redelivery else "")
+        return [Change(what, "created", detail)]
     differences = consumer_differences(existing, durable)
     if not differences:
         return []
     await js.add_consumer(durable.stream, existing.evolve(**differences))
-    return [Change(what, "updated", f"filter {durable.subject}")]
+    return [Change(what, "updated", ", ".join(_describe(k, v) for k, v in differences.items() if v is not None))]
+
+
+def _describe(field: str, value: object) -> str:
+    if field == "backoff":
+        return "backoff " + "/".join(f"{seconds:g}s" for seconds in value)  # type: ignore[attr-defined]
+    return f"{field.removesuffix('_subject')} {value}"
 
 
 async def run(

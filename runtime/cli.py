@@ -17,7 +17,9 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
-from runtime import db, service
+from contracts.durables import PUBLISHES
+from runtime import db, deadletter_commands, outbox_replay, service
+from runtime.consumers import Handlers
 from runtime.logs import setup_logging
 from runtime.settings import DatabaseUrlSettings, ServiceSettings, load_settings
 
@@ -38,6 +40,8 @@ class Service:
     schema: str | None = None  # the Postgres schema it owns, if any
     migrations: Path | None = None
     commands: tuple[Command, ...] = ()
+    # the use case for each event it reads, given its pool: its consumers' and `dead-letters retry`'s
+    handlers: Callable[[asyncpg.Pool], Handlers] | None = None
 
 
 def main(spec: Service, argv: list[str] | None = None) -> None:
@@ -72,12 +76,33 @@ def database_commands(spec: Service) -> list[Command]:
         try:
             folders = [db.RUNTIME_MIGRATIONS] + ([spec.migrations] if spec.migrations else [])
             applied = await db.migrate(conn, spec.schema, folders)
+        except db.MigrationEdited as edited:
+            print(f"{spec.name}: cannot migrate: {edited}", file=sys.stderr)
+            return 1
         finally:
             await conn.close()
         print(f"{spec.schema}: {len(applied)} migration(s) applied" + "".join(f"\n  {v}" for v in applied))
         return 0
 
-    return [Command("migrate", "apply the schema's migrations and exit (safe beside running replicas)", migrate)]
+    commands = [
+        Command("migrate", "apply the schema's migrations and exit (safe beside running replicas)", migrate),
+        Command(
+            "dead-letters",
+            deadletter_commands.HELP,
+            lambda args: deadletter_commands.run(args, spec),
+            deadletter_commands.arguments,
+        ),
+    ]
+    if spec.name in PUBLISHES:  # only a service that publishes has outbox rows to send again
+        commands.append(
+            Command(
+                "outbox",
+                "the outbox: 'outbox replay --since TIMESTAMP' publishes again what a lost stream needs",
+                lambda args: outbox_replay.run(args, spec.name, spec.schema),
+                outbox_replay.arguments(spec.name),
+            )
+        )
+    return commands
 
 
 @contextlib.asynccontextmanager

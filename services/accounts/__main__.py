@@ -1,8 +1,9 @@
 """`python -m services.accounts [--help | migrate | …]`."""
 
 from runtime.cli import Service, main
+from services.accounts import consumers
 from services.accounts.app import MIGRATIONS, create_app
 from services.accounts.context import SCHEMA
 from services.accounts.settings import Settings
 
-main(Service("accounts", Settings, create_app, SCHEMA, MIGRATIONS))
+main(Service("accounts", Settings, create_app, SCHEMA, MIGRATIONS, handlers=consumers.handlers))

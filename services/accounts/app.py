@@ -6,12 +6,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-from contracts import PinLinkedV1
 from runtime import bus, service
-from runtime.consumers import subscribe
+from runtime.consumers import consume
 from runtime.crypto import derive_key, secret_bytes
 from runtime.web import create_service_app
-from services.accounts import housekeeping, http, memberships
+from services.accounts import consumers, housekeeping, http
 from services.accounts.context import SCHEMA, Context, Lifetimes
 from services.accounts.hashing import Hashing
 from services.accounts.password import Passwords
@@ -58,11 +57,11 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         yield
         hashing.close()
 
-    subscribe(broker, "accounts", PinLinkedV1, lambda event: memberships.on_linked(app[http.CONTEXT], event))
     app.cleanup_ctx.extend(
         [
             service.postgres(settings.database_url.get_secret_value(), SCHEMA, MIGRATIONS),
-            use_cases,  # before NATS: a consumer may be handed an event at once
+            use_cases,
+            consume(broker, "accounts", consumers.handlers),  # before NATS: an event may come at once
             service.nats(broker),
             service.outbox_relay(SCHEMA, broker),
             service.background(lambda app: housekeeping.run(app[http.CONTEXT])),

@@ -9,16 +9,18 @@ after the link (the member logging in again at once) survives the event.
 
 import logging
 
+import asyncpg
+
 from contracts import PinLinkedV1, SessionRevokeV1
 from runtime.inbox import first_time
 from services.accounts import repository as repo
-from services.accounts.context import Context, emit
+from services.accounts.context import emit
 
 log = logging.getLogger(__name__)
 
 
-async def on_linked(context: Context, event: PinLinkedV1) -> bool:
-    async with context.pool.acquire() as conn, conn.transaction():
+async def on_linked(pool: asyncpg.Pool, event: PinLinkedV1) -> bool:
+    async with pool.acquire() as conn, conn.transaction():
         if not await first_time(conn, event):
             return False
         if not await repo.user_by_id(conn, event.user_id):

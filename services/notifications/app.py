@@ -5,8 +5,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from contracts import Event
 from runtime import bus, service
+from runtime.consumers import consume
 from runtime.web import create_service_app
 from services.notifications import consumers, contact, handlers, http
 from services.notifications.mailer import Mailer, SmtpMailer
@@ -38,13 +38,11 @@ def create_app(
     )
     broker = bus.create_broker(settings, "notifications")
 
-    async def accept(event: Event) -> bool:
-        return await handlers.accept_event(app[service.POOL], event, clock())
-
-    consumers.register(broker, accept)
     app.cleanup_ctx.extend(
         [
             service.postgres(settings.database_url.get_secret_value(), SCHEMA, MIGRATIONS),
+            # before NATS: an event may come at once
+            consume(broker, "notifications", lambda pool: consumers.handlers(pool, clock)),
             service.nats(broker),
             service.background(
                 lambda app: MailWorker(

@@ -4,7 +4,10 @@ An event may ask for no mail, one or several; they commit with the event's id, t
 message is acknowledged.
 """
 
-from faststream.nats import NatsBroker
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import asyncpg
 
 from contracts import (
     Event,
@@ -17,7 +20,8 @@ from contracts import (
     UserRegistrationRepeatedV1,
 )
 from runtime import consumers
-from runtime.consumers import Accept
+from runtime.consumers import Handlers
+from services.notifications.handlers import accept_event
 
 SERVICE = "notifications"
 SUBSCRIBED: tuple[type[Event], ...] = (
@@ -35,6 +39,8 @@ def durable_name(subject: str) -> str:
     return consumers.durable_name(SERVICE, subject)
 
 
-def register(broker: NatsBroker, accept: Accept) -> None:
-    for contract in SUBSCRIBED:
-        consumers.subscribe(broker, SERVICE, contract, accept)
+def handlers(pool: asyncpg.Pool, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Handlers:
+    async def accept(event: Event) -> bool:
+        return await accept_event(pool, event, clock())
+
+    return dict.fromkeys((contract.SUBJECT for contract in SUBSCRIBED), accept)

@@ -8,6 +8,7 @@ import asyncpg
 from aiohttp import web
 
 from runtime import bus, service
+from runtime.consumers import consume
 from runtime.web import create_service_app
 from services.pins import consumers, housekeeping, http
 from services.pins.context import SCHEMA, Context, pin_key
@@ -60,11 +61,11 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         app[http.LINKS] = Links(context)
         yield
 
-    consumers.register(broker, lambda event: consumers.accept_confirmed(app[service.POOL], event))
     app.cleanup_ctx.extend(
         [
             service.postgres(settings.database_url.get_secret_value(), SCHEMA, MIGRATIONS),
             use_cases,
+            consume(broker, "pins", consumers.handlers),  # before NATS: an event may come at once
             service.nats(broker),
             service.outbox_relay(SCHEMA, broker),
             service.background(lambda app: housekeeping.run(app[CONTEXT])),

@@ -1,12 +1,13 @@
 """The events pins reads: user.confirmed.v1, for the names of fellow members in the member area
 (durable `pins_user_confirmed_v1` through runtime.consumers)."""
 
+from functools import partial
+
 import asyncpg
-from faststream.nats import NatsBroker
 
 from contracts import UserConfirmedV1
 from runtime import consumers
-from runtime.consumers import Accept
+from runtime.consumers import Handlers
 from runtime.inbox import first_time
 from services.pins import repository as repo
 
@@ -26,5 +27,5 @@ async def accept_confirmed(pool: asyncpg.Pool, event: UserConfirmedV1) -> bool:
     return True
 
 
-def register(broker: NatsBroker, accept: Accept) -> None:
-    consumers.subscribe(broker, SERVICE, UserConfirmedV1, accept)
+def handlers(pool: asyncpg.Pool) -> Handlers:
+    return {UserConfirmedV1.SUBJECT: partial(accept_confirmed, pool)}

@@ -16,6 +16,7 @@ from deploy import streams
 from deploy.nats_local import ACCOUNTS_CONF, LocalTls, NatsPasswords, with_user
 from deploy.printshop.settings import DURABLE, INBOX_PREFIX, STREAM
 from runtime import bus, consumers
+from tests.support.consumers import MemoryDeadLetters
 
 
 def test_every_stream_keeps_the_record():
@@ -68,6 +69,27 @@ def test_a_durable_pulls_exactly_its_event_with_explicit_acks():
         streams.consumer_differences(ConsumerConfig(filter_subject="pin.linked.v1", ack_policy=AckPolicy.NONE), durable)
 
 
+def test_a_services_durable_has_the_contracts_redelivery_and_room_for_failed_messages():
+    durable = durable_for("pins", "user.confirmed.v1")
+    config = streams.consumer_config(durable)
+    assert config.max_deliver == durable.redelivery.max_deliver == len(durable.redelivery.backoff) + 1
+    assert config.backoff == list(durable.redelivery.backoff)
+    assert config.ack_wait == durable.redelivery.backoff[0]  # what JetStream makes of a backoff anyway
+    assert config.max_ack_pending >= 1000  # failed messages waiting for their next try hold up no others
+    printshop = streams.consumer_config(durable_for("printshop", "pin.requested.v1"))
+    assert (printshop.max_deliver, printshop.backoff, printshop.ack_wait) == (-1, None, streams.ACK_WAIT_SECONDS)
+
+
+def test_a_durable_made_before_dead_letters_gains_the_limits_but_a_tuned_one_keeps_its_own():
+    durable = durable_for("notifications", "pin.linked.v1")
+    before = streams.consumer_config(durable).evolve(max_deliver=-1, backoff=None, ack_wait=30.0)
+    assert streams.consumer_differences(before, durable) == streams.redelivery_config(durable)
+    tuned = before.evolve(max_deliver=4, backoff=[1.0, 1.0, 1.0], ack_wait=1.0)
+    assert streams.consumer_differences(tuned, durable) == {}
+    printshop = durable_for("printshop", "pin.requested.v1")
+    assert streams.consumer_differences(streams.consumer_config(printshop), printshop) == {}
+
+
 def test_durables_are_named_by_reader_and_event_and_unique():
     names = [d.name for d in DURABLES]
     assert len(names) == len(set(names))
@@ -82,7 +104,7 @@ def test_the_print_shop_and_the_services_use_the_contract_names():
     assert (DURABLE, STREAM, INBOX_PREFIX) == ("printshop_pin_requested_v1", "PORTAL_PINS", "_INBOX.printshop")
     assert consumers.durable_name("notifications", "pin.linked.v1") == "notifications_pin_linked_v1"
     broker = NatsBroker()
-    consumers.subscribe(broker, "accounts", PinLinkedV1, lambda event: None)
+    consumers.subscribe(broker, "accounts", PinLinkedV1, lambda event: None, MemoryDeadLetters())
     (subscriber,) = broker.subscribers
     assert subscriber.extra_options["durable"] == "accounts_pin_linked_v1"
     assert subscriber.extra_options["stream"] == "PORTAL_PINS"

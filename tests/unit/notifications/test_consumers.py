@@ -2,6 +2,7 @@ from faststream.nats import NatsBroker, TestNatsBroker
 
 from contracts import Event, UserPasswordChangedV1
 from services.notifications import consumers, domain
+from tests.support.consumers import subscribe_all
 
 NAMES = ("registered", "repeated", "confirmed", "reset", "changed")
 PIN_NAMES = ("pin_requested", "pin_linked")
@@ -21,7 +22,7 @@ class Accepted:
 
 def broker_with(accept) -> NatsBroker:
     broker = NatsBroker()
-    consumers.register(broker, accept)
+    subscribe_all(broker, "notifications", accept)
     return broker
 
 

@@ -5,9 +5,9 @@ from pydantic import ValidationError
 from contracts import UserConfirmedV1
 from runtime.cli import Service, parser
 from runtime.crypto import generate_keypair, generate_secret, seal
-from services.pins import consumers
 from services.pins.cli import COMMANDS
 from services.pins.settings import LetterSettings, RegisterSettings, Settings
+from tests.support.consumers import subscribe_all
 
 
 def test_the_import_needs_the_database_url_alone(monkeypatch):
@@ -44,7 +44,7 @@ def test_the_commands():
 
 def test_one_durable_pull_subscriber_on_the_users_stream():
     broker = NatsBroker()
-    consumers.register(broker, lambda event: None)
+    subscribe_all(broker, "pins", lambda event: None)
     [sub] = broker.subscribers
     assert (sub.config.durable_name, sub.stream.name) == ("pins_user_confirmed_v1", "PORTAL_USERS")
 
@@ -57,7 +57,7 @@ async def test_the_consumer_hands_the_contract_to_the_use_case():
         return True
 
     broker = NatsBroker()
-    consumers.register(broker, accept)
+    subscribe_all(broker, "pins", accept)
     public, _ = generate_keypair()
     event = UserConfirmedV1(
         user_id="6f1c2a36-7a59-4e4c-9f0b-3c9d2d1e0a11",
