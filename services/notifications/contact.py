@@ -156,6 +156,7 @@ def mails_for_contact(
                 "reply_to": request.email,
                 "account_email": member.email if member is not None else "",
             },
+            made_at=now,
         )
     ]
     if member is not None:
@@ -169,6 +170,7 @@ def mails_for_contact(
                     "first_name": member.first_name,
                     "last_name": member.last_name,
                 },
+                made_at=now,
             )
         )
     return mails

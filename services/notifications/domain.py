@@ -1,12 +1,12 @@
-"""The mail queue's rules: which event makes which mails, who a user id is, and when a failed
-mail is tried again.
+"""The mails: which event makes which mails, and who a user id is. When they go out is
+`schedule`'s.
 
-Pure: no I/O, and time comes in as `now`. Who a member is comes in as a `Recipient`, looked up
-by the handler in the recipients projection.
+Pure: no I/O. Who a member is comes in as a `Recipient`, looked up by the handler in the
+recipients projection.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +20,7 @@ from contracts import (
     UserRegisteredV1,
     UserRegistrationRepeatedV1,
 )
+from runtime.german import BERLIN
 
 REGISTRATION_CONFIRMATION = "registration_confirmation"
 ALREADY_REGISTERED = "already_registered"
@@ -61,13 +62,6 @@ PASSWORD_ROUTES = {
     "reset": "über „Passwort vergessen“",
 }
 
-MAX_ATTEMPTS = 10
-FIRST_RETRY = timedelta(seconds=30)
-LONGEST_RETRY = timedelta(hours=1)
-SEND_DEADLINE = timedelta(seconds=25)  # one mail, all SMTP round trips together
-# Longer than a batch of 10 at SEND_DEADLINE each: an expired lease means a dead worker.
-LEASE = timedelta(minutes=5)
-
 
 @dataclass(frozen=True)
 class NewMail:
@@ -76,6 +70,9 @@ class NewMail:
     recipient: str
     context: dict[str, Any]  # template values that are no secret
     sealed: dict[str, str] = field(default_factory=dict)  # still sealed to notifications
+    made_at: datetime = field(kw_only=True)  # when its event happened
+    # When what it carries stops working (a link, the initial password, a PIN), if it says.
+    expires_at: datetime | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -88,6 +85,8 @@ class QueuedMail:
     context: dict[str, Any]
     sealed: dict[str, str]
     attempts: int  # tries so far, this one included
+    useful_until: datetime
+    takeovers: int = 0  # claims taken over from a worker whose lease ran out
 
 
 @dataclass(frozen=True)
@@ -99,16 +98,6 @@ class Recipient:
     first_name: str
     last_name: str
     updated_at: datetime
-
-
-@dataclass(frozen=True)
-class Retry:
-    at: datetime
-
-
-@dataclass(frozen=True)
-class Abandon:
-    pass
 
 
 def recipient_from(event: Event) -> Recipient | None:
@@ -155,9 +144,11 @@ def _user_mail(event: Event) -> NewMail:
             event.email,
             {**_person(event), "link_expires_at": event.link_expires_at.isoformat()},
             {"confirmation_link": event.confirmation_link},
+            made_at=event.occurred_at,
+            expires_at=event.link_expires_at,
         )
     if isinstance(event, UserRegistrationRepeatedV1):
-        return NewMail(event.event_id, ALREADY_REGISTERED, event.email, _person(event))
+        return NewMail(event.event_id, ALREADY_REGISTERED, event.email, _person(event), made_at=event.occurred_at)
     if isinstance(event, UserConfirmedV1):
         expires = event.initial_password_expires_at.isoformat()
         return NewMail(
@@ -166,6 +157,8 @@ def _user_mail(event: Event) -> NewMail:
             event.email,
             {**_person(event), "initial_password_expires_at": expires},
             {"initial_password": event.initial_password},
+            made_at=event.occurred_at,
+            expires_at=event.initial_password_expires_at,
         )
     if isinstance(event, UserPasswordResetRequestedV1):
         return NewMail(
@@ -174,6 +167,8 @@ def _user_mail(event: Event) -> NewMail:
             event.email,
             {**_person(event), "link_expires_at": event.link_expires_at.isoformat()},
             {"reset_link": event.reset_link},
+            made_at=event.occurred_at,
+            expires_at=event.link_expires_at,
         )
     if isinstance(event, UserPasswordChangedV1):
         return NewMail(
@@ -181,6 +176,7 @@ def _user_mail(event: Event) -> NewMail:
             PASSWORD_CHANGED,
             event.email,
             {**_person(event), "changed_at": event.changed_at.isoformat(), "how": event.how},
+            made_at=event.occurred_at,
         )
     raise ValueError(f"no mail for {event.SUBJECT}")
 
@@ -201,7 +197,15 @@ def _pin_requested(event: PinRequestedV1, member: Recipient | None) -> list[NewM
         "country": "" if address.country == "DE" else address.country,
         "valid_until": event.valid_until.isoformat(),
     }
-    return [NewMail(event.event_id, PIN_LETTER_ON_ITS_WAY, member.email, context)]
+    mail = NewMail(
+        event.event_id,
+        PIN_LETTER_ON_ITS_WAY,
+        member.email,
+        context,
+        made_at=event.occurred_at,
+        expires_at=end_of_day(event.valid_until),
+    )
+    return [mail]
 
 
 def _pin_linked(event: PinLinkedV1, member: Recipient | None) -> list[NewMail]:
@@ -225,30 +229,18 @@ def _pin_linked(event: PinLinkedV1, member: Recipient | None) -> list[NewMail]:
                     "member_name": f"{member.first_name} {member.last_name}".strip() if known else "",
                     "member_email": member.email if known else "",
                 },
+                made_at=event.occurred_at,
             )
         )
     if known:
-        mails.append(NewMail(event.event_id, MEMBER_LINKED, member.email, {**_person(member), **business}))
+        context = {**_person(member), **business}
+        mails.append(NewMail(event.event_id, MEMBER_LINKED, member.email, context, made_at=event.occurred_at))
     return mails
 
 
-def retry_delay(attempts: int, first: timedelta = FIRST_RETRY) -> timedelta:
-    """The wait after the `attempts`-th failed try: 30 s, 1 min, 2 min, … at most 1 h."""
-    exponent = min(max(attempts - 1, 0), 20)
-    return min(first * 2**exponent, LONGEST_RETRY)
-
-
-def after_failure(
-    attempts: int, now: datetime, *, permanent: bool = False, first_retry: timedelta = FIRST_RETRY
-) -> Retry | Abandon:
-    """`attempts` counts the tries made so far, the failed one included."""
-    if permanent or attempts >= MAX_ATTEMPTS:
-        return Abandon()
-    return Retry(now + retry_delay(attempts, first_retry))
-
-
-def lease_until(now: datetime) -> datetime:
-    return now + LEASE
+def end_of_day(day: date) -> datetime:
+    """A PIN valid until a day is valid all of that day, in Wiesbaden."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=BERLIN)
 
 
 def message_id(mail_id: UUID) -> str:

@@ -1,21 +1,17 @@
-"""Use cases: queue the mail an event asks for; send the mails that are due."""
+"""Use cases of the intake: queue the mails an event or a contact request asks for. Sending them
+is `delivery`'s."""
 
-import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from uuid import uuid4
 
 import asyncpg
 
 from contracts import Event
 from runtime.inbox import first_time
-from runtime.logs import redact
 from runtime.sessions import SessionUser
 from services.notifications import contact, domain, metrics, repository
-from services.notifications.mailer import Mailer, PermanentMailError
-from services.notifications.rendering import Composer
 
 log = logging.getLogger(__name__)
 
@@ -94,76 +90,3 @@ async def accept_contact(
         )
     log.info("contact request queued", extra={"request_id": str(request_id)})
     return None
-
-
-@dataclass(frozen=True)
-class Failed:
-    error: str
-    permanent: bool
-
-
-async def deliver(mail: domain.QueuedMail, composer: Composer, mailer: Mailer, now: datetime) -> Failed | None:
-    """Build and send one mail; None when the server took it."""
-    try:
-        message = composer.compose(mail, now)
-    except Exception as error:  # a key or template that cannot work: retrying will not help
-        return Failed(_describe(error), permanent=True)
-    try:
-        await asyncio.wait_for(mailer.send(message), domain.SEND_DEADLINE.total_seconds())
-    except PermanentMailError as error:
-        return Failed(_describe(error), permanent=True)
-    except Exception as error:
-        return Failed(_describe(error), permanent=False)
-    return None
-
-
-async def send_due(
-    pool: asyncpg.Pool,
-    composer: Composer,
-    mailer: Mailer,
-    clock: Clock,
-    limit: int = 10,
-    first_retry: timedelta = domain.FIRST_RETRY,
-) -> int:
-    """Send one batch of due mails; return how many were claimed."""
-    claimed = await repository.claim_due(pool, clock(), limit)
-    pending = {mail.id for mail in claimed}
-    try:
-        for mail in claimed:
-            if mail.attempts > domain.MAX_ATTEMPTS:  # its workers kept dying mid-send
-                await _fail(pool, mail, Failed("zu viele abgebrochene Versuche", permanent=True), clock(), first_retry)
-            else:
-                failure = await deliver(mail, composer, mailer, clock())
-                if failure is None:
-                    await repository.mark_sent(pool, mail.id, clock())
-                    metrics.MAILS_SENT.labels(mail.kind).inc()
-                    log.info("mail sent", extra={"mail_id": str(mail.id), "kind": mail.kind})
-                else:
-                    await _fail(pool, mail, failure, clock(), first_retry)
-            pending.discard(mail.id)
-    except asyncio.CancelledError:
-        # Shutting down (a deploy, say): hand back what was not sent, so it goes out at once
-        # from another replica or after the restart instead of waiting for the lease.
-        await asyncio.shield(repository.release(pool, list(pending)))
-        raise
-    return len(claimed)
-
-
-async def _fail(
-    pool: asyncpg.Pool, mail: domain.QueuedMail, failure: Failed, now: datetime, first_retry: timedelta
-) -> None:
-    decision = domain.after_failure(mail.attempts, now, permanent=failure.permanent, first_retry=first_retry)
-    await repository.mark_failed(pool, mail.id, decision, failure.error)
-    metrics.MAILS_FAILED.labels(mail.kind).inc()
-    abandoned = isinstance(decision, domain.Abandon)
-    if abandoned:
-        metrics.MAILS_ABANDONED.labels(mail.kind).inc()
-    log.warning(
-        "mail abandoned" if abandoned else "mail failed, will retry",
-        extra={"mail_id": str(mail.id), "kind": mail.kind, "attempts": mail.attempts, "error": failure.error},
-    )
-
-
-def _describe(error: Exception) -> str:
-    # Exception texts never carry the unsealed values, but redact anyway: a URL may slip in.
-    return redact(f"{type(error).__name__}: {error}")[:500]

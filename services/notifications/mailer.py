@@ -1,4 +1,4 @@
-"""The Mailer port: SMTP in production, an in-memory fake in tests."""
+"""The Mailer port: SMTP in production (an in-memory fake in the tests)."""
 
 from email.message import EmailMessage
 from typing import Protocol
@@ -7,7 +7,12 @@ import aiosmtplib
 
 
 class PermanentMailError(Exception):
-    """The server refused for good (5xx): trying again will not help."""
+    """The server refused this mail for good (5xx): trying again will not help."""
+
+
+class ServerUnavailable(Exception):
+    """The server, not this mail, is the problem (it is going away, or refuses our account):
+    every mail would fail the same way now. Connection errors and timeouts count the same."""
 
 
 class Mailer(Protocol):
@@ -47,24 +52,21 @@ class SmtpMailer:
             if all(500 <= r.code < 600 for r in error.recipients):
                 raise PermanentMailError(str(error)) from None
             raise
+        except SERVER_SIDE as error:
+            raise ServerUnavailable(f"{error.code} {error.message}") from None
         except aiosmtplib.SMTPResponseException as error:
-            # 530/535 (authentication) is our setup, not this mail: keep it for a retry.
-            if 500 <= error.code < 600 and error.code not in (530, 535):
+            if error.code == 421:  # "service not available, closing": the server, at any step
+                raise ServerUnavailable(f"{error.code} {error.message}") from None
+            if 500 <= error.code < 600:
                 raise PermanentMailError(f"{error.code} {error.message}") from None
             raise
 
 
-class FakeMailer:
-    """Keeps what it was given; `fail_with` makes the next sends raise."""
-
-    def __init__(self) -> None:
-        self.sent: list[EmailMessage] = []
-        self.fail_with: Exception | None = None
-
-    async def send(self, message: EmailMessage) -> None:
-        if self.fail_with is not None:
-            raise self.fail_with
-        self.sent.append(message)
-
-    def to(self, recipient: str) -> list[EmailMessage]:
-        return [m for m in self.sent if m["To"] == recipient]
+# Refusals at the steps before any recipient is named say nothing about one mail: the greeting,
+# HELO, our login (530/535: our setup) and our sender address. Kept for a retry, like an outage.
+SERVER_SIDE = (
+    aiosmtplib.SMTPConnectResponseError,
+    aiosmtplib.SMTPHeloError,
+    aiosmtplib.SMTPAuthenticationError,
+    aiosmtplib.SMTPSenderRefused,
+)

@@ -1,4 +1,5 @@
-"""All SQL of notifications: the mail queue in schema `notifications`.
+"""SQL of notifications' intake: queueing mails, the recipients projection, the contact form's
+counts (schema `notifications`). Sending from the queue is `queue`'s.
 
 JSON goes in and out as text (`::text::jsonb`, `::text`), whatever codec the pool has.
 """
@@ -9,7 +10,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from services.notifications import domain
+from services.notifications import domain, schedule
 
 CHANNEL = "notifications_mails"
 
@@ -19,8 +20,8 @@ async def add_mail(conn: asyncpg.Connection, mail: domain.NewMail, now: datetime
     mail_id = uuid4()
     added = await conn.fetchval(
         "insert into mails (id, source_event_id, kind, recipient, context, sealed, message_id,"
-        " next_attempt_at, created_at)"
-        " values ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7, $8, $8)"
+        " next_attempt_at, created_at, useful_until, urgency)"
+        " values ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7, $8, $8, $9, $10)"
         " on conflict (source_event_id, kind) do nothing returning id",
         mail_id,
         mail.source_event_id,
@@ -30,71 +31,12 @@ async def add_mail(conn: asyncpg.Connection, mail: domain.NewMail, now: datetime
         json.dumps(mail.sealed),
         domain.message_id(mail_id),
         now,
+        schedule.useful_until(mail),
+        schedule.urgency(mail.kind),
     )
     if added is not None:
         await conn.execute("select pg_notify($1, '')", CHANNEL)
     return added
-
-
-async def claim_due(pool: asyncpg.Pool, now: datetime, limit: int) -> list[domain.QueuedMail]:
-    """Take due mails (and mails whose worker died) under a lease, and commit at once, so the
-    sending happens outside any transaction and other replicas skip what is taken."""
-    async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(
-            "update mails set state = 'processing', locked_until = $2, attempts = attempts + 1"
-            " where id in (select id from mails"
-            "  where (state = 'queued' and next_attempt_at <= $1)"
-            "     or (state = 'processing' and locked_until <= $1)"
-            "  order by next_attempt_at limit $3 for update skip locked)"
-            " returning id, kind, recipient, context::text as context, sealed::text as sealed,"
-            " attempts",
-            now,
-            domain.lease_until(now),
-            limit,
-        )
-    return [
-        domain.QueuedMail(
-            r["id"], r["kind"], r["recipient"], json.loads(r["context"]), json.loads(r["sealed"]), r["attempts"]
-        )
-        for r in rows
-    ]
-
-
-async def mark_sent(pool: asyncpg.Pool, mail_id: UUID, now: datetime) -> None:
-    await pool.execute(
-        "update mails set state = 'sent', sent_at = $2, locked_until = null, last_error = null"
-        " where id = $1 and state = 'processing'",
-        mail_id,
-        now,
-    )
-
-
-async def mark_failed(pool: asyncpg.Pool, mail_id: UUID, decision: domain.Retry | domain.Abandon, error: str) -> None:
-    if isinstance(decision, domain.Retry):
-        await pool.execute(
-            "update mails set state = 'queued', next_attempt_at = $2, locked_until = null,"
-            " last_error = $3 where id = $1 and state = 'processing'",
-            mail_id,
-            decision.at,
-            error,
-        )
-    else:
-        await pool.execute(
-            "update mails set state = 'abandoned', locked_until = null, last_error = $2"
-            " where id = $1 and state = 'processing'",
-            mail_id,
-            error,
-        )
-
-
-async def release(pool: asyncpg.Pool, mail_ids: list[UUID]) -> None:
-    """Claimed mails go back to the queue untouched (the claim's attempt is not counted)."""
-    if mail_ids:
-        await pool.execute(
-            "update mails set state = 'queued', locked_until = null, attempts = attempts - 1"
-            " where id = any($1::uuid[]) and state = 'processing'",
-            mail_ids,
-        )
 
 
 async def upsert_recipient(conn: asyncpg.Connection, recipient: domain.Recipient) -> bool:

@@ -431,7 +431,7 @@ def sent(composer):
         mails = contact.mails_for_contact(request, uuid4(), SUPPORT, NOW, member)
         parsed = []
         for mail in mails:
-            queued = domain.QueuedMail(uuid4(), mail.kind, mail.recipient, mail.context, mail.sealed, 1)
+            queued = domain.QueuedMail(uuid4(), mail.kind, mail.recipient, mail.context, mail.sealed, 1, NOW)
             message = composer.compose(queued, NOW)
             parsed.append(message_from_bytes(message.as_bytes(), policy=policy.default))
         return parsed
@@ -504,5 +504,5 @@ def test_a_request_queued_before_the_copy_rule_still_reaches_support(composer):
     request = contact.ContactRequest(**VALID)
     (mail,) = contact.mails_for_contact(request, uuid4(), SUPPORT, NOW, None)
     context = {k: v for k, v in mail.context.items() if k != "account_email"}
-    message = composer.compose(domain.QueuedMail(uuid4(), mail.kind, mail.recipient, context, {}, 1), NOW)
+    message = composer.compose(domain.QueuedMail(uuid4(), mail.kind, mail.recipient, context, {}, 1, NOW), NOW)
     assert "Angemeldet als: nicht angemeldet" in message.get_body(("plain",)).get_content()

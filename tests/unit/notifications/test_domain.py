@@ -1,5 +1,4 @@
 import json
-from datetime import timedelta
 from uuid import uuid4
 
 import pytest
@@ -7,32 +6,6 @@ import pytest
 from runtime import german
 from services.notifications import domain
 from tests.unit.notifications.sample import NOW
-
-
-def test_retry_delay_doubles_from_30_seconds_and_stops_at_an_hour():
-    delays = [domain.retry_delay(n) for n in range(1, 12)]
-    assert delays[:4] == [timedelta(seconds=s) for s in (30, 60, 120, 240)]
-    assert delays[-1] == timedelta(hours=1)
-    assert all(a <= b for a, b in zip(delays, delays[1:], strict=False))
-    assert max(delays) == timedelta(hours=1)
-
-
-def test_a_failure_before_the_limit_is_retried_later():
-    decision = domain.after_failure(3, NOW)
-    assert decision == domain.Retry(NOW + timedelta(minutes=2))
-
-
-def test_the_last_allowed_attempt_abandons_the_mail():
-    assert isinstance(domain.after_failure(domain.MAX_ATTEMPTS - 1, NOW), domain.Retry)
-    assert domain.after_failure(domain.MAX_ATTEMPTS, NOW) == domain.Abandon()
-
-
-def test_a_permanent_failure_abandons_at_once():
-    assert domain.after_failure(1, NOW, permanent=True) == domain.Abandon()
-
-
-def test_lease_lies_in_the_future():
-    assert domain.lease_until(NOW) > NOW
 
 
 def test_message_id_is_the_same_for_every_resend():

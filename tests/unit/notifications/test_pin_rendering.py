@@ -20,7 +20,7 @@ FOOTER = (
 def mail_of(events, name: str, kind: str, member=True) -> domain.QueuedMail:
     mails = domain.mails_for(events[name], events["member"] if member else None)
     [mail] = [m for m in mails if m.kind == kind]
-    return domain.QueuedMail(uuid4(), mail.kind, mail.recipient, mail.context, mail.sealed, 1)
+    return domain.QueuedMail(uuid4(), mail.kind, mail.recipient, mail.context, mail.sealed, 1, NOW)
 
 
 def read(composer, mail: domain.QueuedMail):

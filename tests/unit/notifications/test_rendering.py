@@ -29,7 +29,7 @@ class Links(HTMLParser):
 
 def queued(event) -> domain.QueuedMail:
     [mail] = domain.mails_for(event)
-    return domain.QueuedMail(uuid4(), mail.kind, mail.recipient, mail.context, mail.sealed, 1)
+    return domain.QueuedMail(uuid4(), mail.kind, mail.recipient, mail.context, mail.sealed, 1, NOW)
 
 
 def parts(composer, event):
@@ -168,7 +168,7 @@ def test_password_changed_notice_has_no_token_link_and_no_secret(composer, event
 
 def test_password_changed_notice_refuses_an_unknown_way(composer, events):
     mail = queued(events["changed"])
-    odd = domain.QueuedMail(mail.id, mail.kind, mail.recipient, {**mail.context, "how": "magic"}, mail.sealed, 1)
+    odd = domain.QueuedMail(mail.id, mail.kind, mail.recipient, {**mail.context, "how": "magic"}, mail.sealed, 1, NOW)
     with pytest.raises(KeyError):
         composer.compose(odd, NOW)
 

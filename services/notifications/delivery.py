@@ -1,0 +1,128 @@
+"""Use case: send the mails that are due, and record what became of each.
+
+One worker's pass: mails whose purpose ended are expired, the due ones claimed (most urgent
+first), each sent only while its lease is still this worker's, and the outcome recorded. A
+mail that went out tells the queue the server is back.
+"""
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import asyncpg
+
+from runtime.logs import redact
+from services.notifications import domain, metrics, queue, schedule
+from services.notifications.handlers import Clock
+from services.notifications.mailer import Mailer, PermanentMailError, ServerUnavailable
+from services.notifications.rendering import Composer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: str
+    permanent: bool
+    server: bool = False  # the server failed, not this mail
+
+
+async def deliver(mail: domain.QueuedMail, composer: Composer, mailer: Mailer, now: datetime) -> Failed | None:
+    """Build and send one mail; None when the server took it."""
+    try:
+        message = composer.compose(mail, now)
+    except Exception as error:  # a key or template that cannot work: retrying will not help
+        return Failed(_describe(error), permanent=True)
+    try:
+        await asyncio.wait_for(mailer.send(message), schedule.SEND_DEADLINE.total_seconds())
+    except PermanentMailError as error:
+        return Failed(_describe(error), permanent=True)
+    except (ServerUnavailable, OSError) as error:  # OSError: refused, reset, timed out
+        return Failed(_describe(error), permanent=False, server=True)
+    except Exception as error:
+        return Failed(_describe(error), permanent=False)
+    return None
+
+
+async def send_due(
+    pool: asyncpg.Pool,
+    composer: Composer,
+    mailer: Mailer,
+    clock: Clock,
+    worker: UUID,
+    limit: int = 10,
+    first_retry: timedelta = schedule.FIRST_RETRY,
+) -> int:
+    """Send one batch of due mails as `worker`; return how many were claimed."""
+    for kind in await queue.expire(pool, clock()):
+        _count_expired(kind)
+    claimed = await queue.claim_due(pool, clock(), limit, worker)
+    pending = {mail.id for mail in claimed}
+    server_down: Failed | None = None
+    sent = 0
+    try:
+        for mail in claimed:
+            if mail.takeovers > schedule.MAX_TAKEOVERS:
+                await _fail(pool, mail, worker, Failed("zu viele abgebrochene Versuche", True), clock(), first_retry)
+            elif server_down is not None:  # no use knocking again in this batch: wait with the others
+                await _fail(pool, mail, worker, server_down, clock(), first_retry)
+            elif not await queue.hold(pool, mail.id, worker):
+                log.warning("mail taken over by another worker, not sent", extra={"mail_id": str(mail.id)})
+            else:
+                failure = await deliver(mail, composer, mailer, clock())
+                if failure is None:
+                    await queue.mark_sent(pool, mail.id, worker, clock())
+                    sent += 1
+                    metrics.MAILS_SENT.labels(mail.kind).inc()
+                    log.info("mail sent", extra={"mail_id": str(mail.id), "kind": mail.kind})
+                else:
+                    if failure.server:
+                        server_down = failure
+                    await _fail(pool, mail, worker, failure, clock(), first_retry)
+            pending.discard(mail.id)
+    except asyncio.CancelledError:
+        # Shutting down (a deploy, say): hand back what was not sent, so it goes out at once
+        # from another replica or after the restart instead of waiting for the lease.
+        await asyncio.shield(queue.release(pool, list(pending), worker))
+        raise
+    if sent:
+        await queue.resume_waiting(pool, clock())
+    return len(claimed)
+
+
+async def _fail(
+    pool: asyncpg.Pool, mail: domain.QueuedMail, worker: UUID, failure: Failed, now: datetime, first_retry: timedelta
+) -> None:
+    decision = schedule.after_failure(
+        mail.attempts,
+        now,
+        mail.useful_until,
+        permanent=failure.permanent,
+        server=failure.server,
+        first_retry=first_retry,
+    )
+    await queue.mark_failed(pool, mail.id, worker, decision, failure.error)
+    metrics.MAILS_FAILED.labels(mail.kind).inc()
+    outcome = "mail failed, will retry"
+    if isinstance(decision, schedule.GiveUp):
+        outcome = f"mail given up: {decision.state}"
+        metrics.MAILS_ABANDONED.labels(mail.kind).inc()
+        if decision.state == schedule.EXPIRED:
+            metrics.MAILS_EXPIRED.labels(mail.kind).inc()
+    log.warning(
+        outcome,
+        extra={"mail_id": str(mail.id), "kind": mail.kind, "attempts": mail.attempts, "error": failure.error},
+    )
+
+
+def _count_expired(kind: str) -> None:
+    metrics.MAILS_ABANDONED.labels(kind).inc()
+    metrics.MAILS_EXPIRED.labels(kind).inc()
+    log.warning("mail expired unsent: its purpose ended", extra={"kind": kind})
+
+
+def _describe(error: Exception) -> str:
+    # Exception texts never carry the unsealed values, but redact anyway: a URL may slip in.
+    return redact(f"{type(error).__name__}: {error}")[:500]

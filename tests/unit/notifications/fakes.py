@@ -1,0 +1,19 @@
+"""Test doubles of notifications' ports."""
+
+from email.message import EmailMessage
+
+
+class FakeMailer:
+    """Keeps what it was given; `fail_with` makes the next sends raise."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+        self.fail_with: Exception | None = None
+
+    async def send(self, message: EmailMessage) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.sent.append(message)
+
+    def to(self, recipient: str) -> list[EmailMessage]:
+        return [m for m in self.sent if m["To"] == recipient]
