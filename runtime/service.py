@@ -20,7 +20,7 @@ from runtime import bus, db
 from runtime.logs import setup_logging
 from runtime.outbox import OutboxRelay
 from runtime.settings import ServiceSettings, load_settings
-from runtime.web import READINESS, create_metrics_app
+from runtime.web import READINESS, create_metrics_app, serving
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def postgres(dsn: str, schema: str, migrations: Path | None, *, max_size: int = 
                 await conn.fetchval("select 1")
 
         app[POOL] = pool
-        app[READINESS].append(database)
+        app[READINESS].append(serving(database))
         yield
         await pool.close()
 

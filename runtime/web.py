@@ -124,9 +124,22 @@ async def _healthz(_: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+def serving(check: Check) -> Check:
+    """Mark a readiness check as one this replica cannot answer requests without (its database).
+    `GET /readyz` runs every check: the service is wired up completely — database, NATS, its
+    streams with their replicas; `GET /readyz?serving` only these: while NATS is away the outbox
+    holds what happens, so the replica keeps taking requests (Kubernetes' readiness probe asks
+    this, its startup probe the whole)."""
+    check.serving = True  # type: ignore[attr-defined]
+    return check
+
+
 async def _readyz(request: web.Request) -> web.Response:
     problems = {}
-    for check in request.app.get(READINESS, []):
+    checks = request.app.get(READINESS, [])
+    if "serving" in request.query:
+        checks = [check for check in checks if getattr(check, "serving", False)]
+    for check in checks:
         try:
             await asyncio.wait_for(check(), 2)
         except Exception as error:

@@ -14,6 +14,7 @@ import shutil
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import pytest
 
 from tests.support.client import Client, new_email, query
@@ -77,6 +78,9 @@ async def test_nats_down_registrations_are_accepted_and_every_mail_arrives_once_
             during[email] = await register(client, email)
             await asyncio.sleep(PACE)  # the load's pace, not a wait for anything
         arrived_while_down = portal.mail.count(lambda m: m.to in during)
+        # the replicas stay in the load balancer (Kubernetes asks ?serving), though not wired up whole
+        accounts = portal.services["accounts"].url
+        readiness = {path: await _status(f"{accounts}{path}") for path in ("/readyz", "/readyz?serving")}
         await portal.nats.start()
         back_at = loop.time()
         after = [new_email("natsdown") for _ in range(5)]
@@ -89,6 +93,12 @@ async def test_nats_down_registrations_are_accepted_and_every_mail_arrives_once_
         f" everything owed out {last - back_at:.1f} s after NATS was back"
     )
     assert refused == [] and arrived_while_down == 0 and resent == 0
+    assert readiness == {"/readyz": 503, "/readyz?serving": 200}
+
+
+async def _status(url: str) -> int:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status
 
 
 async def test_postgres_down_for_a_minute_every_service_says_503_at_once_and_recovers(cluster_portal, tmp_path):

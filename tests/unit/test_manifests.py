@@ -164,7 +164,9 @@ def test_probes_ports_and_metrics_are_where_the_service_listens(rendered, name):
     assert str(ports["http"]) == env_value(container, "PORTAL_HTTP_PORT")
     assert str(ports["metrics"]) == env_value(container, "PORTAL_METRICS_PORT")
     assert env_value(container, "PORTAL_HTTP_HOST") == env_value(container, "PORTAL_METRICS_HOST") == "0.0.0.0"
-    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    # whole before the first request; then only what the replica needs to answer (NATS away: the outbox)
+    assert container["startupProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz?serving", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true" and annotations["prometheus.io/path"] == "/metrics"
