@@ -14,9 +14,9 @@ EVENTS_PUBLISHED = Counter("portal_events_published_total", "Outbox events publi
 OUTBOX_PUBLISH_FAILURES = Counter(
     "portal_outbox_publish_failures_total", "Outbox rows that failed to publish (retried with backoff)", ["subject"]
 )
-OUTBOX_WAITING = Gauge("portal_outbox_waiting", "Outbox rows not published yet")
+OUTBOX_PENDING = Gauge("portal_outbox_pending", "Outbox rows not published yet")
 OUTBOX_FAILING = Gauge("portal_outbox_failing", "Outbox rows not published yet that failed at least once")
-OUTBOX_OLDEST_WAITING = Gauge("portal_outbox_oldest_waiting_seconds", "Age of the oldest outbox row not published yet")
+OUTBOX_OLDEST_AGE = Gauge("portal_outbox_oldest_age_seconds", "Age of the oldest outbox row not published yet")
 EVENTS_HANDLED = Counter("portal_events_handled_total", "Events consumed", ["subject", "outcome"])
 # Rows of the service's dead-letter table by state (open, retried, dropped), from the table
 # itself: every replica reports the same numbers (alert on max by service of state="open").

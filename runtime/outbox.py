@@ -224,9 +224,9 @@ class OutboxRelay:
         self._next_backlog = loop_time + 5
         async with self.pool.acquire() as conn:
             backlog = await conn.fetchrow(_BACKLOG)
-        metrics.OUTBOX_WAITING.set(backlog["waiting"])
+        metrics.OUTBOX_PENDING.set(backlog["waiting"])
         metrics.OUTBOX_FAILING.set(backlog["failing"])
-        metrics.OUTBOX_OLDEST_WAITING.set(backlog["oldest"])
+        metrics.OUTBOX_OLDEST_AGE.set(backlog["oldest"])
 
     async def _purge(self) -> None:
         loop_time = asyncio.get_running_loop().time()
