@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 
 from contracts.durables import inbox_prefix
-from deploy.nats_local import ACCOUNTS_CONF, LocalTls, NatsPasswords, with_user
+from deploy.nats_local import ACCOUNTS_CONF, LocalTls, NatsPasswords, with_user, write_private
 from runtime.crypto import generate_keypair, generate_secret
 from runtime.identity import generate_signing_keypair
 
@@ -690,14 +690,6 @@ class Secrets:
         if set(kept) != set(fresh):
             write_private(path, json.dumps(asdict(merged), indent=2) + "\n")
         return merged
-
-
-def write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(text)
-    path.chmod(0o600)
 
 
 def portal_env(

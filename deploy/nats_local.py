@@ -45,7 +45,7 @@ class NatsPasswords:
         kept = json.loads(path.read_text()) if path.exists() else {}
         merged = cls({user: kept.get(user, fresh[user]) for user in USERS})
         if set(kept) != set(USERS):
-            _write_private(path, json.dumps(merged.passwords, indent=2) + "\n")
+            write_private(path, json.dumps(merged.passwords, indent=2) + "\n")
         return merged
 
     def __getitem__(self, user: str) -> str:
@@ -161,7 +161,7 @@ class LocalTls:
         )
         self.folder.mkdir(parents=True, exist_ok=True)
         # the CA's key is not kept: nothing else is ever signed with it
-        _write_private(
+        write_private(
             self.key_file,
             key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -182,7 +182,8 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
+    """A file only its owner may read (0600): keys, passwords."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as file:
