@@ -760,6 +760,16 @@ def portal_env(
     return env
 
 
+def upstream_urls(ports: dict[str, list[int]], host: str = "127.0.0.1") -> dict[str, str]:
+    """The gateway's PORTAL_<SERVICE>_URL for services with several replicas, each on a port of
+    its own: every replica listed (comma-separated), the gateway spreads requests over them."""
+    return {
+        f"PORTAL_{name.upper()}_URL": ",".join(f"http://{host}:{port}" for port in ports[name])
+        for name in SERVICES
+        if name != "gateway" and name in ports
+    }
+
+
 async def start_services(services: Iterable[ServiceProcess], timeout: float = 60) -> None:
     """Start all, wait for all; if one fails, the others are stopped before raising."""
     services = list(services)

@@ -6,6 +6,9 @@ CA made here; the streams and durables made as `python -m deploy.streams` makes 
 Postgres and the mail catcher, then the four services, each its own process and NATS user, and
 the print shop (`deploy.printshop`, the outside integration that turns `pin.requested.v1` into
 PDF letters in var/letters/, listed on "Briefe der Druckerei").
+`--replicas N` runs N processes of every service (PORTAL_INSTANCE r1, r2, …): the gateways share
+the public port (SO_REUSEPORT: the kernel spreads the connections), the other services' replicas
+each listen on a port of their own, all listed in the gateways' PORTAL_<SERVICE>_URL.
 State lives in ./var/ and survives restarts (`--fresh` wipes it). Ctrl-C or SIGTERM stops the
 services first, then mail catcher, NATS and Postgres.
 """
@@ -18,6 +21,7 @@ import shutil
 import signal
 import sys
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.infra import (
@@ -32,6 +36,7 @@ from deploy.infra import (
     portal_env,
     start_services,
     stop_services,
+    upstream_urls,
     write_private,
 )
 from deploy.mailcatcher import MailCatcher
@@ -39,6 +44,32 @@ from deploy.nats_local import LocalTls, NatsPasswords
 
 DATABASE = "kundenportal"
 OFFSETS = {"gateway": 0, "accounts": 1, "pins": 2, "notifications": 3}
+REPLICA_STRIDE = 10  # replica i of a service listens on its port + 10 * (i - 1)
+METRICS_OFFSET = 1000
+MAX_REPLICAS = 9  # +90 stays clear of the mail catcher's and the print shop's 8025/8026
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one process of a service listens."""
+
+    instance: str  # PORTAL_INSTANCE; empty when there is one process per service
+    port: int
+    metrics_port: int
+
+
+def layout(port_base: int, replicas: int) -> dict[str, list[Placement]]:
+    """The ports of every process: gateways all on `port_base` (several bind it with SO_REUSEPORT),
+    each with metrics of its own; replica i of the others on their port + 10 * (i - 1)."""
+    placements: dict[str, list[Placement]] = {}
+    for name, offset in OFFSETS.items():
+        placements[name] = []
+        for i in range(replicas):
+            shift = REPLICA_STRIDE * i
+            port = port_base + offset + (0 if name == "gateway" else shift)
+            instance = f"r{i + 1}" if replicas > 1 else ""
+            placements[name].append(Placement(instance, port, port_base + offset + shift + METRICS_OFFSET))
+    return placements
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -59,6 +90,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1,
         help="1 (default) or 3: a JetStream cluster as production runs it, every stream with 3 replicas "
         "(routes on NATS port +2000, monitoring +4000; state in var/nats-cluster/)",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        choices=range(1, MAX_REPLICAS + 1),
+        default=1,
+        metavar="N",
+        help="processes of every service (1): the gateways share the public port, replica i of the others "
+        "listens on its port + 10 * (i - 1); metrics on each process's port + 1000 (gateways +10 each)",
     )
     parser.add_argument("--smtp-port", type=int, default=1025)
     parser.add_argument("--inbox-port", type=int, default=8025)
@@ -122,7 +162,8 @@ async def run(args: argparse.Namespace) -> int:
         stack.push_async_callback(lambda: _step("services", lambda: stop_services(services)))
 
         database_url = await postgres.create_database(DATABASE, exist_ok=True)
-        ports = {name: args.port_base + offset for name, offset in OFFSETS.items()}
+        placements = layout(args.port_base, args.replicas)
+        ports = {name: replicas[0].port for name, replicas in placements.items()}
         env = portal_env(
             nats_url=nats.url,
             database_url=database_url,
@@ -138,12 +179,27 @@ async def run(args: argparse.Namespace) -> int:
         )
         for variables in env.values():  # /readyz is 503 while a stream has fewer replicas
             variables["PORTAL_STREAM_REPLICAS"] = str(args.nats_nodes)
+        if args.replicas > 1:
+            env["gateway"].update(upstream_urls({n: [p.port for p in replicas] for n, replicas in placements.items()}))
+            env["gateway"]["PORTAL_HTTP_REUSE_PORT"] = "true"
         wanted = [name for name in SERVICES if name in args.only]
         say(f"starting {', '.join(wanted)} (logs in {logs}/) …")
-        for group in ([n for n in wanted if n != "gateway"], [n for n in wanted if n == "gateway"]):
-            started = [ServiceProcess(n, env[n], ports[n], logs, metrics_port=ports[n] + 1000) for n in group]
-            services.extend(started)
-            if not await _start_or_report(started, stop):
+        processes = {
+            name: [
+                ServiceProcess(name, env[name], p.port, logs, instance=p.instance, metrics_port=p.metrics_port)
+                for p in placements[name]
+            ]
+            for name in wanted
+        }
+        others = [process for name in wanted if name != "gateway" for process in processes[name]]
+        services.extend(others)
+        if others and not await _start_or_report(others, stop):
+            return 1
+        # one after the other: while one gateway answers on the shared port, its /readyz says
+        # nothing about the next, which is ready once it says it is listening
+        for i, gateway in enumerate(processes.get("gateway", [])):
+            services.append(gateway)
+            if not await _start_or_report([gateway], stop, listening=i > 0):
                 return 1
 
         if not args.no_printshop:
@@ -159,7 +215,10 @@ async def run(args: argparse.Namespace) -> int:
         say(f"NATS:        {nats.url}   (users' passwords in {var / 'nats-passwords.json'}, CA {nats.tls.ca_file})")
         if not args.no_printshop:
             say(f"Briefe der Druckerei: {printshop.url}   (PIN letters as PDF in {var / 'letters'}/)")
-        say(f"Logs:        {logs}/<service>.log   State: {var}")
+        for line in where(processes):
+            say(line)
+        named = "<service>-r<N>" if args.replicas > 1 else "<service>"
+        say(f"Logs:        {logs}/{named}.log   State: {var}")
         say("Ctrl-C stops everything.")
         crashed = await _watch(services, stop)
         if crashed:
@@ -207,8 +266,36 @@ def printshop_env(nats: NatsServer | NatsCluster, var: Path, portal_url: str, lo
     }
 
 
-async def _start_or_report(services: list[ServiceProcess], stop: asyncio.Event) -> bool:
-    starting = asyncio.create_task(start_services(services, timeout=120))
+def where(processes: dict[str, list[ServiceProcess]]) -> list[str]:
+    """The summary's lines: which process of which service listens where."""
+    lines = []
+    for name, started in processes.items():
+        ports = ", ".join(
+            f"{p.instance + ' ' if p.instance else ''}:{p.port} (metrics :{p.metrics_port})" for p in started
+        )
+        shared = " (one port, SO_REUSEPORT)" if name == "gateway" and len(started) > 1 else ""
+        lines.append(f"{name + ':':<15}{ports}{shared}")
+    return lines
+
+
+async def _listening(process: ServiceProcess, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while '"msg": "listening"' not in process.log_path.read_text(errors="replace"):
+        if not process.running:
+            raise RuntimeError(f"{process.name} exited; see {process.log_path}")
+        if loop.time() > deadline:
+            raise TimeoutError(f"{process.name} not listening within {timeout:.0f} s; see {process.log_path}")
+        await asyncio.sleep(0.2)
+
+
+async def _start_or_report(services: list[ServiceProcess], stop: asyncio.Event, *, listening: bool = False) -> bool:
+    async def start() -> None:
+        await start_services(services, timeout=120)
+        if listening:
+            await asyncio.gather(*(_listening(s, 120) for s in services))
+
+    starting = asyncio.create_task(start())
     interrupted = asyncio.create_task(stop.wait())
     await asyncio.wait({starting, interrupted}, return_when=asyncio.FIRST_COMPLETED)
     interrupted.cancel()

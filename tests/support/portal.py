@@ -7,6 +7,9 @@ users of deploy/nats/accounts.conf with fresh passwords, TLS from a CA of its ow
 and durables made by deploy.streams' code before the services start, each service its own user.
 `nats_nodes=3` makes it a three-node cluster (deploy.infra.NatsCluster) with every stream R3 and
 PORTAL_STREAM_REPLICAS=3 for the services, as production runs (about a second more).
+`replicas=2` starts two processes of every service, the gateway's too, each on a port of its own
+(PORTAL_INSTANCE r1, r2): every gateway lists every replica of each service, so a test can talk
+to each gateway and kill any replica (`portal.instances(name)`).
 The mail catcher is shared; tests tell their mails apart by their own random addresses.
 """
 
@@ -28,6 +31,7 @@ from deploy.infra import (
     portal_env,
     start_services,
     stop_services,
+    upstream_urls,
 )
 from deploy.mailcatcher import MailCatcher
 from deploy.nats_local import LocalTls, NatsPasswords
@@ -65,6 +69,14 @@ class Portal:
     def url(self, service: str) -> str:
         return self.services[service].url
 
+    def instances(self, service: str) -> list[ServiceProcess]:
+        """Every process of `service`: the first, then its replicas."""
+        return [self.services[service], *(r for r in self.replicas if r.service == service)]
+
+    @property
+    def gateway_urls(self) -> list[str]:
+        return [gateway.url for gateway in self.instances("gateway")]
+
     async def add_replica(self, service: str, instance: str | None = None, timeout: float = 60) -> ServiceProcess:
         """Another process of `service` on a port of its own, sharing database and consumers."""
         instance = instance or f"r{len(self.replicas) + 2}"
@@ -90,12 +102,14 @@ async def start_portal(
     dev_mode: bool = False,
     log_level: str = "INFO",
     timeout: float = 60,
+    replicas: int = 1,
 ) -> Portal:
     """Start a portal; `env` adds or overrides variables per service ({"pins": {...}}).
 
     `log_dir` is wiped first and then holds every process's log (and this portal's NATS store).
     `nats_nodes`: 1, or 3 for a cluster (`portal.nats` is then a NatsCluster: kill a node with
-    `await portal.nats.kill(i)`). Started here, stopped by `Portal.stop()` (or `running_portal`).
+    `await portal.nats.kill(i)`). `replicas`: processes per service (the first gateway's URL is
+    the public one; the others take requests for it, as behind a load balancer). Started here, stopped by `Portal.stop()` (or `running_portal`).
     """
     log_dir = Path(log_dir)
     shutil.rmtree(log_dir, ignore_errors=True)
@@ -103,19 +117,19 @@ async def start_portal(
     nats = nats or _new_nats(log_dir, nats_nodes)
     if not nats.running:
         await nats.start()
-    replicas = nats.size if isinstance(nats, NatsCluster) else 1
-    await nats.ensure_streams(replicas)  # as ops do before the services start: python -m deploy.streams
+    stream_replicas = nats.size if isinstance(nats, NatsCluster) else 1
+    await nats.ensure_streams(stream_replicas)  # as ops do before the services start: python -m deploy.streams
     secrets = Secrets.generate()
     database_url = await postgres.create_database(f"portal_{random.token_hex(6)}")
-    ports = {name: free_port() for name in SERVICES}
-    gateway_url = f"http://127.0.0.1:{ports['gateway']}"  # also the public URL: links in mails match
+    ports = {name: [free_port() for _ in range(replicas)] for name in SERVICES}
+    gateway_url = f"http://127.0.0.1:{ports['gateway'][0]}"  # also the public URL: links in mails match
     variables = portal_env(
         nats_url=nats.url,
         database_url=database_url,
         smtp_host=mail.host,
         smtp_port=mail.smtp_port,
         secrets=secrets,
-        ports=ports,
+        ports={name: replica_ports[0] for name, replica_ports in ports.items()},
         public_url=gateway_url,
         dev_mode=dev_mode,
         mail_inbox_url=mail.inbox_url if dev_mode else None,
@@ -123,16 +137,25 @@ async def start_portal(
         nats=nats,
     )
     for variables_of_service in variables.values():
-        variables_of_service["PORTAL_STREAM_REPLICAS"] = str(replicas)
+        variables_of_service["PORTAL_STREAM_REPLICAS"] = str(stream_replicas)
+    variables["gateway"].update(upstream_urls(ports))
     for name, extra in (env or {}).items():
         variables[name].update(extra)
     wanted = [name for name in SERVICES if name in set(services)]
-    processes = {name: ServiceProcess(name, variables[name], ports[name], log_dir) for name in wanted}
+    instances = {
+        name: [
+            ServiceProcess(name, variables[name], port, log_dir, instance=f"r{i + 1}" if replicas > 1 else "")
+            for i, port in enumerate(ports[name])
+        ]
+        for name in wanted
+    }
+    processes = {name: started[0] for name, started in instances.items()}
     portal = Portal(gateway_url, processes, variables, secrets, database_url, nats, mail, postgres, log_dir)
+    portal.replicas = [replica for started in instances.values() for replica in started[1:]]
     try:
-        await start_services([p for n, p in processes.items() if n != "gateway"], timeout)
-        if "gateway" in processes:
-            await start_services([processes["gateway"]], timeout)
+        await start_services([p for n, group in instances.items() if n != "gateway" for p in group], timeout)
+        if "gateway" in instances:
+            await start_services(instances["gateway"], timeout)
     except BaseException:
         await portal.stop()
         raise
