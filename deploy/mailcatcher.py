@@ -11,6 +11,7 @@ import email
 import html
 import itertools
 import re
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,9 +37,10 @@ class Mail:
     message_id: str
     received_at: datetime
     raw: bytes = field(repr=False)
+    tls: bool = False  # it came over TLS (STARTTLS or from the first byte)
 
     @classmethod
-    def parse(cls, id: int, envelope: Envelope) -> "Mail":
+    def parse(cls, id: int, envelope: Envelope, *, tls: bool = False) -> "Mail":
         message = email.message_from_bytes(envelope.original_content or b"", policy=policy.default)
         header_to = [address for _, address in getaddresses(message.get_all("To", []))]
         recipients = tuple(header_to or envelope.rcpt_tos)
@@ -58,6 +60,7 @@ class Mail:
             message_id=str(message["Message-ID"] or ""),
             received_at=datetime.now().astimezone(),
             raw=envelope.original_content or b"",
+            tls=tls,
         )
 
 
@@ -72,8 +75,19 @@ Predicate = Callable[[Mail], bool]
 
 
 class MailCatcher:
-    def __init__(self, host: str = "127.0.0.1", smtp_port: int = 0, http_port: int | None = 0) -> None:
-        """`http_port=None`: no web inbox (tests rarely need it)."""
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        smtp_port: int = 0,
+        http_port: int | None = 0,
+        *,
+        starttls: ssl.SSLContext | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        """`http_port=None`: no web inbox (tests rarely need it). `starttls`: offer STARTTLS with this
+        server context; `tls`: TLS from the first byte (port 465 style). Plain SMTP without either."""
+        self.starttls = starttls
+        self.tls = tls
         self.host = host
         self.smtp_port = smtp_port or free_port(host)
         self.http_port = None if http_port is None else http_port or free_port(host)
@@ -115,7 +129,7 @@ class MailCatcher:
             self._connections.add(smtp)
             return smtp
 
-        self._server = await loop.create_server(protocol, self.host, self.smtp_port, reuse_address=True)
+        self._server = await loop.create_server(protocol, self.host, self.smtp_port, reuse_address=True, ssl=self.tls)
 
     async def stop_smtp(self) -> None:
         """SMTP goes away (connections dropped, port closed); the inbox and messages stay."""
@@ -129,8 +143,8 @@ class MailCatcher:
         await self._server.wait_closed()
         self._server = None
 
-    async def _receive(self, envelope: Envelope) -> None:
-        self.messages.append(Mail.parse(next(self._ids), envelope))
+    async def _receive(self, envelope: Envelope, *, tls: bool = False) -> None:
+        self.messages.append(Mail.parse(next(self._ids), envelope, tls=tls))
         async with self._arrived:
             self._arrived.notify_all()
 
@@ -171,6 +185,7 @@ class _TrackedSMTP(SMTP):
             enable_SMTPUTF8=True,
             auth_require_tls=False,
             authenticator=lambda *args: True,
+            tls_context=catcher.starttls,
         )
         self._catcher = catcher
 
@@ -184,7 +199,8 @@ class _Handler:
         self.catcher = catcher
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        await self.catcher._receive(envelope)
+        tls = server.transport is not None and server.transport.get_extra_info("sslcontext") is not None
+        await self.catcher._receive(envelope, tls=tls)
         return "250 Message accepted"
 
 

@@ -1,5 +1,6 @@
 """`python -m deploy.printshop`: run the print shop until SIGTERM / Ctrl-C."""
 
+import argparse
 import asyncio
 import logging
 import signal
@@ -17,7 +18,25 @@ async def _main(settings: Settings) -> None:
     await service.run()
 
 
-def main() -> None:
+HELP = """Reads pin.requested.v1 from NATS, prints each letter to a PDF in the output folder
+and acknowledges it. Configured by PRINTSHOP_* variables:
+  PRINTSHOP_NATS_URL         NATS servers (comma-separated), required
+  PRINTSHOP_OUTPUT_DIR       where the letters go, required
+  PRINTSHOP_PRIVATE_KEY      opens the sealed letters (base64), or PRINTSHOP_PRIVATE_KEY_FILE
+  PRINTSHOP_NATS_USER, PRINTSHOP_NATS_PASSWORD, PRINTSHOP_NATS_CREDS, PRINTSHOP_NATS_CA
+  PRINTSHOP_HTTP_PORT, PRINTSHOP_HTTP_HOST   the letters' web view (none without a port)
+  PRINTSHOP_ACK_WAIT_SECONDS, PRINTSHOP_PORTAL_URL, PRINTSHOP_LOG_LEVEL
+Runs until SIGTERM or Ctrl-C."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    # --help must work without any PRINTSHOP_* set and start nothing
+    argparse.ArgumentParser(
+        prog="python -m deploy.printshop",
+        description="The print shop of the Kundenportal (stands in for the chamber's print service).",
+        epilog=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).parse_args(argv)
     try:
         settings = Settings.from_env()
     except ConfigError as error:

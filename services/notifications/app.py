@@ -64,6 +64,8 @@ def smtp_mailer(settings: Settings) -> SmtpMailer:
         settings.smtp_port,
         username=settings.smtp_username,
         password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        tls=settings.smtp_tls,
         starttls=settings.smtp_starttls,
+        ca_file=settings.smtp_ca,
         timeout=settings.smtp_timeout,
     )

@@ -1,7 +1,9 @@
 """The Mailer port: SMTP in production (an in-memory fake in the tests)."""
 
+import ssl
 from email.message import EmailMessage
-from typing import Protocol
+from pathlib import Path
+from typing import Literal, Protocol
 
 import aiosmtplib
 
@@ -13,6 +15,12 @@ class PermanentMailError(Exception):
 class ServerUnavailable(Exception):
     """The server, not this mail, is the problem (it is going away, or refuses our account):
     every mail would fail the same way now. Connection errors and timeouts count the same."""
+
+
+# STARTTLS: "auto" upgrades when the server offers it, "required" refuses a server that does not
+# (an attacker on the path can strip the offer), "off" never tries (a plain local catcher).
+StartTls = Literal["auto", "required", "off"]
+_START_TLS: dict[str, bool | None] = {"auto": None, "required": True, "off": False}
 
 
 class Mailer(Protocol):
@@ -27,27 +35,39 @@ class SmtpMailer:
         *,
         username: str | None = None,
         password: str | None = None,
-        starttls: bool = False,
+        tls: bool = False,
+        starttls: StartTls = "auto",
+        ca_file: Path | None = None,
         timeout: float = 20.0,
     ) -> None:
+        """`tls`: TLS from the first byte (port 465); `ca_file`: a private CA, trusted instead of the
+        system's. A certificate that does not verify fails the send: never a fallback to plain text."""
+        if tls and starttls == "required":
+            raise ValueError("implicit TLS and STARTTLS exclude each other")
         self.host = host
         self.port = port
         self.username = username
         self.password = password
-        self.starttls = starttls
+        self.tls = tls
+        self.starttls: StartTls = "off" if tls else starttls
         self.timeout = timeout
+        self.tls_context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
 
     async def send(self, message: EmailMessage) -> None:
+        client = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            use_tls=self.tls,
+            start_tls=_START_TLS[self.starttls],
+            tls_context=self.tls_context,
+            timeout=self.timeout,
+        )
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=self.host,
-                port=self.port,
-                username=self.username,
-                password=self.password,
-                start_tls=self.starttls,
-                timeout=self.timeout,
-            )
+            await _connect(client)
+            async with client:
+                await client.send_message(message)
         except aiosmtplib.SMTPRecipientsRefused as error:
             if all(500 <= r.code < 600 for r in error.recipients):
                 raise PermanentMailError(str(error)) from None
@@ -60,6 +80,17 @@ class SmtpMailer:
             if 500 <= error.code < 600:
                 raise PermanentMailError(f"{error.code} {error.message}") from None
             raise
+
+
+async def _connect(client: aiosmtplib.SMTP) -> None:
+    # Before any mail is named, a bare SMTPException means the server lacks what we were told to
+    # insist on (STARTTLS when required, AUTH for our login): every mail would fail alike.
+    try:
+        await client.connect()
+    except aiosmtplib.SMTPException as error:
+        if type(error) is aiosmtplib.SMTPException:
+            raise ServerUnavailable(str(error)) from None
+        raise
 
 
 # Refusals at the steps before any recipient is named say nothing about one mail: the greeting,

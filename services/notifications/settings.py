@@ -1,10 +1,11 @@
 import base64
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 
 from runtime.crypto import check_public_key, seal, unseal
 from runtime.german import SUPPORT_EMAIL, SUPPORT_PHONE
 from runtime.settings import DatabaseServiceSettings
+from services.notifications.mailer import StartTls
 
 
 class Settings(DatabaseServiceSettings):
@@ -14,7 +15,9 @@ class Settings(DatabaseServiceSettings):
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
-    smtp_starttls: bool = False
+    smtp_tls: bool = Field(default=False, description="TLS from the first byte (port 465 style)")
+    smtp_starttls: StartTls = Field(default="auto", description="auto (when offered), required or off")
+    smtp_ca: FilePath | None = Field(default=None, description="CA file of a private CA for the SMTP server")
     smtp_timeout: float = Field(default=20.0, gt=0)
     mail_from: str = Field(
         min_length=3,
@@ -31,6 +34,21 @@ class Settings(DatabaseServiceSettings):
     contact_per_client_per_hour: int = Field(default=5, ge=1)
     contact_per_address_per_hour: int = Field(default=5, ge=1)
     contact_per_hour: int = Field(default=100, ge=1, le=10_000)
+
+    @field_validator("smtp_starttls", mode="before")
+    @classmethod
+    def _starttls(cls, value: object) -> object:
+        # true/false as before: true always insisted on STARTTLS, false never tried it
+        words = {"true": "required", "1": "required", "yes": "required", "false": "off", "0": "off", "no": "off"}
+        if isinstance(value, bool):
+            return "required" if value else "off"
+        return words.get(value.strip().lower(), value.strip().lower()) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_kind_of_tls(self) -> "Settings":
+        if self.smtp_tls and self.smtp_starttls == "required":
+            raise ValueError("PORTAL_SMTP_TLS=true (implicit TLS) and PORTAL_SMTP_STARTTLS=required exclude each other")
+        return self
 
     @field_validator("notifications_public_key")
     @classmethod

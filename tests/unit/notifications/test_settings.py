@@ -25,7 +25,7 @@ def test_defaults_and_keys(keypair):
     public, private = keypair
     settings = Settings(**BASE, notifications_public_key=public, notifications_private_key=private)
     assert settings.http_port == 8003
-    assert (settings.smtp_host, settings.smtp_port, settings.smtp_starttls) == ("localhost", 25, False)
+    assert (settings.smtp_host, settings.smtp_port, settings.smtp_starttls) == ("localhost", 25, "auto")
     assert settings.support_email == "kundenportal@hwk-wiesbaden.de"
     assert settings.support_phone == "0611 136-444"
     assert private not in repr(settings)
