@@ -18,6 +18,7 @@ from nats.js.errors import NotFoundError
 
 from contracts import STREAMS
 from contracts.durables import PUBLISHES, durables_of, inbox_prefix
+from runtime.logs import REQUEST_ID_HEADER, current_request_id
 from runtime.outbox import BusUnavailable
 from runtime.settings import ServiceSettings
 
@@ -110,7 +111,8 @@ def publisher(broker: NatsBroker):
     """The outbox's publish: JetStream, acknowledged, `Nats-Msg-Id` = event id; True when the
     stream had the event already (a duplicate within its window). While NATS is not connected it
     raises BusUnavailable at once: nats-py would hold the message for the reconnect and time out,
-    and the relay would count that as the row's failure."""
+    and the relay would count that as the row's failure. The request that caused the event, if
+    the log context names one, travels as `X-Request-Id` (runtime.consumers reads it)."""
 
     async def publish(subject: str, payload: bytes, event_id: str) -> bool:
         stream = next((n for n, s in STREAMS.items() if _matches(s["subjects"], subject)), None)
@@ -118,10 +120,14 @@ def publisher(broker: NatsBroker):
             raise LookupError(f"no stream captures {subject} (contracts.STREAMS)")
         if not _connected(broker):
             raise BusUnavailable("nats not connected")
+        headers = {"Nats-Msg-Id": event_id, "content-type": "application/json"}
+        request_id = current_request_id()
+        if request_id is not None:
+            headers[REQUEST_ID_HEADER] = request_id
         ack = await broker.publish(
             payload,
             subject,
-            headers={"Nats-Msg-Id": event_id, "content-type": "application/json"},
+            headers=headers,
             stream=stream,
             timeout=5,
         )

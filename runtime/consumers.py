@@ -34,6 +34,7 @@ from contracts import EVENTS_BY_SUBJECT, Event
 from contracts.durables import Durable, durable_for, durables_of, inbox_prefix
 from runtime import redelivery
 from runtime.deadletters import DeadLetter, DeadLetters
+from runtime.logs import REQUEST_ID_HEADER, request_context
 from runtime.metrics import EVENTS_HANDLED
 from runtime.redelivery import Kind
 from runtime.service import POOL, stop_task
@@ -112,6 +113,12 @@ def _handler(
     subject = contract.SUBJECT
 
     async def handle(msg: NatsMessage) -> None:
+        # The request that caused the event (runtime.bus.publisher): the handler's log lines and
+        # the events and rows it writes name it too. request_context drops an unsafe value.
+        with request_context((msg.headers or {}).get(REQUEST_ID_HEADER)):
+            await handle_one(msg)
+
+    async def handle_one(msg: NatsMessage) -> None:
         delivery = _Delivery.of(msg, durable)
         try:
             event = contract.model_validate_json(msg.body)
@@ -145,6 +152,8 @@ def _handler(
             return
         await msg.ack()
         EVENTS_HANDLED.labels(subject, "handled" if new else "duplicate").inc()
+        # One line per event: with the request id of the log context, a request can be followed here.
+        log.info("event handled", extra={"subject": subject, "event_id": str(event.event_id), "new": new})
 
     handle.__name__ = f"on_{subject.replace('.', '_')}"
     return handle

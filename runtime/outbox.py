@@ -26,7 +26,7 @@ from datetime import timedelta
 import asyncpg
 
 from contracts import STREAMS, Event
-from runtime import metrics
+from runtime import logs, metrics
 from runtime.outbox_rules import aggregate_key, retry_delay
 from runtime.wakeup import run_on_notify
 
@@ -49,11 +49,13 @@ def channel(schema: str) -> str:
     return f"{schema}_outbox"
 
 
-_INSERT = "insert into outbox (event_id, subject, payload, aggregate_key) values ($1, $2, $3, $4)"
+_INSERT = "insert into outbox (event_id, subject, payload, aggregate_key, request_id) values ($1, $2, $3, $4, $5)"
 
 
 def _row(event: Event) -> tuple:
-    return event.event_id, event.SUBJECT, event.model_dump(mode="json"), aggregate_key(event)
+    # The request being handled, if any: the relay sends it along as the event's header.
+    request_id = logs.current_request_id()
+    return event.event_id, event.SUBJECT, event.model_dump(mode="json"), aggregate_key(event), request_id
 
 
 async def enqueue(conn: asyncpg.Connection, event: Event, schema: str) -> None:
@@ -86,7 +88,8 @@ with heads as (
 )
 update outbox set claimed_by = $2, claimed_until = now() + $3::interval
 from heads where outbox.id = heads.id
-returning outbox.id, outbox.event_id, outbox.subject, outbox.payload::text as payload, outbox.attempts
+returning outbox.id, outbox.event_id, outbox.subject, outbox.payload::text as payload, outbox.attempts,
+          outbox.request_id
 """
 # Whoever published it: published is published, even after the lease ran out.
 _PUBLISHED = (
@@ -175,7 +178,9 @@ class OutboxRelay:
 
     async def _publish_one(self, row: asyncpg.Record) -> BaseException | None:
         try:
-            await self.publish(row["subject"], row["payload"].encode(), str(row["event_id"]))
+            # In the request's log context: the publisher puts its id into the message's headers.
+            with logs.request_context(row["request_id"]):
+                await self.publish(row["subject"], row["payload"].encode(), str(row["event_id"]))
         except Exception as error:
             return error
         return None

@@ -9,15 +9,79 @@ import asyncpg
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from runtime import identity, metrics
+from runtime import identity, logs, metrics
 from runtime.errors import UNAVAILABLE, UNAVAILABLE_CODE, ApiError, error_response
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("portal.access")
 
 Check = Callable[[], Awaitable[None]]
 READINESS = web.AppKey("readiness", list)
 VERIFIER = web.AppKey("identity_verifier", identity.Verifier)
 IDENTITY = web.RequestKey("identity", identity.Identity)
+REQUEST_ID = web.RequestKey("request_id", str)
+
+TrustId = Callable[[web.Request], bool]
+ClientOf = Callable[[web.Request], str]
+
+
+def access_middleware(trust_id: TrustId, client: ClientOf):
+    """Outermost: gives the request its id (the caller's X-Request-Id when `trust_id` says the
+    caller may name one and it is safe, else a new one), puts it in the log context for
+    everything the request does, and writes one access line when the answer is done: method,
+    path (never the query: links carry tokens), status, duration, id, client. Never cookies or
+    bodies."""
+
+    @web.middleware
+    async def access(request: web.Request, handler):
+        given = logs.safe_request_id(request.headers.get(logs.REQUEST_ID_HEADER)) if trust_id(request) else None
+        request_id = request[REQUEST_ID] = given or logs.new_request_id()
+        started = time.perf_counter()
+        status = 500
+        with logs.request_context(request_id):
+            try:
+                response = await handler(request)
+                status = response.status
+                return response
+            except web.HTTPException as error:
+                status = error.status
+                raise
+            finally:
+                access_log.info(
+                    "request",
+                    extra={
+                        "method": request.method,
+                        "path": request.path,
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                        "client": client(request),
+                    },
+                )
+
+    return access
+
+
+def install_request_id_header(app: web.Application) -> None:
+    """The answer names the request's id, streamed answers too (their headers go out before the
+    middleware sees them), so a member's report can be matched with the logs."""
+
+    async def add(request: web.Request, response: web.StreamResponse) -> None:
+        request_id = request.get(REQUEST_ID)
+        if request_id is not None:
+            response.headers[logs.REQUEST_ID_HEADER] = request_id
+
+    app.on_response_prepare.append(add)
+
+
+def _from_gateway(_: web.Request) -> bool:
+    """Internal services hear only the gateway (network policy) and check the id's shape anyway."""
+    return True
+
+
+def _signed_client(request: web.Request) -> str:
+    """The client as the gateway determined it, for requests it signed."""
+    found = request.get(IDENTITY)
+    return found.client if found is not None else (request.remote or "")
 
 
 @web.middleware
@@ -81,7 +145,7 @@ async def metrics_middleware(request: web.Request, handler):
         raise
     finally:
         metrics.HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
-        metrics.HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
+        metrics.HTTP_LATENCY.labels(request.method, route, f"{status // 100}xx").observe(time.perf_counter() - started)
 
 
 @web.middleware
@@ -98,9 +162,15 @@ async def identity_middleware(request: web.Request, handler):
 
 def create_service_app(identity_public_key: str, *, client_max_size: int = 64 * 1024) -> web.Application:
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware, identity_middleware],
+        middlewares=[
+            access_middleware(_from_gateway, _signed_client),
+            metrics_middleware,
+            error_middleware,
+            identity_middleware,
+        ],
         client_max_size=client_max_size,
     )
+    install_request_id_header(app)
     app[VERIFIER] = identity.Verifier(identity_public_key)
     app[READINESS] = []
     add_health_routes(app)

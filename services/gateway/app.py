@@ -9,7 +9,14 @@ from faststream.nats import NatsBroker
 import contracts
 from runtime import bus, identity, service
 from runtime.sessions import device_cookie_name
-from runtime.web import READINESS, add_health_routes, error_middleware, metrics_middleware
+from runtime.web import (
+    READINESS,
+    access_middleware,
+    add_health_routes,
+    error_middleware,
+    install_request_id_header,
+    metrics_middleware,
+)
 from services.gateway import (
     account_pages,
     business_pages,
@@ -24,7 +31,15 @@ from services.gateway.access import api_gate
 from services.gateway.client_address import ClientAddress, parse_networks
 from services.gateway.rendering import TEMPLATES, create_environment, page_errors
 from services.gateway.replicas import REPLICAS, Replicas
-from services.gateway.security import CLIENT_ADDRESS, DEVICE_COOKIE, SIGNER, csrf_middleware, install_headers
+from services.gateway.security import (
+    CLIENT_ADDRESS,
+    DEVICE_COOKIE,
+    SIGNER,
+    client_address,
+    csrf_middleware,
+    from_trusted_proxy,
+    install_headers,
+)
 from services.gateway.session_cache import SessionCache
 from services.gateway.sessions import CACHE, install_cookie_clearing, session_middleware
 from services.gateway.settings import SETTINGS, Settings
@@ -60,6 +75,7 @@ def create_app(
     is the one that signs."""
     app = web.Application(
         middlewares=[
+            access_middleware(from_trusted_proxy, client_address),
             metrics_middleware,
             error_middleware,
             page_errors,
@@ -87,6 +103,7 @@ def create_app(
         revocation.subscribe(broker, app[CACHE])
         app.cleanup_ctx.append(service.nats(broker, required_for_readiness=False))
     install_headers(app, settings.public_url)
+    install_request_id_header(app)
     install_cookie_clearing(app, settings)
     add_health_routes(app)
     app.router.add_static("/static/", STATIC)

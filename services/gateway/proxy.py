@@ -27,8 +27,7 @@ REQUEST_HEADERS = (
     "User-Agent",
     "If-None-Match",
     "If-Modified-Since",
-    "X-Request-Id",
-)
+)  # X-Request-Id: the gateway's own (identity_headers), never the browser's
 RESPONSE_HEADERS = (
     "Content-Type",
     "Location",

@@ -1,10 +1,14 @@
 """Security headers on every answer, the CSRF origin check, and the identity passed upstream."""
 
+import ipaddress
+
 from aiohttp import web
 from yarl import URL
 
 from runtime import identity
 from runtime.errors import ApiError
+from runtime.logs import REQUEST_ID_HEADER
+from runtime.web import REQUEST_ID
 from services.gateway.client_address import ClientAddress
 from services.gateway.session_cache import SESSION
 
@@ -92,12 +96,28 @@ def client_address(request: web.Request) -> str:
     return found
 
 
+def from_trusted_proxy(request: web.Request) -> bool:
+    """Only a proxy ops named (PORTAL_TRUSTED_PROXIES) may name the request's id; anyone else's
+    X-Request-Id is replaced, so a client cannot plant ids in our logs."""
+    trusted = request.app[CLIENT_ADDRESS].trusted
+    try:
+        peer = ipaddress.ip_address(request.remote or "")
+    except ValueError:
+        return False
+    if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped:
+        peer = peer.ipv4_mapped
+    return any(peer in network for network in trusted)
+
+
 def identity_headers(
     request: web.Request, method: str, path: str, body: bytes = b"", *, anonymous: bool = False
 ) -> dict[str, str]:
     """The signed identity for one upstream request (`path` with its query, as sent)."""
     who = identity.Identity(user="" if anonymous else resolve_user(request), client=client_address(request))
     headers = request.app[SIGNER].headers(who, method, path, body)
+    request_id = request.get(REQUEST_ID)
+    if request_id is not None:  # the service logs it, and it rides on the events it causes
+        headers[REQUEST_ID_HEADER] = request_id
     # Of the browser's cookies only the device cookie travels on: accounts counts failed logins
     # from a browser the account trusts apart from everyone else's (services/accounts/throttle.py).
     device = request.cookies.get(request.app[DEVICE_COOKIE])

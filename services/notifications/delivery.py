@@ -13,7 +13,7 @@ from uuid import UUID
 
 import asyncpg
 
-from runtime.logs import redact
+from runtime.logs import redact, request_context
 from services.notifications import domain, metrics, queue, schedule
 from services.notifications.handlers import Clock
 from services.notifications.mailer import Mailer, PermanentMailError, ServerUnavailable
@@ -64,23 +64,26 @@ async def send_due(
     sent = 0
     try:
         for mail in claimed:
-            if mail.takeovers > schedule.MAX_TAKEOVERS:
-                await _fail(pool, mail, worker, Failed("zu viele abgebrochene Versuche", True), clock(), first_retry)
-            elif server_down is not None:  # no use knocking again in this batch: wait with the others
-                await _fail(pool, mail, worker, server_down, clock(), first_retry)
-            elif not await queue.hold(pool, mail.id, worker):
-                log.warning("mail taken over by another worker, not sent", extra={"mail_id": str(mail.id)})
-            else:
-                failure = await deliver(mail, composer, mailer, clock())
-                if failure is None:
-                    await queue.mark_sent(pool, mail.id, worker, clock())
-                    sent += 1
-                    metrics.MAILS_SENT.labels(mail.kind).inc()
-                    log.info("mail sent", extra={"mail_id": str(mail.id), "kind": mail.kind})
+            with request_context(mail.request_id):  # every line about this mail names its request
+                if mail.takeovers > schedule.MAX_TAKEOVERS:
+                    await _fail(
+                        pool, mail, worker, Failed("zu viele abgebrochene Versuche", True), clock(), first_retry
+                    )
+                elif server_down is not None:  # no use knocking again in this batch: wait with the others
+                    await _fail(pool, mail, worker, server_down, clock(), first_retry)
+                elif not await queue.hold(pool, mail.id, worker):
+                    log.warning("mail taken over by another worker, not sent", extra={"mail_id": str(mail.id)})
                 else:
-                    if failure.server:
-                        server_down = failure
-                    await _fail(pool, mail, worker, failure, clock(), first_retry)
+                    failure = await deliver(mail, composer, mailer, clock())
+                    if failure is None:
+                        await queue.mark_sent(pool, mail.id, worker, clock())
+                        sent += 1
+                        metrics.MAILS_SENT.labels(mail.kind).inc()
+                        log.info("mail sent", extra={"mail_id": str(mail.id), "kind": mail.kind})
+                    else:
+                        if failure.server:
+                            server_down = failure
+                        await _fail(pool, mail, worker, failure, clock(), first_retry)
             pending.discard(mail.id)
     except asyncio.CancelledError:
         # Shutting down (a deploy, say): hand back what was not sent, so it goes out at once

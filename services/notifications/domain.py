@@ -87,6 +87,7 @@ class QueuedMail:
     attempts: int  # tries so far, this one included
     useful_until: datetime
     takeovers: int = 0  # claims taken over from a worker whose lease ran out
+    request_id: str | None = None  # the request that caused it (X-Request-Id), for the logs
 
 
 @dataclass(frozen=True)

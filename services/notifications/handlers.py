@@ -86,7 +86,7 @@ async def accept_contact(
         metrics.MAILS_SKIPPED.labels("contact", "unknown_recipient").inc()
         log.warning(
             "signed-in sender unknown to notifications, no copy",
-            extra={"request_id": str(request_id), "user_id": str(user.user_id)},
+            extra={"contact_request_id": str(request_id), "user_id": str(user.user_id)},
         )
-    log.info("contact request queued", extra={"request_id": str(request_id)})
+    log.info("contact request queued", extra={"contact_request_id": str(request_id)})
     return None

@@ -14,7 +14,10 @@ import asyncpg
 from services.notifications import domain, schedule
 from services.notifications.repository import CHANNEL
 
-COLUMNS = "id, kind, recipient, context::text as context, sealed::text as sealed, attempts, useful_until, takeovers"
+COLUMNS = (
+    "id, kind, recipient, context::text as context, sealed::text as sealed, attempts, useful_until, takeovers,"
+    " request_id"
+)
 
 
 async def claim_due(pool: asyncpg.Pool, now: datetime, limit: int, worker: UUID) -> list[domain.QueuedMail]:
@@ -51,6 +54,7 @@ def _queued(row: asyncpg.Record) -> domain.QueuedMail:
         row["attempts"],
         row["useful_until"],
         row["takeovers"],
+        row["request_id"],
     )
 
 

@@ -10,18 +10,21 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
+from runtime.logs import current_request_id
 from services.notifications import domain, schedule
 
 CHANNEL = "notifications_mails"
 
 
 async def add_mail(conn: asyncpg.Connection, mail: domain.NewMail, now: datetime) -> UUID | None:
-    """Queue a mail and wake the workers (on commit); None if this event's mail exists."""
+    """Queue a mail and wake the workers (on commit); None if this event's mail exists. The
+    request being handled (the log context's, from the event's header) is kept with it for the
+    sending's log line."""
     mail_id = uuid4()
     added = await conn.fetchval(
         "insert into mails (id, source_event_id, kind, recipient, context, sealed, message_id,"
-        " next_attempt_at, created_at, useful_until, urgency)"
-        " values ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7, $8, $8, $9, $10)"
+        " next_attempt_at, created_at, useful_until, urgency, request_id)"
+        " values ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7, $8, $8, $9, $10, $11)"
         " on conflict (source_event_id, kind) do nothing returning id",
         mail_id,
         mail.source_event_id,
@@ -33,6 +36,7 @@ async def add_mail(conn: asyncpg.Connection, mail: domain.NewMail, now: datetime
         now,
         schedule.useful_until(mail),
         schedule.urgency(mail.kind),
+        current_request_id(),
     )
     if added is not None:
         await conn.execute("select pg_notify($1, '')", CHANNEL)

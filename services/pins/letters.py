@@ -116,7 +116,7 @@ class Letters:
                 letter = new_letter(self.context, business, "user_request", user_id, now, self.context.pin_valid.days)
                 await repo.insert_letters(conn, [letter.row])
                 await emit(conn, letter.event)
-        log.info("pin letter requested", extra={"request_id": str(letter.row[0]), "user_id": str(user_id)})
+        log.info("pin letter requested", extra={"letter_request_id": str(letter.row[0]), "user_id": str(user_id)})
         return view(dict(zip(LETTER_COLUMNS, letter.row), used_at=None, superseded_at=None, handed_over=False), now)
 
     async def _check_limits(self, conn: asyncpg.Connection, user_id: UUID, number: str, now: datetime) -> None:

@@ -23,8 +23,16 @@ class Message:
     """A JetStream delivery as FastStream hands it over; `answers` records ack and term, in
     order with the dead-letter writes of `journal`."""
 
-    def __init__(self, body: bytes, delivered: int = 1, sequence: int = 42, journal: list | None = None) -> None:
+    def __init__(
+        self,
+        body: bytes,
+        delivered: int = 1,
+        sequence: int = 42,
+        journal: list | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.body = body
+        self.headers = headers or {}
         self.journal = journal if journal is not None else []
         metadata = SimpleNamespace(
             num_delivered=delivered, sequence=SimpleNamespace(stream=sequence, consumer=7), timestamp=PUBLISHED
