@@ -16,7 +16,7 @@ import asyncpg
 from aiohttp import web
 from faststream.nats import NatsBroker
 
-from runtime import bus, db
+from runtime import bus, db, jetstream_gauges, readiness_gauge
 from runtime.logs import setup_logging
 from runtime.outbox import OutboxRelay
 from runtime.settings import ServiceSettings, load_settings
@@ -55,7 +55,10 @@ def nats(broker: NatsBroker, *, required_for_readiness: bool = True):
     stream leaves it serving, not ready (503), and it binds as soon as ops have made it.
 
     `required_for_readiness=False`: the service answers well without NATS for a while (the
-    gateway, whose session cache has a short lifetime anyway)."""
+    gateway, whose session cache has a short lifetime anyway).
+
+    Meanwhile its durables' backlog and its streams' replicas are polled into gauges
+    (runtime.jetstream_gauges)."""
     service_name = getattr(broker, "service", None)  # a bus.ServiceBroker knows its durables
 
     async def subscribe() -> None:
@@ -82,7 +85,14 @@ def nats(broker: NatsBroker, *, required_for_readiness: bool = True):
                     raise bus.StreamsNotReady("not subscribed")
 
             app[READINESS].append(messaging)
+            # the gateway (not required) has no JetStream API to ask, and no durable
+            gauges = None
+            if service_name:
+                poll = jetstream_gauges.poll(jetstream_gauges.for_broker(broker), service_name, broker.stream_replicas)
+                gauges = asyncio.create_task(poll)
             yield
+            if gauges:
+                await stop_task(gauges)
             await stop_task(subscribing)
         else:  # serve at once; subscribe whenever NATS is there
             task = asyncio.create_task(connect_and_subscribe())
@@ -150,6 +160,7 @@ async def serve(app: web.Application, settings: ServiceSettings) -> None:
     await metrics_site.start()
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
+    readiness = asyncio.create_task(readiness_gauge.watch(app.get(READINESS, [])))
     site = web.TCPSite(runner, settings.http_host, settings.http_port, reuse_port=settings.http_reuse_port)
     await site.start()
     log.info("listening", extra={"host": settings.http_host, "port": settings.http_port, "metrics": metrics_site.name})
@@ -157,6 +168,7 @@ async def serve(app: web.Application, settings: ServiceSettings) -> None:
         await stop.wait()
     finally:
         log.info("stopping")
+        await stop_task(readiness)
         await runner.cleanup()
         await metrics.cleanup()
 

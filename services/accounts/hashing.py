@@ -22,6 +22,7 @@ HASHES = Counter("accounts_password_hashes_total", "Argon2id computations run", 
 REFUSED = Counter("accounts_password_hashes_refused_total", "Argon2id computations refused: the pool was full")
 # Running plus waiting; alert when it stays near workers + PORTAL_HASH_MAX_PENDING (503s follow).
 QUEUE_DEPTH = Gauge("portal_hash_queue_depth", "Argon2id computations running or waiting")
+QUEUE_CAPACITY = Gauge("portal_hash_queue_capacity", "Argon2id computations that may run or wait at once")
 BUSY = "Das Kundenportal ist gerade stark ausgelastet. Bitte versuchen Sie es in einer Minute erneut."
 RETRY_AFTER_SECONDS = 30
 
@@ -37,6 +38,7 @@ class Hashing:
     def __init__(self, workers: int, max_pending: int = 64) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
         self._capacity = workers + max_pending  # running plus waiting
+        QUEUE_CAPACITY.set(self._capacity)
         self._in_flight = 0
         self._dummy: str | None = None
 
