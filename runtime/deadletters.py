@@ -3,7 +3,8 @@
 runtime.consumers writes a row, and only after it committed terminates the message in JetStream;
 a redelivery of the same message (a lost acknowledgement) finds its row by stream sequence and
 updates it. `python -m services.<name> dead-letters` lists them, hands one to the handler again
-(`retry`) or closes it (`drop`); rows are never deleted. The `portal_dead_letters` gauge counts
+(`retry`) or closes it (`drop`); an open row is never deleted, a closed one is deleted by the
+service's housekeeping once runtime.retention.RESOLVED_DEAD_LETTERS has passed. The `portal_dead_letters` gauge counts
 the rows by state, so an alert can ask for `state="open"`. A payload is never logged.
 """
 
@@ -162,6 +163,12 @@ class DeadLetters:
             except Exception as error:  # Postgres away: the gauge keeps its last value
                 log.debug("dead-letter gauge not refreshed", extra={"error": repr(error)})
             await asyncio.sleep(interval)
+
+
+async def purge_resolved(conn: asyncpg.Connection, resolved_before: datetime) -> int:
+    """Closed rows (retried or dropped) resolved before `resolved_before`; open ones wait for an operator."""
+    result = await conn.execute("delete from dead_letters where state <> 'open' and resolved_at < $1", resolved_before)
+    return int(result.rsplit(" ", 1)[-1])
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """The idempotent consumer's record: an event's work and its id commit together."""
 
+from datetime import datetime
+
 import asyncpg
 
 from contracts import Event
@@ -14,3 +16,9 @@ async def first_time(conn: asyncpg.Connection, event: Event) -> bool:
         event.SUBJECT,
     )
     return bool(inserted)
+
+
+async def purge(conn: asyncpg.Connection, handled_before: datetime) -> int:
+    """Forget the markers no redelivery or replay can still match (runtime.retention says when)."""
+    result = await conn.execute("delete from processed_events where handled_at < $1", handled_before)
+    return int(result.rsplit(" ", 1)[-1])

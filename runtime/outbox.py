@@ -21,7 +21,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -119,7 +119,6 @@ class OutboxRelay:
         *,
         poll_interval: float = 1.0,
         batch_size: int = 100,
-        keep_published: timedelta = KEEP_PUBLISHED,
         lease: timedelta = LEASE,
         publish_timeout: float = PUBLISH_TIMEOUT,
     ) -> None:
@@ -130,11 +129,9 @@ class OutboxRelay:
         self.schema = schema
         self.poll_interval = poll_interval
         self.batch_size = batch_size
-        self.keep_published = keep_published
         self.lease = lease
         self.publish_timeout = publish_timeout
         self.owner = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
-        self._next_purge = 0.0
         self._next_backlog = 0.0
 
     async def run(self) -> None:
@@ -152,7 +149,6 @@ class OutboxRelay:
         while handled := await self.relay_once():  # a published row may free the next of its aggregate
             done += handled
         await self._observe_backlog()
-        await self._purge()
         return done
 
     async def relay_once(self) -> int:
@@ -233,13 +229,12 @@ class OutboxRelay:
         metrics.OUTBOX_FAILING.set(backlog["failing"])
         metrics.OUTBOX_OLDEST_AGE.set(backlog["oldest"])
 
-    async def _purge(self) -> None:
-        loop_time = asyncio.get_running_loop().time()
-        if loop_time < self._next_purge:
-            return
-        self._next_purge = loop_time + 600
-        async with self.pool.acquire() as conn:
-            await conn.execute("delete from outbox where published_at < now() - $1::interval", self.keep_published)
+
+async def purge_published(conn: asyncpg.Connection, published_before: datetime) -> int:
+    """Published rows past their keep (runtime.retention, on the service's clock): every service
+    with an outbox runs it in its housekeeping, so the relay only publishes."""
+    result = await conn.execute("delete from outbox where published_at < $1", published_before)
+    return int(result.rsplit(" ", 1)[-1])
 
 
 def _describe(error: BaseException) -> str:

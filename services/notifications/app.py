@@ -8,7 +8,7 @@ from aiohttp import web
 from runtime import bus, service
 from runtime.consumers import consume
 from runtime.web import create_service_app
-from services.notifications import consumers, contact, handlers, http
+from services.notifications import consumers, contact, handlers, housekeeping, http
 from services.notifications.mailer import Mailer, SmtpMailer
 from services.notifications.rendering import Composer, Letterhead
 from services.notifications.settings import Settings
@@ -53,6 +53,7 @@ def create_app(
                     first_retry=timedelta(seconds=settings.mail_first_retry_seconds),
                 ).run()
             ),
+            service.background(lambda app: housekeeping.run(app[service.POOL], clock)),
         ]
     )
     return app

@@ -212,8 +212,8 @@ async def save_member(conn: asyncpg.Connection, user_id: UUID, email: str, first
     )
 
 
-async def purge(conn: asyncpg.Connection, now: datetime) -> int:
-    result = await conn.execute("delete from link_failures where at < $1", now - timedelta(days=2))
+async def purge(conn: asyncpg.Connection, failed_before: datetime) -> int:
+    result = await conn.execute("delete from link_failures where at < $1", failed_before)
     return int(result.rsplit(" ", 1)[-1])
 
 

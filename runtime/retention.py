@@ -1,0 +1,28 @@
+"""How long the tables every service shares keep their rows, and the purge each service's
+housekeeping runs over them on the service's own clock. The README's retention table states
+these numbers; tests/unit/test_retention_table.py holds the two together.
+"""
+
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from runtime import deadletters, inbox, outbox
+
+# A marker must outlive every way its event can come back: a redelivery while the stream holds
+# the message (30 days from its publication), and an operator's `outbox replay` of a row the
+# producer still keeps (another 30 days), which puts it into the stream anew.
+PROCESSED_EVENTS = 2 * outbox.KEEP_PUBLISHED
+# As long as the longest-lived stream keeps its events, so `outbox replay` can give them back.
+PUBLISHED_OUTBOX = outbox.KEEP_PUBLISHED
+# A dead letter an operator closed is the evidence of what happened for a quarter's review of
+# incidents; an open one is never deleted: it is an event not yet handled.
+RESOLVED_DEAD_LETTERS = timedelta(days=90)
+
+
+async def purge(conn: asyncpg.Connection, now: datetime) -> dict[str, int]:
+    return {
+        "processed_events": await inbox.purge(conn, now - PROCESSED_EVENTS),
+        "published_outbox": await outbox.purge_published(conn, now - PUBLISHED_OUTBOX),
+        "resolved_dead_letters": await deadletters.purge_resolved(conn, now - RESOLVED_DEAD_LETTERS),
+    }
