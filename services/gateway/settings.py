@@ -1,3 +1,5 @@
+from datetime import date
+
 from aiohttp import web
 from pydantic import Field, SecretStr, field_validator
 
@@ -34,6 +36,24 @@ class Settings(ServiceSettings):
     )
     support_email: str = SUPPORT_EMAIL
     support_phone: str = SUPPORT_PHONE
+    # The chamber's own texts for Impressum, Datenschutzerklärung and Barrierefreiheit
+    # (services/gateway/legal.py): unset, the pages show a visible placeholder naming the variable.
+    legal_name: str | None = Field(default=None, description="e.g. Handwerkskammer Wiesbaden")
+    legal_address: str | None = Field(default=None, description="Postal address; lines separated by '|'.")
+    legal_represented_by: str | None = Field(default=None, description="Präsident/in and Hauptgeschäftsführer/in.")
+    legal_supervisory_authority: str | None = Field(default=None, description="The chamber's Aufsichtsbehörde.")
+    legal_vat_id: str | None = Field(default=None, description="USt-IdNr.; empty: the chamber has none.")
+    legal_content_responsible: str | None = Field(default=None, description="Name and address per § 18 Abs. 2 MStV.")
+    legal_privacy_officer: str | None = Field(default=None, description="The data protection officer's contact.")
+    legal_privacy_authority: str | None = Field(default=None, description="The data protection supervisory authority.")
+    legal_log_days: int | None = Field(default=None, ge=1, le=365, description="Days the operators keep logs.")
+    legal_accessibility_contact: str | None = Field(
+        default=None, description="Feedback contact for barriers; unset: the support e-mail and phone."
+    )
+    legal_accessibility_date: date | None = Field(default=None, description="When the statement was made.")
+    legal_enforcement_body: str | None = Field(
+        default=None, description="The state's Durchsetzungs-/Schlichtungsstelle for accessibility (BITV 2.0)."
+    )
 
     @field_validator("identity_private_key")
     @classmethod

@@ -25,7 +25,9 @@ from tests.support.mail import extract_token_link
 pytestmark = pytest.mark.integration
 
 BLOCKING = {"serious", "critical"}
-PAGES = [(path, status, "visitor") for path, status in VISITOR_PAGES] + [
+# Impressum, Datenschutzerklärung, Barrierefreiheit (with the development placeholders).
+LEGAL_PAGES = [("/impressum", 200), ("/datenschutz", 200), ("/barrierefreiheit", 200)]
+PAGES = [(path, status, "visitor") for path, status in VISITOR_PAGES + LEGAL_PAGES] + [
     (path, status, "member") for path, status in MEMBER_PAGES
 ]
 IDS = [f"{who}-{path.split('?')[0].strip('/').replace('/', '-') or 'start'}" for path, _, who in PAGES]
