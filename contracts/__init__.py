@@ -9,6 +9,7 @@ from contracts.pin_linked_v1 import PinLinkedV1
 from contracts.pin_requested_v1 import PinRequestedV1
 from contracts.session_revoke_v1 import SessionRevokeV1
 from contracts.user_confirmed_v1 import UserConfirmedV1
+from contracts.user_deleted_v1 import UserDeletedV1
 from contracts.user_password_changed_v1 import UserPasswordChangedV1
 from contracts.user_password_reset_requested_v1 import UserPasswordResetRequestedV1
 from contracts.user_registered_v1 import UserRegisteredV1
@@ -20,6 +21,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     UserConfirmedV1,
     UserPasswordResetRequestedV1,
     UserPasswordChangedV1,
+    UserDeletedV1,
     PinRequestedV1,
     PinLinkedV1,
     SessionRevokeV1,
@@ -46,6 +48,7 @@ __all__ = [
     "Sealed",
     "SessionRevokeV1",
     "UserConfirmedV1",
+    "UserDeletedV1",
     "UserPasswordChangedV1",
     "UserPasswordResetRequestedV1",
     "UserRegisteredV1",

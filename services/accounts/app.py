@@ -13,6 +13,7 @@ from runtime.web import create_service_app
 from services.accounts import consumers, housekeeping, http
 from services.accounts.context import SCHEMA, Context, Lifetimes
 from services.accounts.hashing import Hashing
+from services.accounts.member_data import MemberData
 from services.accounts.password import Passwords
 from services.accounts.registration import Registrations
 from services.accounts.sessions import Sessions
@@ -54,6 +55,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         app[http.REGISTRATIONS] = Registrations(context)
         app[http.SESSIONS] = Sessions(context)
         app[http.PASSWORDS] = Passwords(context, app[http.SESSIONS], app[http.REGISTRATIONS])
+        app[http.MEMBER_DATA] = MemberData(context, app[http.SESSIONS])
         yield
         hashing.close()
 

@@ -6,6 +6,7 @@ from runtime.api import Accepted, Endpoint, add_endpoints, answer
 from runtime.errors import ApiError, json_response, parse_json
 from runtime.sessions import (
     RESOLVE_PATH,
+    SESSION_END,
     SESSION_HEADER,
     SESSION_REFRESH,
     SessionUser,
@@ -25,6 +26,7 @@ from services.accounts.forms import (
     ResetIn,
     TokenIn,
 )
+from services.accounts.member_data import AccountsExportOut, DeleteIn, MemberData
 from services.accounts.password import Passwords
 from services.accounts.registration import Registration, Registrations
 from services.accounts.sessions import NewSession, Sessions
@@ -33,6 +35,7 @@ REGISTRATIONS = web.AppKey("registrations", Registrations)
 SESSIONS = web.AppKey("sessions", Sessions)
 PASSWORDS = web.AppKey("passwords", Passwords)
 CONTEXT = web.AppKey("context", Context)
+MEMBER_DATA = web.AppKey("member_data", MemberData)
 
 ACCEPTED = Accepted(
     status="accepted",
@@ -140,6 +143,19 @@ async def change_password(request: web.Request) -> web.Response:
     return web.Response(status=204, headers={SESSION_HEADER: SESSION_REFRESH})
 
 
+async def export(request: web.Request) -> web.Response:
+    return answer(await request.app[MEMBER_DATA].export(await session_user(request)))
+
+
+async def delete_account(request: web.Request) -> web.Response:
+    user = await session_user(request)
+    form = await parse_json(request, DeleteIn)
+    device = request.cookies.get(device_cookie_name(request.app[CONTEXT].public_url))
+    await request.app[MEMBER_DATA].delete(user, form.password, current_identity(request).client, device)
+    # the session is gone with the account; the gateway clears the cookie and its cache
+    return web.Response(status=204, headers={SESSION_HEADER: SESSION_END})
+
+
 async def forgot_password(request: web.Request) -> web.Response:
     form = await parse_json(request, EmailIn)
     await request.app[PASSWORDS].forgot(form.email)
@@ -217,6 +233,23 @@ ENDPOINTS = (
         change_password,
         "Change the password (Passwort ändern); other sessions end",
         ChangeIn,
+        status=204,
+        session=True,
+    ),
+    Endpoint(
+        "GET",
+        f"{API}/me/export",
+        export,
+        "Accounts' part of 'Meine Daten herunterladen' (the gateway's GET /api/v1/export joins them)",
+        answer=AccountsExportOut,
+        session=True,
+    ),
+    Endpoint(
+        "DELETE",
+        f"{API}/me",
+        delete_account,
+        "Konto löschen: the account and every session end; user.deleted.v1 erases the rest",
+        DeleteIn,
         status=204,
         session=True,
     ),

@@ -21,6 +21,8 @@ from services.gateway import (
     account_pages,
     business_pages,
     contact_pages,
+    legal_pages,
+    member_data,
     pages,
     password_pages,
     proxy,
@@ -112,6 +114,8 @@ def create_app(
     password_pages.add_routes(app)
     business_pages.add_routes(app)
     contact_pages.add_routes(app)
+    member_data.add_routes(app)  # /api/v1/export before the proxy's /api/v1/{service}/…
+    legal_pages.add_routes(app)
     app.router.add_get(OPENAPI_PATH, openapi_handler())
     app.router.add_route("*", proxy.ROUTE, proxy.create_handler(settings.max_body_size))
     return app

@@ -30,6 +30,7 @@ _PAGE_ERRORS = {
 # `?hinweis=<name>` shows one of these fixed sentences; nothing from the URL is echoed.
 NOTICES = {
     "abgemeldet": "Sie wurden abgemeldet.",
+    "konto-geloescht": "Ihr Konto und die Angaben zu Ihrer Person wurden gelöscht.",
     "passwort-geaendert": "Ihr Passwort wurde geändert.",
     "pin-angefordert": (
         "Ihr PIN-Brief ist angefordert. Den PIN-Code für die Verknüpfung von "

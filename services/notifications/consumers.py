@@ -14,6 +14,7 @@ from contracts import (
     PinLinkedV1,
     PinRequestedV1,
     UserConfirmedV1,
+    UserDeletedV1,
     UserPasswordChangedV1,
     UserPasswordResetRequestedV1,
     UserRegisteredV1,
@@ -21,6 +22,7 @@ from contracts import (
 )
 from runtime import consumers
 from runtime.consumers import Handlers
+from services.notifications import member_data
 from services.notifications.handlers import accept_event
 
 SERVICE = "notifications"
@@ -43,4 +45,8 @@ def handlers(pool: asyncpg.Pool, clock: Callable[[], datetime] = lambda: datetim
     async def accept(event: Event) -> bool:
         return await accept_event(pool, event, clock())
 
-    return dict.fromkeys((contract.SUBJECT for contract in SUBSCRIBED), accept)
+    async def erase(event: UserDeletedV1) -> bool:
+        return await member_data.erase(pool, event)
+
+    # user.deleted.v1 asks for no mail: it erases what the mails and the projection hold
+    return {**dict.fromkeys((contract.SUBJECT for contract in SUBSCRIBED), accept), UserDeletedV1.SUBJECT: erase}

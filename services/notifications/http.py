@@ -1,4 +1,5 @@
-"""HTTP routes of notifications beyond health, readiness and metrics: the contact form."""
+"""HTTP routes of notifications beyond health, readiness and metrics: the contact form and the
+member's part of the data export."""
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -8,12 +9,13 @@ from runtime.api import Accepted, Endpoint, add_endpoints, answer
 from runtime.errors import ApiError, parse_json
 from runtime.sessions import SessionUser
 from runtime.web import current_identity
-from services.notifications import contact, handlers
+from services.notifications import contact, handlers, member_data
 
 SUPPORT_EMAIL = web.AppKey("support_email", str)
 SUPPORT_PHONE = web.AppKey("support_phone", str)
 CLOCK = web.AppKey("clock", handlers.Clock)
 LIMITS = web.AppKey("contact_limits", contact.Limits)
+NOT_LOGGED_IN = "Bitte melden Sie sich an."
 
 
 class ContactIn(BaseModel):
@@ -90,6 +92,13 @@ async def contact_form(request: web.Request) -> web.Response:
     raise ApiError(429, contact.TOO_MANY_CODE, contact.TOO_MANY, headers=headers)
 
 
+async def export(request: web.Request) -> web.Response:
+    user = SessionUser.parse(current_identity(request).user)
+    if user is None:
+        raise ApiError(401, "unauthenticated", NOT_LOGGED_IN)
+    return answer(await member_data.export(request.app[service.POOL], user.user_id))
+
+
 ENDPOINTS = (
     Endpoint(
         "POST",
@@ -99,5 +108,13 @@ ENDPOINTS = (
         ContactIn,
         Accepted,
         202,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/notifications/me/export",
+        export,
+        "Notifications' part of 'Meine Daten herunterladen': the mails to the member, never their contents",
+        answer=member_data.NotificationsExportOut,
+        session=True,
     ),
 )

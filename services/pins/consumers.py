@@ -1,14 +1,15 @@
-"""The events pins reads: user.confirmed.v1, for the names of fellow members in the member area
-(durable `pins_user_confirmed_v1` through runtime.consumers)."""
+"""The events pins reads: user.confirmed.v1, for the names of fellow members in the member area,
+and user.deleted.v1, to erase them (durables `pins_user_*_v1` through runtime.consumers)."""
 
 from functools import partial
 
 import asyncpg
 
-from contracts import UserConfirmedV1
+from contracts import UserConfirmedV1, UserDeletedV1
 from runtime import consumers
 from runtime.consumers import Handlers
 from runtime.inbox import first_time
+from services.pins import member_data
 from services.pins import repository as repo
 
 SERVICE = "pins"
@@ -28,4 +29,7 @@ async def accept_confirmed(pool: asyncpg.Pool, event: UserConfirmedV1) -> bool:
 
 
 def handlers(pool: asyncpg.Pool) -> Handlers:
-    return {UserConfirmedV1.SUBJECT: partial(accept_confirmed, pool)}
+    return {
+        UserConfirmedV1.SUBJECT: partial(accept_confirmed, pool),
+        UserDeletedV1.SUBJECT: partial(member_data.erase, pool),
+    }

@@ -10,7 +10,7 @@ from runtime.errors import ApiError, parse_json
 from runtime.service import POOL
 from runtime.sessions import SESSION_END, SESSION_HEADER, SessionUser
 from runtime.web import current_identity
-from services.pins import domain
+from services.pins import domain, member_data
 from services.pins import repository as repo
 from services.pins.answers import BusinessesOut, RequestedOut, RequestsOut
 from services.pins.letters import Letters
@@ -88,6 +88,11 @@ async def my_requests(request: web.Request) -> web.Response:
     return answer(RequestsOut(requests=await request.app[LETTERS].mine(user.user_id)))
 
 
+async def export(request: web.Request) -> web.Response:
+    user = await session_user(request)
+    return answer(await member_data.export(request.app[POOL], user.user_id))
+
+
 async def link(request: web.Request) -> web.Response:
     user = await session_user(request)
     form = await parse_json(request, LinkIn)
@@ -133,6 +138,14 @@ ENDPOINTS = (
         my_businesses,
         "Mein Betrieb: the member area (403 unless linked)",
         answer=BusinessesOut,
+        session=True,
+    ),
+    Endpoint(
+        "GET",
+        f"{API}/me/export",
+        export,
+        "Pins' part of 'Meine Daten herunterladen' (the gateway's GET /api/v1/export joins them)",
+        answer=member_data.PinsExportOut,
         session=True,
     ),
 )

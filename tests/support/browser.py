@@ -204,6 +204,7 @@ MEMBER_PAGES = [
     ("/mein-betrieb", 200),
     ("/mein-betrieb/pin-anfordern", 200),
     ("/mein-betrieb/verknuepfen", 200),
+    ("/konto-loeschen", 200),
 ]
 
 

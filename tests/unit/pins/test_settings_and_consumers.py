@@ -42,11 +42,13 @@ def test_the_commands():
     )
 
 
-def test_one_durable_pull_subscriber_on_the_users_stream():
+def test_one_durable_pull_subscriber_per_event_on_the_users_stream():
     broker = NatsBroker()
     subscribe_all(broker, "pins", lambda event: None)
-    [sub] = broker.subscribers
-    assert (sub.config.durable_name, sub.stream.name) == ("pins_user_confirmed_v1", "PORTAL_USERS")
+    assert sorted((sub.config.durable_name, sub.stream.name) for sub in broker.subscribers) == [
+        ("pins_user_confirmed_v1", "PORTAL_USERS"),
+        ("pins_user_deleted_v1", "PORTAL_USERS"),
+    ]
 
 
 async def test_the_consumer_hands_the_contract_to_the_use_case():
