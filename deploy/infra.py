@@ -33,10 +33,20 @@ DEFAULT_PORTS = {"gateway": 8000, "accounts": 8001, "pins": 8002, "notifications
 POLL = 0.05
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    """A port free now and never handed out before by this process: the kernel may offer a port
+    it just released again, and two servers of one portal (a service and another's metrics
+    listener) must never be given the same one."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def log_tail(path: Path, lines: int = 40) -> str:
@@ -650,9 +660,14 @@ class ServiceProcess(_Process):
         self._spawn([sys.executable, "-m", f"services.{self.service}"], env=env, cwd=ROOT)
 
     async def wait_ready(self, timeout: float = 30) -> None:
-        """Poll /readyz until 200; raise with the log's tail if the process dies or times out."""
+        """Poll until this very process answers /healthz (its pid: not a leftover of another run on a
+        reused port) and /readyz is 200; raise with the log's tail if it dies or times out."""
+
+        async def ready() -> bool:
+            return await self._answering_itself() and await _http_ok(f"{self.url}/readyz")
+
         try:
-            await _until(lambda: _http_ok(f"{self.url}/readyz"), timeout, self.name, self._check_alive)
+            await _until(ready, timeout, self.name, self._check_alive)
         except TimeoutError as error:
             raise TimeoutError(f"{error}; log {self.log_path}:\n{self.log_tail()}") from None
 
@@ -660,6 +675,11 @@ class ServiceProcess(_Process):
         await self.terminate()
         await self.start()
         await self.wait_ready(timeout)
+
+    async def _answering_itself(self) -> bool:
+        timeout = aiohttp.ClientTimeout(total=2)
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(f"{self.url}/healthz") as response:
+            return response.status == 200 and (await response.json()).get("pid") == self.pid
 
 
 @dataclass(frozen=True)

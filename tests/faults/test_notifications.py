@@ -115,7 +115,8 @@ async def test_smtp_down_then_back(portal_factory, mail) -> None:
     emails = [new_email("smtp") for _ in range(5)]
     await mail.stop_smtp()
     async with Client(portal.gateway_url) as client:
-        assert {await register(client, e) for e in emails} == {202}
+        answers = [await client.api("POST", "/api/v1/accounts/registrations", {**PERSON, "email": e}) for e in emails]
+        assert {status for status, _ in answers} == {202}, answers
 
     async def all_failed_once():
         rows = await query(

@@ -87,3 +87,10 @@ def test_secrets_of_an_older_version_keep_their_keys_and_gain_the_new_ones(tmp_p
     assert loaded.printshop_private_key == old["printshop_private_key"]
     assert "internal_secret" not in json.loads(path.read_text())
     assert Secrets.load_or_create(path) == loaded
+
+
+def test_free_ports_are_never_handed_out_twice():
+    from deploy.infra import free_port
+
+    ports = [free_port() for _ in range(300)]
+    assert len(set(ports)) == len(ports)
