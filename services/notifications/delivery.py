@@ -6,6 +6,7 @@ mail that went out tells the queue the server is back.
 """
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -54,12 +55,16 @@ async def send_due(
     worker: UUID,
     limit: int = 10,
     first_retry: timedelta = schedule.FIRST_RETRY,
+    holding: set[UUID] | None = None,
 ) -> int:
-    """Send one batch of due mails as `worker`; return how many were claimed."""
+    """Send one batch of due mails as `worker`; return how many were claimed. `holding`: the
+    worker's set of mails in hand, whose leases its heartbeat renews while this pass runs."""
     for kind in await queue.expire(pool, clock()):
         _count_expired(kind)
     claimed = await queue.claim_due(pool, clock(), limit, worker)
     pending = {mail.id for mail in claimed}
+    holding = holding if holding is not None else set()
+    holding.update(pending)
     server_down: Failed | None = None
     sent = 0
     try:
@@ -90,6 +95,14 @@ async def send_due(
         # from another replica or after the restart instead of waiting for the lease.
         await asyncio.shield(queue.release(pool, list(pending), worker))
         raise
+    except Exception:
+        # Postgres went away mid-batch: hand back what we can; what we cannot expires with its
+        # lease, which the heartbeat no longer renews, and is taken over.
+        with contextlib.suppress(Exception):
+            await queue.release(pool, list(pending), worker)
+        raise
+    finally:
+        holding.difference_update(mail.id for mail in claimed)
     if sent:
         await queue.resume_waiting(pool, clock())
     return len(claimed)

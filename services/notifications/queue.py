@@ -6,6 +6,7 @@ differ by more than a lease is long, and the app's clock is the tests' to move. 
 """
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
@@ -58,12 +59,16 @@ def _queued(row: asyncpg.Record) -> domain.QueuedMail:
     )
 
 
-async def renew_leases(pool: asyncpg.Pool, worker: UUID) -> int:
-    """The heartbeat: every mail `worker` holds stays its own for another lease."""
+async def renew_leases(pool: asyncpg.Pool, worker: UUID, mail_ids: Iterable[UUID]) -> int:
+    """The heartbeat: the mails `worker` is working on right now stay its own for another lease.
+    Only those: a claim its pass gave up on (Postgres went away mid-batch) must expire and be
+    taken over, not be kept alive by a process that no longer works on it."""
     result = await pool.execute(
-        "update mails set locked_until = now() + $2::interval where lease_owner = $1 and state = 'processing'",
+        "update mails set locked_until = now() + $2::interval"
+        " where lease_owner = $1 and state = 'processing' and id = any($3::uuid[])",
         worker,
         schedule.LEASE,
+        list(mail_ids),
     )
     return int(result.split()[-1])
 

@@ -10,7 +10,7 @@ logs, waits longer each time, and carries on.
 import asyncio
 import logging
 from datetime import timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import asyncpg
 
@@ -47,6 +47,7 @@ class MailWorker:
         self.poll_interval = poll_interval
         self.batch_size = batch_size
         self.heartbeat_interval = heartbeat.total_seconds()
+        self.holding: set[UUID] = set()  # the mails a pass of this worker is working on
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tasks:
@@ -64,13 +65,21 @@ class MailWorker:
 
     async def send_batch(self) -> int:
         return await delivery.send_due(
-            self.pool, self.composer, self.mailer, self.clock, self.id, self.batch_size, self.first_retry
+            self.pool,
+            self.composer,
+            self.mailer,
+            self.clock,
+            self.id,
+            self.batch_size,
+            self.first_retry,
+            holding=self.holding,
         )
 
     async def heartbeat(self) -> None:
         while True:
             try:
-                await queue.renew_leases(self.pool, self.id)
+                if self.holding:
+                    await queue.renew_leases(self.pool, self.id, list(self.holding))
                 await self.report()
             except asyncio.CancelledError:
                 raise

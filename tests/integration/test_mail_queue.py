@@ -13,6 +13,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
+import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 
@@ -78,8 +79,8 @@ async def test_a_live_worker_keeps_its_claim_and_a_dead_ones_is_taken_over(pool)
     alive, dead, other = uuid4(), uuid4(), uuid4()
     assert [m.id for m in await queue.claim_due(pool, NOW, 10, alive)] == [mail_id]
     assert await queue.claim_due(pool, NOW, 10, other) == []  # leased
-    assert await queue.renew_leases(pool, alive) == 1
-    assert await queue.renew_leases(pool, dead) == 0
+    assert await queue.renew_leases(pool, alive, [mail_id]) == 1
+    assert await queue.renew_leases(pool, dead, [mail_id]) == 0
     await lease_runs_out(pool, mail_id)  # `alive` died after all
     [taken] = await queue.claim_due(pool, NOW, 10, other)
     assert (taken.id, taken.attempts, taken.takeovers) == (mail_id, 2, 1)
@@ -258,3 +259,21 @@ async def test_support_finds_the_mails_given_up_on_by_address(pool, postgres) ->
     )
     assert done.returncode == 0, done.stderr
     assert str(expired) in done.stdout and "expired" in done.stdout and str(useful) not in done.stdout
+
+
+async def test_a_pass_that_broke_off_leaves_no_claim_the_heartbeat_keeps_alive(pool, monkeypatch) -> None:
+    """Postgres went away in the middle of a batch: the worker lives on, but the mails of the
+    broken pass are no longer in its hands, so its heartbeat must not renew their leases (a full
+    run once saw such a mail stay 'processing' for good)."""
+    [mail_id] = await add(pool, mail(domain.INITIAL_PASSWORD))
+    worker, holding = uuid4(), set()
+
+    async def database_gone(*_):
+        raise asyncpg.PostgresConnectionError("the database went away")
+
+    monkeypatch.setattr(queue, "hold", database_gone)  # the call right before the send
+    with pytest.raises(asyncpg.PostgresConnectionError):
+        await delivery.send_due(pool, COMPOSER, object(), lambda: NOW, worker, holding=holding)
+    assert holding == set()  # the heartbeat holds nothing of that pass
+    assert await queue.renew_leases(pool, worker, [mail_id]) == 0
+    assert await state(pool, mail_id) == "queued"  # handed back at once where the database allowed it
