@@ -3,6 +3,9 @@ housekeeping runs over them on the service's own clock. The README's retention t
 these numbers; tests/unit/test_retention_table.py holds the two together.
 """
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -26,3 +29,22 @@ async def purge(conn: asyncpg.Connection, now: datetime) -> dict[str, int]:
         "published_outbox": await outbox.purge_published(conn, now - PUBLISHED_OUTBOX),
         "resolved_dead_letters": await deadletters.purge_resolved(conn, now - RESOLVED_DEAD_LETTERS),
     }
+
+
+log = logging.getLogger(__name__)
+
+INTERVAL_SECONDS = 600  # how often a service sweeps: lifetimes are days, ten minutes is plenty
+
+
+async def every_interval(sweep: Callable[[], Awaitable[dict[str, int]]]) -> None:
+    """A service's housekeeping loop: sweep, say what went, outlive a database away."""
+    while True:
+        try:
+            counts = await sweep()
+            if any(counts.values()):
+                log.info("expired records deleted", extra=counts)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the database away: next round
+            log.warning("housekeeping failed", extra={"error": repr(error)})
+        await asyncio.sleep(INTERVAL_SECONDS)

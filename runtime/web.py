@@ -29,9 +29,9 @@ ClientOf = Callable[[web.Request], str]
 def access_middleware(trust_id: TrustId, client: ClientOf):
     """Outermost: gives the request its id (the caller's X-Request-Id when `trust_id` says the
     caller may name one and it is safe, else a new one), puts it in the log context for
-    everything the request does, and writes one access line when the answer is done: method,
-    path (never the query: links carry tokens), status, duration, id, client. Never cookies or
-    bodies."""
+    everything the request does, and when the answer is done writes one access line — method,
+    path (never the query: links carry tokens), status, duration, id, client; never cookies or
+    bodies — and counts it in the request metrics (one timing for both: every request pays it)."""
 
     @web.middleware
     async def access(request: web.Request, handler):
@@ -48,18 +48,27 @@ def access_middleware(trust_id: TrustId, client: ClientOf):
                 status = error.status
                 raise
             finally:
+                elapsed = time.perf_counter() - started
+                _observe(request, status, elapsed)
                 access_log.info(
                     "request",
                     extra={
                         "method": request.method,
                         "path": request.path,
                         "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                        "duration_ms": round(elapsed * 1000, 1),
                         "client": client(request),
                     },
                 )
 
     return access
+
+
+def _observe(request: web.Request, status: int, elapsed: float) -> None:
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource else "unmatched"
+    metrics.HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
+    metrics.HTTP_LATENCY.labels(request.method, route, f"{status // 100}xx").observe(elapsed)
 
 
 def install_request_id_header(app: web.Application) -> None:
@@ -133,23 +142,6 @@ _HTTP_CODES = {
 
 
 @web.middleware
-async def metrics_middleware(request: web.Request, handler):
-    started = time.perf_counter()
-    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as error:
-        status = error.status
-        raise
-    finally:
-        metrics.HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
-        metrics.HTTP_LATENCY.labels(request.method, route, f"{status // 100}xx").observe(time.perf_counter() - started)
-
-
-@web.middleware
 async def identity_middleware(request: web.Request, handler):
     """Internal services answer /api only to requests the gateway signed, for this very request."""
     if request.path.startswith(("/api/", "/internal/")):
@@ -165,7 +157,6 @@ def create_service_app(identity_public_key: str, *, client_max_size: int = 64 * 
     app = web.Application(
         middlewares=[
             access_middleware(_from_gateway, _signed_client),
-            metrics_middleware,
             error_middleware,
             identity_middleware,
         ],

@@ -3,7 +3,6 @@ sessions, unused devices, old login failures, spent links, and the runtime's tab
 (runtime.retention). The lifetimes a member sees (unconfirmed, device) are settings; the rest
 are here. The README's retention table states them all."""
 
-import asyncio
 import logging
 from datetime import timedelta
 
@@ -12,7 +11,6 @@ from services.accounts import repository as repo
 from services.accounts.context import Context
 
 log = logging.getLogger(__name__)
-INTERVAL_SECONDS = 600
 
 # The login throttle looks back one day at the most (services.accounts.throttle.DAY).
 LOGIN_FAILURES = timedelta(days=1)
@@ -37,13 +35,4 @@ async def sweep(context: Context) -> dict[str, int]:
 
 
 async def run(context: Context) -> None:
-    while True:
-        try:
-            counts = await sweep(context)
-            if any(counts.values()):
-                log.info("expired records deleted", extra=counts)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # the database away: next round
-            log.warning("housekeeping failed", extra={"error": repr(error)})
-        await asyncio.sleep(INTERVAL_SECONDS)
+    await retention.every_interval(lambda: sweep(context))

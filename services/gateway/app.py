@@ -15,7 +15,6 @@ from runtime.web import (
     add_health_routes,
     error_middleware,
     install_request_id_header,
-    metrics_middleware,
 )
 from services.gateway import (
     account_pages,
@@ -78,7 +77,6 @@ def create_app(
     app = web.Application(
         middlewares=[
             access_middleware(from_trusted_proxy, client_address),
-            metrics_middleware,
             error_middleware,
             page_errors,
             csrf_middleware(settings.public_url),

@@ -4,7 +4,6 @@ state, when) stays for support's "my mail never came", then goes too; the contac
 throttle rows go once they no longer count; and the runtime's tables (runtime.retention).
 The README's retention table states these numbers."""
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -15,7 +14,6 @@ from runtime import retention
 from services.notifications import contact, domain, schedule
 
 log = logging.getLogger(__name__)
-INTERVAL_SECONDS = 600
 
 # Mails no worker will touch again: only these lose anything.
 SETTLED = ("sent", schedule.FAILED, schedule.EXPIRED)
@@ -68,13 +66,4 @@ def _count(status: str) -> int:
 
 
 async def run(pool: asyncpg.Pool, clock: Callable[[], datetime]) -> None:
-    while True:
-        try:
-            counts = await sweep(pool, clock)
-            if any(counts.values()):
-                log.info("expired records deleted", extra=counts)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # the database away: next round
-            log.warning("housekeeping failed", extra={"error": repr(error)})
-        await asyncio.sleep(INTERVAL_SECONDS)
+    await retention.every_interval(lambda: sweep(pool, clock))

@@ -1,7 +1,6 @@
 """Deleting failed link attempts once the throttle no longer looks at them, and the runtime's
 tables (runtime.retention), on the service's clock. The README's retention table states them."""
 
-import asyncio
 import logging
 from datetime import timedelta
 
@@ -10,7 +9,6 @@ from services.pins import repository as repo
 from services.pins.context import Context
 
 log = logging.getLogger(__name__)
-INTERVAL_SECONDS = 600
 
 # The link throttle looks back one day (services.pins.throttle.DAY); one more for the doubt.
 LINK_FAILURES = timedelta(days=2)
@@ -26,13 +24,4 @@ async def sweep(context: Context) -> dict[str, int]:
 
 
 async def run(context: Context) -> None:
-    while True:
-        try:
-            counts = await sweep(context)
-            if any(counts.values()):
-                log.info("expired records deleted", extra=counts)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # the database away: next round
-            log.warning("housekeeping failed", extra={"error": repr(error)})
-        await asyncio.sleep(INTERVAL_SECONDS)
+    await retention.every_interval(lambda: sweep(context))
