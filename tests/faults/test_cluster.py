@@ -46,7 +46,7 @@ async def while_in_flight(requests: list[Awaitable], progress: Callable[[], int]
             return await request
 
     async def fault_at() -> None:
-        await until(lambda: asyncio.sleep(0, progress() >= at), f"{at} requests answered", timeout=60)
+        await until(lambda: progress() >= at, f"{at} requests answered", timeout=60)
         await fault()
 
     *answers, _ = await asyncio.gather(*(limited(r) for r in requests), fault_at())
@@ -59,7 +59,7 @@ async def all_mails(portal, emails: list[str], kind: Callable) -> None:
     def arrived() -> bool:
         return {m.to for m in portal.mail.find(lambda m: m.to in wanted and kind(m))} == wanted
 
-    await until(lambda: asyncio.sleep(0, arrived()), f"a mail for each of {len(wanted)}", timeout=MAIL_DEADLINE)
+    await until(arrived, f"a mail for each of {len(wanted)}", timeout=MAIL_DEADLINE)
 
 
 async def drained(portal, durable: str) -> bool:

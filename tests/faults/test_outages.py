@@ -111,7 +111,7 @@ async def test_postgres_down_for_a_minute_every_service_says_503_at_once_and_rec
         answers: dict[str, int] = {}
         stop_load = asyncio.Event()
         load = asyncio.create_task(registrations(load_client, answers, stop_load))
-        await until(lambda: _true(_accepted(answers) >= 5), "the load is running")
+        await until(lambda: _accepted(answers) >= 5, "the load is running")
 
         await portal.postgres.stop()
         down_at = loop.time()
@@ -128,7 +128,7 @@ async def test_postgres_down_for_a_minute_every_service_says_503_at_once_and_rec
             await until(lambda s=service: _succeeds(member.api(*_probe(s, number))), f"{service} answers again")
             recovered[service] = loop.time() - up_at
         accepted_before_up = _accepted(answers)
-        await until(lambda: _true(_accepted(answers) >= accepted_before_up + 5), "the load is accepted again")
+        await until(lambda: _accepted(answers) >= accepted_before_up + 5, "the load is accepted again")
         stop_load.set()
         await load
     slow = [s for s in seen if s[2] >= 1.0]
@@ -249,10 +249,6 @@ async def _owed(portal) -> list[dict]:
 
 def _accepted(answers: dict[str, int]) -> int:
     return sum(status == 202 for status in answers.values())
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def _succeeds(call) -> bool:

@@ -179,7 +179,7 @@ async def test_while_nats_is_away_rows_wait_without_counting_a_failure(outbox, n
     await write(outbox, [event])
     tasks = relays(outbox, publisher, poll_interval=0.05)
     try:
-        await until(lambda: _true(publisher.tries >= 3), "the relay tried three times", timeout=10)
+        await until(lambda: publisher.tries >= 3, "the relay tried three times", timeout=10)
         row = await outbox.fetchrow("select * from outbox where event_id = $1", event.event_id)
         assert row["published_at"] is None and row["attempts"] == 0 and row["next_attempt_at"] is None
         await broker.connect()
@@ -353,7 +353,3 @@ async def _nothing_left(portal, schema: str) -> None:
 
 async def _none(pending) -> bool:
     return not await pending
-
-
-async def _true(value: bool) -> bool:
-    return value

@@ -81,7 +81,7 @@ async def all_mails(portal, emails: list[str], kind: Callable) -> None:
     def arrived() -> bool:
         return {m.to for m in portal.mail.find(lambda m: m.to in wanted and kind(m))} == wanted
 
-    await until(lambda: asyncio.sleep(0, arrived()), f"a mail for each of {len(wanted)}", timeout=30)
+    await until(arrived, f"a mail for each of {len(wanted)}", timeout=30)
 
 
 async def drained(portal) -> bool:
