@@ -7,7 +7,9 @@ share these and nothing else.
 from contracts.base import Event, PostalAddress, Sealed
 from contracts.pin_linked_v1 import PinLinkedV1
 from contracts.pin_requested_v1 import PinRequestedV1
+from contracts.pin_unlinked_v1 import PinUnlinkedV1
 from contracts.session_revoke_v1 import SessionRevokeV1
+from contracts.user_changed_by_staff_v1 import UserChangedByStaffV1
 from contracts.user_confirmed_v1 import UserConfirmedV1
 from contracts.user_deleted_v1 import UserDeletedV1
 from contracts.user_password_changed_v1 import UserPasswordChangedV1
@@ -22,8 +24,10 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     UserPasswordResetRequestedV1,
     UserPasswordChangedV1,
     UserDeletedV1,
+    UserChangedByStaffV1,
     PinRequestedV1,
     PinLinkedV1,
+    PinUnlinkedV1,
     SessionRevokeV1,
 )
 
@@ -44,9 +48,11 @@ __all__ = [
     "Event",
     "PinLinkedV1",
     "PinRequestedV1",
+    "PinUnlinkedV1",
     "PostalAddress",
     "Sealed",
     "SessionRevokeV1",
+    "UserChangedByStaffV1",
     "UserConfirmedV1",
     "UserDeletedV1",
     "UserPasswordChangedV1",

@@ -57,6 +57,7 @@ def _durable(service: str, subject: str, stream: str, redelivery: Redelivery | N
 
 DURABLES: tuple[Durable, ...] = (
     _durable("accounts", "pin.linked.v1", "PORTAL_PINS"),
+    _durable("accounts", "pin.unlinked.v1", "PORTAL_PINS"),
     _durable("pins", "user.confirmed.v1", "PORTAL_USERS"),
     _durable("pins", "user.deleted.v1", "PORTAL_USERS"),
     _durable("notifications", "user.registered.v1", "PORTAL_USERS"),
@@ -66,7 +67,9 @@ DURABLES: tuple[Durable, ...] = (
     _durable("notifications", "user.password_changed.v1", "PORTAL_USERS"),
     _durable("notifications", "pin.requested.v1", "PORTAL_PINS"),
     _durable("notifications", "pin.linked.v1", "PORTAL_PINS"),
+    _durable("notifications", "pin.unlinked.v1", "PORTAL_PINS"),
     _durable("notifications", "user.deleted.v1", "PORTAL_USERS"),
+    _durable("notifications", "user.changed_by_staff.v1", "PORTAL_USERS"),
     # the outside print shop; its NATS user is `printshop` as well
     _durable("printshop", "pin.requested.v1", "PORTAL_PINS", redelivery=None),
 )

@@ -18,7 +18,10 @@ class PinRequestedV1(Event):
 
     version: Literal[1] = 1
     request_id: UUID = Field(description="One letter per request id; print it once.")
-    reason: Literal["user_request", "annual_notice"]
+    reason: Literal["user_request", "annual_notice", "staff_request"] = Field(
+        description="Why the letter goes out. More reasons may come: print every reason alike.",
+        json_schema_extra={"x-open-enum": True},
+    )
     betriebsnummer: str = Field(min_length=1, max_length=20)
     business_name: str = Field(min_length=1, max_length=200)
     address: PostalAddress

@@ -80,24 +80,43 @@ def generated_files() -> dict[Path, str]:
     return files
 
 
-def breaking_changes(old: dict[str, Any], new: dict[str, Any], where: str = "") -> list[str]:
+# Values added to a published field that was not yet marked open, each agreed with its readers.
+# pin.requested.v1's `reason`: DESIGN.md's events table named `staff_request` from the first
+# version on; the print shop prints every reason alike. The field is marked open from now on.
+AGREED_WIDENINGS: dict[str, dict[str, set[str]]] = {"pin.requested.v1": {"reason": {"staff_request"}}}
+
+
+def breaking_changes(
+    old: dict[str, Any], new: dict[str, Any], where: str = "", agreed: dict[str, set[str]] | None = None
+) -> list[str]:
     """What in `new` breaks a consumer written against `old` (polyn's list): a removed or
-    retyped field, a new required field, a field no longer required. A new optional field is fine."""
+    retyped field, a new required field, a field no longer required. A new optional field is fine,
+    and so is a new value of a field published as open (`x-open-enum`: its readers were told to
+    accept values they do not know); any other change of the allowed values breaks."""
     problems: list[str] = []
     old_type, new_type = _types(old), _types(new)
     if old_type and new_type and not new_type <= old_type:
         problems.append(f"{where or 'root'}: type {sorted(old_type)} -> {sorted(new_type)}")
-    if _allowed(old) is not None and _allowed(old) != _allowed(new):
-        problems.append(f"{where or 'root'}: allowed values {_allowed(old)} -> {_allowed(new)}")
+    before, after = _allowed(old), _allowed(new)
+    if before is not None and before != after:
+        added = set(after or ()) - set(before)
+        open_field = old.get("x-open-enum", False) or added <= (agreed or {}).get(where, set())
+        widened = after is not None and set(before) < set(after) and open_field
+        if not widened:
+            problems.append(f"{where or 'root'}: allowed values {before} -> {after}")
     old_props, new_props = old.get("properties", {}), new.get("properties", {})
     for name, old_prop in old_props.items():
         path = f"{where}.{name}" if where else name
         if name not in new_props:
             problems.append(f"{path}: removed")
             continue
-        problems += breaking_changes(_resolve(old_prop, old), _resolve(new_props[name], new), path)
+        problems += breaking_changes(_resolve(old_prop, old), _resolve(new_props[name], new), path, agreed)
     old_req, new_req = set(old.get("required", [])), set(new.get("required", []))
     for name in sorted(new_req - old_req):
+        # A field new to the schema that has a default is always sent (serialization schema)
+        # but never needed: readers built before it ignore it, readers after it fill it in.
+        if name not in old_props and "default" in new_props.get(name, {}):
+            continue
         problems.append(f"{where + '.' if where else ''}{name}: newly required")
     for name in sorted(old_req - new_req):
         problems.append(f"{where + '.' if where else ''}{name}: no longer required")

@@ -15,3 +15,7 @@ class UserPasswordResetRequestedV1(UserEvent):
     version: Literal[1] = 1
     reset_link: Sealed = Field(description="The reset URL, sealed to notifications.")
     link_expires_at: datetime
+    purpose: Literal["reset", "staff_setup"] = Field(
+        default="reset",
+        description="reset: Passwort vergessen; staff_setup: a new staff account sets its first password.",
+    )

@@ -28,29 +28,51 @@ def device_cookie_name(public_url: str) -> str:
     return SECURE_DEVICE_COOKIE if public_url.startswith("https://") else PLAIN_DEVICE_COOKIE
 
 
+# What a session may do. A staff account's session is `staff_pending` until it has passed the
+# second factor (set it up, or enter a code); only then is it `staff` and may see members' data.
+MEMBER = "member"
+STAFF_PENDING = "staff_pending"
+STAFF = "staff"
+ROLES = (MEMBER, STAFF_PENDING, STAFF)
+
+
 @dataclass(frozen=True)
 class SessionUser:
-    """The identity header's `user` value: "<user id>:<session id>:<started, ms since epoch>", or ""
-    when anonymous. The start lets a service refuse a session older than a fact of its own (pins:
-    a session that began before the member linked a business) without asking accounts."""
+    """The identity header's `user` value: "<user id>:<session id>:<started, ms since epoch>:<role>",
+    or "" when anonymous. The start lets a service refuse a session older than a fact of its own
+    (pins: a session that began before the member linked a business) without asking accounts; the
+    role lets it refuse members on staff routes and staff on members' (linking a business)."""
 
     user_id: UUID
     session_id: UUID
     started_at_ms: int = 0
+    role: str = MEMBER
 
     def header(self) -> str:
-        return f"{self.user_id}:{self.session_id}:{self.started_at_ms}"
+        return f"{self.user_id}:{self.session_id}:{self.started_at_ms}:{self.role}"
 
     @property
     def started_at(self) -> datetime:
         return datetime.fromtimestamp(self.started_at_ms / 1000, UTC)
 
+    @property
+    def is_staff(self) -> bool:
+        """A staff account past its second factor."""
+        return self.role == STAFF
+
+    @property
+    def is_member(self) -> bool:
+        return self.role == MEMBER
+
     @classmethod
     def parse(cls, value: str) -> "SessionUser | None":
         user, _, rest = value.partition(":")
-        session, _, started = rest.partition(":")
+        session, _, rest = rest.partition(":")
+        started, _, role = rest.partition(":")
+        if role and role not in ROLES:
+            return None
         try:
-            return cls(UUID(user), UUID(session), int(started) if started else 0)
+            return cls(UUID(user), UUID(session), int(started) if started else 0, role or MEMBER)
         except ValueError:
             return None
 

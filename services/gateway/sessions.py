@@ -11,7 +11,7 @@ import aiohttp
 from aiohttp import web
 
 from runtime.errors import dumps
-from runtime.sessions import RESOLVE_PATH, SessionUser, cookie_name
+from runtime.sessions import MEMBER, RESOLVE_PATH, ROLES, SessionUser, cookie_name
 from services.gateway.replicas import REPLICAS, exchange
 from services.gateway.security import identity_headers
 from services.gateway.session_cache import SESSION, Resolved, SessionCache, cache_key
@@ -77,7 +77,10 @@ async def _resolve(request: web.Request, token: str) -> Resolved | None:
                 log.warning("session resolve refused", extra={"status": resp.status})
                 raise _Unavailable
             body = await resp.json()
-        user = SessionUser(UUID(body["user_id"]), UUID(body["session_id"]), int(body["started_at_ms"]))
+        role = body.get("role", MEMBER)
+        if role not in ROLES:
+            raise ValueError(role)
+        user = SessionUser(UUID(body["user_id"]), UUID(body["session_id"]), int(body["started_at_ms"]), role)
         return Resolved(user, bool(body["must_change_password"]))
     except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError, AttributeError) as error:
         log.warning("session resolve failed", extra={"error": type(error).__name__})

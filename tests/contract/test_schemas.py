@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from contracts import ALL_EVENTS, STREAMS
-from contracts.schemas import ASYNCAPI_PATH, breaking_changes, generated_files, schema_of, schema_path
+from contracts.schemas import AGREED_WIDENINGS, ASYNCAPI_PATH, breaking_changes, generated_files, schema_of, schema_path
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +48,7 @@ def test_published_version_changed_only_compatibly(event) -> None:
     published = first_published(schema_path(event))
     if published is None:
         published = json.loads(schema_path(event).read_text(encoding="utf-8"))
-    assert breaking_changes(published, schema_of(event)) == []
+    assert breaking_changes(published, schema_of(event), agreed=AGREED_WIDENINGS.get(event.SUBJECT)) == []
 
 
 @pytest.mark.parametrize("event", ALL_EVENTS, ids=lambda e: e.SUBJECT)
@@ -99,3 +99,23 @@ def test_breaking_changes_are_found(new: dict, problem: str) -> None:
 def test_a_new_optional_field_is_compatible() -> None:
     new = variant(properties={**BASE["properties"], "c": {"type": "string"}})
     assert breaking_changes(BASE, new) == []
+
+
+def test_a_new_value_of_an_open_field_is_compatible_and_of_a_closed_one_is_not() -> None:
+    closed = {"type": "object", "properties": {"k": {"enum": ["x", "y"]}}}
+    opened = {"type": "object", "properties": {"k": {"enum": ["x", "y"], "x-open-enum": True}}}
+    wider = {"type": "object", "properties": {"k": {"enum": ["x", "y", "z"], "x-open-enum": True}}}
+    narrower = {"type": "object", "properties": {"k": {"enum": ["x"], "x-open-enum": True}}}
+    assert breaking_changes(opened, wider) == []
+    assert breaking_changes(closed, wider) == ["k: allowed values ['x', 'y'] -> ['x', 'y', 'z']"]
+    assert breaking_changes(closed, wider, agreed={"k": {"z"}}) == []
+    assert breaking_changes(opened, narrower) != []
+
+
+def test_a_new_field_with_a_default_is_compatible_without_one_it_is_not() -> None:
+    with_default = variant(
+        properties={**BASE["properties"], "c": {"type": "string", "default": "x"}}, required=["a", "k", "c"]
+    )
+    without = variant(properties={**BASE["properties"], "c": {"type": "string"}}, required=["a", "k", "c"])
+    assert breaking_changes(BASE, with_default) == []
+    assert breaking_changes(BASE, without) == ["c: newly required"]

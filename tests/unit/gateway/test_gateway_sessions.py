@@ -25,7 +25,7 @@ async def test_identity_carries_user_and_session(gateway, accounts):
     assert resolve.json() == {"token": "tok-1"}
     assert verified(resolve) == Identity(user="", client="127.0.0.1")
     (me,) = accounts.calls_to("GET", ME)
-    assert verified(me).user == f"{user.user_id}:{user.session_id}:{user.started_at_ms}"
+    assert verified(me).user == f"{user.user_id}:{user.session_id}:{user.started_at_ms}:member"
 
 
 async def test_cache_hit_avoids_a_second_resolve(accounts, start_gateway):
