@@ -3,6 +3,9 @@
     python3 tasks.py run    # the whole portal on this machine (deploy/run.py), Ctrl-C stops it
     python3 tasks.py test   # every test (pytest); extra arguments go to pytest
 
+and, while `run` runs, `python3 tasks.py manage SERVICE COMMAND …` for a service's command line
+(create-staff, import-businesses, …) against the local portal.
+
 Both create .venv if it is missing and install the project into it when pyproject.toml changed
 since the last install.
 """
@@ -110,14 +113,21 @@ def test(args: list[str]) -> int:
     return code
 
 
-COMMANDS = {"run": run, "test": test}
+def manage(args: list[str]) -> int:
+    """A service's command line against the portal `run` started, e.g. `manage accounts create-staff …`."""
+    ensure_venv()
+    os.chdir(ROOT)
+    os.execv(PYTHON, [str(PYTHON), "-m", "deploy.manage", *args])
+
+
+COMMANDS = {"run": run, "test": test, "manage": manage}
 
 
 def main() -> int:
     if sys.version_info < (3, 11):
         sys.exit("Python 3.11 or newer is needed.")
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
-        sys.exit(f"usage: python3 {Path(__file__).name} {{run|test}} [arguments]\n\n{__doc__}")
+        sys.exit(f"usage: python3 {Path(__file__).name} {{run|test|manage}} [arguments]\n\n{__doc__}")
     try:
         return COMMANDS[sys.argv[1]](sys.argv[2:])
     except subprocess.CalledProcessError as error:

@@ -16,6 +16,7 @@ services first, then mail catcher, NATS and Postgres.
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import shutil
 import signal
@@ -40,6 +41,7 @@ from deploy.infra import (
     write_private,
 )
 from deploy.mailcatcher import MailCatcher
+from deploy.manage import env_file
 from deploy.nats_local import LocalTls, NatsPasswords
 
 DATABASE = "kundenportal"
@@ -179,6 +181,8 @@ async def run(args: argparse.Namespace) -> int:
         )
         for variables in env.values():  # /readyz is 503 while a stream has fewer replicas
             variables["PORTAL_STREAM_REPLICAS"] = str(args.nats_nodes)
+        for name, variables in env.items():  # for `python3 tasks.py manage` (deploy/manage.py)
+            write_private(env_file(var, name), json.dumps(variables, indent=2))
         if args.replicas > 1:
             env["gateway"].update(upstream_urls({n: [p.port for p in replicas] for n, replicas in placements.items()}))
             env["gateway"]["PORTAL_HTTP_REUSE_PORT"] = "true"
