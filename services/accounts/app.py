@@ -10,14 +10,16 @@ from runtime import bus, service
 from runtime.consumers import consume
 from runtime.crypto import derive_key, secret_bytes
 from runtime.web import create_service_app
-from services.accounts import consumers, housekeeping, http
+from services.accounts import consumers, housekeeping, http, staff_http
 from services.accounts.context import SCHEMA, Context, Lifetimes
 from services.accounts.hashing import Hashing
 from services.accounts.member_data import MemberData
 from services.accounts.password import Passwords
 from services.accounts.registration import Registrations
+from services.accounts.second_factor import SecondFactors
 from services.accounts.sessions import Sessions
 from services.accounts.settings import Settings
+from services.accounts.staff import Staff
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -46,6 +48,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
             clock=clock or (lambda: datetime.now(UTC)),
             token_key=derive_key(secret, "accounts/tokens"),
             session_key=derive_key(secret, "accounts/sessions"),
+            second_factor_key=derive_key(secret, "accounts/second-factor"),
             notifications_key=settings.notifications_public_key,
             public_url=settings.public_url,
             hashing=hashing,
@@ -56,6 +59,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         app[http.SESSIONS] = Sessions(context)
         app[http.PASSWORDS] = Passwords(context, app[http.SESSIONS], app[http.REGISTRATIONS])
         app[http.MEMBER_DATA] = MemberData(context, app[http.SESSIONS])
+        app[staff_http.STAFF_CONTEXT] = context
+        app[staff_http.STAFF_CASES] = Staff(context, app[http.REGISTRATIONS])
+        app[staff_http.SECOND_FACTORS] = SecondFactors(context)
         yield
         hashing.close()
 

@@ -31,6 +31,7 @@ class Context:
     clock: Callable[[], datetime]
     token_key: bytes  # confirmation and reset links
     session_key: bytes  # session and device cookies
+    second_factor_key: bytes  # staff's TOTP secrets (encrypted) and recovery codes (keyed hashes)
     notifications_key: str
     public_url: str
     hashing: Hashing

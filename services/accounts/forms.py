@@ -94,6 +94,7 @@ class ResetIn(TokenIn, NewPasswordIn):
 class NewSessionOut(BaseModel):
     must_change_password: bool  # the initial password must be replaced before anything else
     expires_at: datetime  # at the latest; 30 idle minutes end it sooner
+    role: str = "member"  # member | staff_pending (a staff account, second factor still to come)
 
 
 class MembershipOut(BaseModel):

@@ -1,5 +1,6 @@
 """Deleting what has expired, on the service's clock: never-confirmed registrations, ended
-sessions, unused devices, old login failures, spent links, and the runtime's tables
+sessions, unused devices, old login failures, spent links, the staff audit after three years,
+wrong second-factor codes past their window, and the runtime's tables
 (runtime.retention). The lifetimes a member sees (unconfirmed, device) are settings; the rest
 are here. The README's retention table states them all."""
 
@@ -7,8 +8,10 @@ import logging
 from datetime import timedelta
 
 from runtime import retention
+from services.accounts import audit, otp
 from services.accounts import repository as repo
 from services.accounts.context import Context
+from services.accounts.repository import staff as staff_repo
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,9 @@ async def sweep(context: Context) -> dict[str, int]:
             device_unused_before=now - context.lifetimes.device,
             failures_before=now - LOGIN_FAILURES,
             links_expired_before=now - SPENT_LINKS,
+        )
+        counts |= await staff_repo.purge_staff(
+            conn, audit_before=now - audit.RETENTION, failures_before=now - otp.FAILURE_WINDOW
         )
         counts |= await retention.purge(conn, now)
     return counts

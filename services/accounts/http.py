@@ -14,7 +14,7 @@ from runtime.sessions import (
     device_cookie_name,
 )
 from runtime.web import current_identity
-from services.accounts import domain
+from services.accounts import domain, staff_http
 from services.accounts.context import Context
 from services.accounts.forms import (
     ChangeIn,
@@ -93,7 +93,10 @@ async def login(request: web.Request) -> web.Response:
     device = request.cookies.get(device_cookie_name(request.app[CONTEXT].public_url))
     session = await request.app[SESSIONS].login(form.email, form.password, current_identity(request).client, device)
     response = answer(
-        NewSessionOut(must_change_password=session.must_change_password, expires_at=session.expires_at), 201
+        NewSessionOut(
+            must_change_password=session.must_change_password, expires_at=session.expires_at, role=session.role
+        ),
+        201,
     )
     set_cookies(request, response, session)
     response.headers[SESSION_HEADER] = SESSION_REFRESH  # a cookie the gateway cached is replaced
@@ -129,6 +132,7 @@ async def resolve(request: web.Request) -> web.Response:
             "started_at_ms": found.user.started_at_ms,
             "must_change_password": found.must_change_password,
             "expires_at": found.expires_at.isoformat(),
+            "role": found.role,
         }
     )
 
@@ -266,6 +270,9 @@ ENDPOINTS = (
         "POST", f"{API}/password/reset", reset_password, "Set a new password with the reset link", ResetIn, status=204
     ),
 )
+
+
+ENDPOINTS += staff_http.ENDPOINTS
 
 
 def add_routes(app: web.Application) -> None:

@@ -5,6 +5,7 @@ import logging
 from datetime import date, datetime
 from uuid import UUID
 
+import asyncpg
 from pydantic import BaseModel
 
 from contracts import SessionRevokeV1, UserDeletedV1
@@ -20,6 +21,10 @@ from services.accounts.sessions import Sessions
 log = logging.getLogger(__name__)
 
 WRONG_PASSWORD = "Das Passwort ist nicht korrekt."
+STAFF_CANNOT_DELETE = (
+    "Ein Mitarbeiterkonto kann sich nicht selbst löschen. Bitte wenden Sie sich an eine Kollegin, einen "
+    "Kollegen oder den Betrieb des Kundenportals."
+)
 
 
 class DeleteIn(Input):
@@ -37,7 +42,7 @@ class AccountOut(BaseModel):
     email: str
     first_name: str
     last_name: str
-    birth_date: date
+    birth_date: date | None  # staff accounts have none
     state: str
     created_at: datetime
     confirmed_at: datetime | None
@@ -83,6 +88,8 @@ class MemberData:
         together: a deletion is never half done, and the others always hear of it."""
         async with self.pool.acquire() as conn:
             row = await repo.user_by_id(conn, user.user_id)
+        if row["role"] == "staff":  # a staff account ends by ops, who also ends its access elsewhere
+            raise ApiError(409, "staff_account", STAFF_CANNOT_DELETE)
         device = await self.sessions.trusted_device(user.user_id, device_token)
         if not await attempts.check(
             self.context, row["email_key"], client, device, row["password_hash"], policy.normalize(password)
@@ -92,8 +99,14 @@ class MemberData:
         async with self.pool.acquire() as conn, conn.transaction():
             if await repo.user_by_id(conn, user.user_id, lock=True) is None:
                 return  # deleted meanwhile by a second click
-            await erasure.erase_user(conn, user.user_id, row["email_key"])
-            # "logout": every session ends as if signed out; a new reason would break the contract
-            await emit(conn, SessionRevokeV1(user_id=user.user_id, all_sessions=True, reason="logout"))
-            await emit(conn, UserDeletedV1(user_id=user.user_id, deleted_at=now))
+            await erase(conn, user.user_id, row["email_key"], now, "member")
         log.info("account deleted", extra={"user_id": str(user.user_id)})
+
+
+async def erase(conn: asyncpg.Connection, user_id: UUID, email_key: str, now: datetime, by: str) -> None:
+    """The account, every session and the event in the caller's transaction: a deletion is never
+    half done, and the other services always hear of it."""
+    await erasure.erase_user(conn, user_id, email_key)
+    # "logout": every session ends as if signed out (the member's own deletion; staff's too)
+    await emit(conn, SessionRevokeV1(user_id=user_id, all_sessions=True, reason="logout"))
+    await emit(conn, UserDeletedV1(user_id=user_id, deleted_at=now, deleted_by=by))

@@ -11,7 +11,7 @@ import logging
 
 import asyncpg
 
-from contracts import PinLinkedV1, SessionRevokeV1
+from contracts import PinLinkedV1, PinUnlinkedV1, SessionRevokeV1
 from runtime.inbox import first_time
 from services.accounts import repository as repo
 from services.accounts.context import emit
@@ -39,4 +39,19 @@ async def on_linked(pool: asyncpg.Pool, event: PinLinkedV1) -> bool:
                 ),
             )
     log.info("business linked", extra={"user_id": str(event.user_id), "betriebsnummer": event.betriebsnummer})
+    return True
+
+
+async def on_unlinked(pool: asyncpg.Pool, event: PinUnlinkedV1) -> bool:
+    """The link ended (by the member, staff or the register import): the membership goes, unless
+    it is newer than the unlink (a late event after a re-link keeps the new one). The member's
+    access ends at once in pins, which owns the link; the profile follows here."""
+    async with pool.acquire() as conn, conn.transaction():
+        if not await first_time(conn, event):
+            return False
+        removed = await repo.remove_membership(conn, event.user_id, event.betriebsnummer, event.unlinked_at)
+    log.info(
+        "business unlinked" if removed else "unlink without a membership as old ignored",
+        extra={"user_id": str(event.user_id), "betriebsnummer": event.betriebsnummer},
+    )
     return True

@@ -8,11 +8,13 @@ from uuid import UUID, uuid4
 from contracts import SessionRevokeV1
 from runtime.crypto import random_token
 from runtime.errors import ApiError
-from runtime.sessions import SessionUser, epoch_ms
-from services.accounts import attempts, domain, policy
+from runtime.german import SUPPORT_EMAIL, SUPPORT_PHONE
+from runtime.sessions import MEMBER, STAFF_PENDING, SessionUser, epoch_ms
+from services.accounts import attempts, domain, otp, policy
 from services.accounts import repository as repo
 from services.accounts.context import Context, emit
 from services.accounts.forms import MembershipOut, ProfileOut
+from services.accounts.repository import staff as staff_repo
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,10 @@ INITIAL_EXPIRED = (
     "Das Passwort aus der E-Mail ist abgelaufen. Bitte nutzen Sie „Passwort vergessen“, um ein "
     "neues Passwort zu vergeben."
 )
+DEACTIVATED = (
+    "Ihr Konto ist derzeit gesperrt. Bitte wenden Sie sich an die Handwerkskammer: "
+    f"{SUPPORT_EMAIL}, Telefon {SUPPORT_PHONE}."
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,7 @@ class NewSession:
     expires_at: datetime
     must_change_password: bool
     device_token: str | None  # a new device cookie, when this browser was not trusted yet
+    role: str = MEMBER
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,7 @@ class Resolved:
     user: SessionUser
     must_change_password: bool
     expires_at: datetime
+    role: str = MEMBER
 
 
 class Sessions:
@@ -64,49 +72,64 @@ class Sessions:
         if not await attempts.check(self.context, key, client, device, stored_hash, policy.normalize(password)):
             raise ApiError(401, "login_failed", LOGIN_FAILED)
         now = self.context.clock()
+        if user["deactivated_at"] is not None:  # said only to who knows the password
+            raise ApiError(403, "account_deactivated", DEACTIVATED)
         if user["password_is_initial"] and user["password_expires_at"] <= now:
             raise ApiError(401, "initial_password_expired", INITIAL_EXPIRED)
-        session = await self.start(user["id"], now, trusted=device is not None, device_token=device_token)
+        staff = user["role"] == "staff"
+        session = await self.start(user["id"], now, trusted=device is not None, device_token=device_token, staff=staff)
         log.info("logged in", extra={"user_id": str(user["id"]), "session_id": str(session.session_id)})
         return NewSession(
-            session.token, session.session_id, session.expires_at, user["password_is_initial"], session.device_token
+            session.token,
+            session.session_id,
+            session.expires_at,
+            user["password_is_initial"],
+            session.device_token,
+            STAFF_PENDING if staff else MEMBER,
         )
 
-    async def start(self, user_id: UUID, now: datetime, *, trusted: bool, device_token: str | None) -> NewSession:
+    async def start(
+        self, user_id: UUID, now: datetime, *, trusted: bool, device_token: str | None, staff: bool = False
+    ) -> NewSession:
         """A new session (a new token at every login: no fixation) and a device cookie to trust."""
         token, session_id = random_token(), uuid4()
-        expires_at = now + self.context.lifetimes.session_absolute
+        expires_at = now + self.absolute(staff)
         new_device = None if trusted else random_token()
         async with self.pool.acquire() as conn, conn.transaction():
             await repo.insert_session(conn, session_id, self.context.cookie_hash(token), user_id, now, expires_at)
             await repo.save_device(conn, self.context.cookie_hash(new_device or device_token), user_id, now)
+            await staff_repo.mark_login(conn, user_id, now)
         return NewSession(token, session_id, expires_at, False, new_device)
+
+    def absolute(self, staff: bool):
+        lifetime = self.context.lifetimes.session_absolute
+        return min(lifetime, otp.STAFF_SESSION_ABSOLUTE) if staff else lifetime
+
+    def idle(self, role: str):
+        lifetime = self.context.lifetimes.session_idle
+        return min(lifetime, otp.STAFF_SESSION_IDLE) if role == "staff" else lifetime
 
     async def resolve(self, token: str) -> Resolved | None:
         now = self.context.clock()
-        lifetimes = self.context.lifetimes
         async with self.pool.acquire() as conn:
             row = await repo.session_by_token(conn, self.context.cookie_hash(token))
             if row is None:
                 return None
-            if row["expires_at"] <= now or row["last_seen_at"] + lifetimes.session_idle <= now:
+            if row["expires_at"] <= now or row["last_seen_at"] + self.idle(row["role"]) <= now:
                 await repo.delete_session(conn, row["id"])
                 return None
             if now - row["last_seen_at"] > domain.SESSION_TOUCH_INTERVAL:
                 await repo.touch_session(conn, row["id"], now)
-        user = SessionUser(row["user_id"], row["id"], epoch_ms(row["created_at"]))
-        return Resolved(user, row["password_is_initial"], row["expires_at"])
+        role = otp.session_role(row["role"], row["second_factor_at"])
+        user = SessionUser(row["user_id"], row["id"], epoch_ms(row["created_at"]), role)
+        return Resolved(user, row["password_is_initial"], row["expires_at"], role)
 
     async def alive(self, user: SessionUser) -> bool:
         """Accounts answers for its sessions itself, without waiting on any gateway's cache."""
         now = self.context.clock()
         async with self.pool.acquire() as conn:
             row = await repo.session_times(conn, user.session_id, user.user_id)
-        return (
-            row is not None
-            and row["expires_at"] > now
-            and row["last_seen_at"] + self.context.lifetimes.session_idle > now
-        )
+        return row is not None and row["expires_at"] > now and row["last_seen_at"] + self.idle(row["role"]) > now
 
     async def logout(self, user: SessionUser) -> None:
         async with self.pool.acquire() as conn, conn.transaction():

@@ -9,7 +9,7 @@ from services.accounts.repository.attempts import (
     reserve_attempt,
 )
 from services.accounts.repository.housekeeping import purge
-from services.accounts.repository.memberships import add_membership, memberships
+from services.accounts.repository.memberships import add_membership, memberships, remove_membership
 from services.accounts.repository.passwords import insert_reset, reset, resets_since, set_password, use_resets
 from services.accounts.repository.sessions import (
     delete_session,
@@ -55,6 +55,7 @@ __all__ = [
     "mark_repeat_notice",
     "memberships",
     "purge",
+    "remove_membership",
     "recent_attempts",
     "reserve_attempt",
     "reset",

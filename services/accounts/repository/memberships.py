@@ -19,6 +19,19 @@ async def add_membership(
     )
 
 
+async def remove_membership(
+    conn: asyncpg.Connection, user_id: UUID, betriebsnummer: str, unlinked_at: datetime
+) -> bool:
+    """Only a link made before the unlink: a late event must not end a newer re-link."""
+    removed = await conn.fetchval(
+        "delete from memberships where user_id = $1 and betriebsnummer = $2 and linked_at <= $3 returning true",
+        user_id,
+        betriebsnummer,
+        unlinked_at,
+    )
+    return bool(removed)
+
+
 async def memberships(conn: asyncpg.Connection, user_id: UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
         "select betriebsnummer, business_name, linked_at from memberships where user_id = $1 order by linked_at",

@@ -28,15 +28,18 @@ async def insert_session(
 
 async def session_by_token(conn: asyncpg.Connection, token_hash: bytes) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "select s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, u.password_is_initial"
-        " from sessions s join users u on u.id = s.user_id where s.token_hash = $1",
+        "select s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.second_factor_at,"
+        " u.password_is_initial, u.role from sessions s join users u on u.id = s.user_id where s.token_hash = $1",
         token_hash,
     )
 
 
 async def session_times(conn: asyncpg.Connection, session_id: UUID, user_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "select last_seen_at, expires_at from sessions where id = $1 and user_id = $2", session_id, user_id
+        "select s.last_seen_at, s.expires_at, u.role from sessions s join users u on u.id = s.user_id"
+        " where s.id = $1 and s.user_id = $2",
+        session_id,
+        user_id,
     )
 
 

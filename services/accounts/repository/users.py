@@ -123,14 +123,14 @@ async def activate_user(
 async def user_for_login(conn: asyncpg.Connection, key: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "select id, email, first_name, last_name, state, password_hash, password_is_initial,"
-        " password_expires_at from users where email_key = $1",
+        " password_expires_at, role, deactivated_at from users where email_key = $1",
         key,
     )
 
 
 async def user_by_id(conn: asyncpg.Connection, user_id: UUID, *, lock: bool = False) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "select id, email, email_key, first_name, last_name, state, password_hash, password_is_initial"
+        "select id, email, email_key, first_name, last_name, state, password_hash, password_is_initial, role"
         " from users where id = $1" + (" for update" if lock else ""),
         user_id,
     )

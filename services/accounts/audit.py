@@ -1,0 +1,25 @@
+"""The staff audit's actions and their German labels (the same shape in pins: api.md AuditEntry).
+
+Rows name ids only, never an address or a name: an erased member must leave no trace, and the
+audit still says who did what to which account id."""
+
+from datetime import timedelta
+
+# The audit is kept three years (regular limitation period, § 195 BGB), then the housekeeping
+# sweep deletes it; a database trigger refuses every earlier delete and every update.
+RETENTION = timedelta(days=3 * 365 + 1)
+
+LABELS = {
+    "member_viewed": "Mitgliedskonto angesehen",
+    "confirmation_resent": "Bestätigungs-E-Mail erneut gesendet",
+    "initial_password_sent": "Neues Erstpasswort gesendet",
+    "throttle_lifted": "Anmeldesperre aufgehoben",
+    "deactivated": "Konto gesperrt",
+    "reactivated": "Konto entsperrt",
+    "erased": "Konto gelöscht",
+}
+DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+
+
+def label(action: str) -> str:
+    return LABELS.get(action, action)
