@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from runtime.api import Accepted
 
 LetterState = Literal["requested", "handed_over", "used", "expired", "superseded"]
-Reason = Literal["user_request", "annual_notice"]
+Reason = Literal["user_request", "annual_notice", "staff_request"]
 
 
 class LetterOut(BaseModel):

@@ -16,7 +16,9 @@ from services.pins.letters import Letters
 from services.pins.limits import RequestLimits
 from services.pins.links import Links
 from services.pins.settings import LetterSettings, Settings
+from services.pins.staff import Staff
 from services.pins.throttle import LinkLimits
+from services.pins.unlinking import Unlinking
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 CONTEXT = web.AppKey("context", Context)
@@ -59,6 +61,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         app[CONTEXT] = context
         app[http.LETTERS] = Letters(context)
         app[http.LINKS] = Links(context)
+        app[http.UNLINKING] = Unlinking(context)
+        app[http.STAFF] = Staff(context)
         yield
 
     app.cleanup_ctx.extend(

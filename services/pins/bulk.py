@@ -38,21 +38,32 @@ async def upsert(conn: asyncpg.Connection, now: datetime) -> tuple[int, int]:
     return row["new"], row["updated"]
 
 
-async def delete_missing(conn: asyncpg.Connection, now: datetime) -> tuple[int, int]:
-    """Mark businesses missing from the file deleted, end their links and void their open PINs."""
-    row = await conn.fetchrow(
+async def active(conn: asyncpg.Connection) -> int:
+    return await conn.fetchval("select count(*) from businesses where deleted_at is null")
+
+
+async def delete_missing(conn: asyncpg.Connection, now: datetime) -> list[str]:
+    """Mark businesses missing from the file deleted and void their open PINs; their numbers.
+    Their links are ended by the caller, one by one through the unlinking use case."""
+    rows = await conn.fetch(
         "with gone as (update businesses b set deleted_at = $1, updated_at = $1"
         " where deleted_at is null and not exists"
         " (select 1 from import_rows r where r.betriebsnummer = b.betriebsnummer) returning betriebsnummer),"
-        " ended as (delete from links where betriebsnummer in (select betriebsnummer from gone) returning 1),"
         " voided as (update pin_letters set superseded_at = $1"
         " where betriebsnummer in (select betriebsnummer from gone)"
         " and used_at is null and superseded_at is null and valid_until > $1 returning 1)"
-        " select (select count(*) from gone) as deleted, (select count(*) from ended) as links,"
-        " (select count(*) from voided) as voided",
+        " select betriebsnummer from gone order by betriebsnummer",
         now,
     )
-    return row["deleted"], row["links"]
+    return [r["betriebsnummer"] for r in rows]
+
+
+async def links_of(conn: asyncpg.Connection, numbers: list[str]) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "select user_id, betriebsnummer from links where betriebsnummer = any($1::text[])"
+        " order by betriebsnummer, user_id",
+        numbers,
+    )
 
 
 # --- the yearly issue -----------------------------------------------------------------------

@@ -20,10 +20,14 @@ def durable_name(subject: str) -> str:
 
 
 async def accept_confirmed(pool: asyncpg.Pool, event: UserConfirmedV1) -> bool:
-    """The member row and the event id commit together; False for an event handled before."""
+    """The member row and the event id commit together; False for an event handled before. A
+    member erased already (user.deleted.v1 came first) stays erased."""
     async with pool.acquire() as conn, conn.transaction():
         if not await first_time(conn, event):
             return False
+        await repo.lock_member(conn, event.user_id)  # not beside their erasure
+        if await repo.buried(conn, event.user_id):
+            return True
         await repo.save_member(conn, event.user_id, event.email, event.first_name, event.last_name, event.occurred_at)
     return True
 

@@ -35,7 +35,11 @@ STATE_LABELS = {
     "expired": "Abgelaufen",
     "superseded": "Nicht mehr gültig (ein neuerer PIN-Brief ersetzt ihn)",
 }
-REASON_LABELS = {"user_request": "im Kundenportal angefordert", "annual_notice": "mit dem Beitragsbescheid"}
+REASON_LABELS = {
+    "user_request": "im Kundenportal angefordert",
+    "annual_notice": "mit dem Beitragsbescheid",
+    "staff_request": "auf Anfrage bei der Handwerkskammer",
+}
 
 
 class Invalid(ValueError):

@@ -5,6 +5,7 @@ import logging
 from datetime import timedelta
 
 from runtime import retention
+from services.pins import audit
 from services.pins import repository as repo
 from services.pins.context import Context
 
@@ -12,13 +13,21 @@ log = logging.getLogger(__name__)
 
 # The link throttle looks back one day (services.pins.throttle.DAY); one more for the doubt.
 LINK_FAILURES = timedelta(days=2)
+# A tombstone must outlive every user.confirmed.v1 that could still come after the erasure: the
+# stream keeps it 30 days (contracts.STREAMS max_age_days) and the last redelivery comes ~7.4 h
+# after the first (contracts.durables.REDELIVERY); a day on top of the 30 covers both.
+TOMBSTONES = timedelta(days=31)
 
 
 async def sweep(context: Context) -> dict[str, int]:
     """One round; what was deleted, by table."""
     now = context.clock()
     async with context.pool.acquire() as conn:
-        counts = {"link_failures": await repo.purge(conn, now - LINK_FAILURES)}
+        counts = {
+            "link_failures": await repo.purge(conn, now - LINK_FAILURES),
+            "member_tombstones": await repo.purge_tombstones(conn, now - TOMBSTONES),
+            "staff_audit": await audit.purge(conn, now),
+        }
         counts |= await retention.purge(conn, now)
     return counts
 

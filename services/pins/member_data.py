@@ -76,7 +76,8 @@ async def export(pool: asyncpg.Pool, user_id: UUID) -> PinsExportOut:
 
 async def erase(pool: asyncpg.Pool, event: UserDeletedV1) -> bool:
     """user.deleted.v1: the erasure and the event id commit together; False for an event handled
-    before. The letters stay with their business (its record), anonymised."""
+    before. The letters stay with their business (its record), anonymised. A tombstone keeps a
+    user.confirmed.v1 that arrives after this (the durables are not ordered) from re-creating them."""
     async with pool.acquire() as conn, conn.transaction():
         if not await first_time(conn, event):
             return False
@@ -86,4 +87,5 @@ async def erase(pool: asyncpg.Pool, event: UserDeletedV1) -> bool:
         await conn.execute("update pin_letters set used_by = null where used_by = $1", event.user_id)
         await conn.execute("delete from link_failures where user_id = $1", event.user_id)
         await conn.execute("delete from members where user_id = $1", event.user_id)
+        await repo.bury(conn, event.user_id, event.occurred_at)
     return True

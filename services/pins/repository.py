@@ -25,6 +25,15 @@ async def business(conn: asyncpg.Connection, number: str, *, lock: bool = False)
     )
 
 
+async def business_of_record(conn: asyncpg.Connection, number: str, *, lock: bool = False) -> asyncpg.Record | None:
+    """A business of the register, deleted ones too, as the staff see it."""
+    return await conn.fetchrow(
+        f"select {BUSINESS}, deleted_at, imported_at, updated_at from businesses where betriebsnummer = $1"
+        + (" for update" if lock else ""),
+        number,
+    )
+
+
 # --- letters --------------------------------------------------------------------------------
 
 
@@ -65,6 +74,14 @@ async def letters_of(conn: asyncpg.Connection, numbers: list[str]) -> list[async
         " order by l.created_at desc) as n from pin_letters l where l.betriebsnummer = any($1::text[])) x"
         " where n <= 20 order by created_at desc",
         numbers,
+    )
+
+
+async def every_letter_of(conn: asyncpg.Connection, number: str) -> list[asyncpg.Record]:
+    """A business's letters for the staff, newest first (a yearly letter each year: 500 is decades)."""
+    return await conn.fetch(
+        f"select {LETTER} from pin_letters l where l.betriebsnummer = $1 order by l.created_at desc limit 500",
+        number,
     )
 
 
@@ -181,6 +198,15 @@ async def release_if_known(conn: asyncpg.Connection, attempt_id: int, number: st
     )
 
 
+async def failures_of(conn: asyncpg.Connection, number: str) -> list[asyncpg.Record]:
+    """Failed link attempts at a business, newest first, with the member's name where pins knows it."""
+    return await conn.fetch(
+        "select f.at, f.user_id, m.first_name, m.last_name from link_failures f left join members m using (user_id)"
+        " where f.betriebsnummer = $1 order by f.at desc limit 200",
+        number,
+    )
+
+
 async def linked_businesses(conn: asyncpg.Connection, user_id: UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"select {', '.join('b.' + c for c in BUSINESS.split(', '))}, k.linked_at"
@@ -210,6 +236,21 @@ async def save_member(conn: asyncpg.Connection, user_id: UUID, email: str, first
         last,
         at,
     )
+
+
+async def bury(conn: asyncpg.Connection, user_id: UUID, at: datetime) -> None:
+    await conn.execute(
+        "insert into member_tombstones (user_id, deleted_at) values ($1, $2) on conflict do nothing", user_id, at
+    )
+
+
+async def buried(conn: asyncpg.Connection, user_id: UUID) -> bool:
+    return bool(await conn.fetchval("select true from member_tombstones where user_id = $1", user_id))
+
+
+async def purge_tombstones(conn: asyncpg.Connection, before: datetime) -> int:
+    result = await conn.execute("delete from member_tombstones where deleted_at < $1", before)
+    return int(result.rsplit(" ", 1)[-1])
 
 
 async def purge(conn: asyncpg.Connection, failed_before: datetime) -> int:

@@ -279,7 +279,7 @@ async def test_the_register_import_from_the_command_line(pins) -> None:
 
         assert (await link(pins, user, n3, await request_pin(pins, user, n3)))[0] == 200
         path.write_bytes(csv(row(n1, "Neuer Name"), row(n2)))
-        done = run_cli("import-businesses", str(path), "--full", **env)
+        done = run_cli("import-businesses", str(path), "--full", "--max-delete", "1", **env)  # 1 of 3: over 5 %
         assert done.returncode == 0, done.stderr
         assert "Geändert / updated:         1" in done.stdout and "Unverändert / unchanged:    1" in done.stdout
         assert "Gelöscht / deleted:         1" in done.stdout and "links ended: 1" in done.stdout

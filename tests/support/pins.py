@@ -10,8 +10,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from uuid import UUID, uuid4
 
+import nats
 from aiohttp.test_utils import TestClient, TestServer
 
+from contracts import EVENTS_BY_SUBJECT
 from runtime import service
 from runtime.crypto import generate_keypair, generate_secret, unseal
 from runtime.sessions import SessionUser, epoch_ms
@@ -21,6 +23,8 @@ from services.pins.settings import Settings
 from tests.support.client import query
 from tests.support.identity import PUBLIC_KEY, signed
 from tests.support.inprocess import Clock
+from tests.support.published import last_seq, messages
+from tests.support.wait import until
 
 SECRET = generate_secret()
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,8 +32,9 @@ HEADER = "Betriebsnummer;Name;Straße;PLZ;Ort;E-Mail;Gewerk"
 
 
 @asynccontextmanager
-async def pins_in_process(postgres, nats_server, **overrides):
-    """A TestClient of pins on a database of its own; `clock`, `dsn` and the print shop's keys on it."""
+async def pins_in_process(postgres, nats_server, clock: Clock | None = None, **overrides):
+    """A TestClient of pins on a database of its own; `clock`, `dsn` and the print shop's keys on it.
+    `clock`: one set before pins starts (its housekeeping sweeps once at once)."""
     public, private = generate_keypair()
     dsn = await postgres.create_database(f"pins_{secrets.token_hex(4)}")
     settings = Settings(
@@ -41,7 +46,7 @@ async def pins_in_process(postgres, nats_server, **overrides):
         printshop_public_key=public,
         **overrides,
     )
-    clock = Clock()
+    clock = clock or Clock()
     async with TestClient(TestServer(create_app(settings, clock=clock))) as client:
         client.clock, client.dsn, client.private_key, client.public_key = clock, dsn, private, public
         yield client
@@ -113,3 +118,53 @@ def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
         env={**base, **env},
         timeout=120,
     )
+
+
+# Several members of one business link in a test: the request limits then stand in the way.
+MANY_REQUESTS = {
+    "pin_requests_per_business_week": 10,
+    "pin_requests_per_business_month": 30,
+    "pin_requests_per_member_month": 30,
+}
+
+
+def staff(client, user_id: UUID | None = None, role: str = "staff") -> str:
+    """The identity of a staff account past its second factor (role "staff_pending": before it)."""
+    return SessionUser(user_id or uuid4(), uuid4(), epoch_ms(client.clock()), role).header()
+
+
+async def linked(client, n: str, user: str | None = None) -> str:
+    """A member (id) whose account is linked to business `n`."""
+    user = user or member()
+    status, body, _ = await link(client, user, n, await request_pin(client, user, n))
+    assert status == 200, body
+    return user
+
+
+async def published_all(client) -> None:
+    """Wait until pins' relay has published every outbox row to JetStream."""
+
+    async def done() -> bool:
+        rows = await query(client.dsn, "select count(*) as n from pins.outbox where published_at is null")
+        return rows[0]["n"] == 0
+
+    await until(done, "every outbox row of pins published", timeout=10)
+
+
+async def bus_position(nats_url: str, subject: str) -> int:
+    """The last sequence of `subject`'s stream: read the bus after it (the session's NATS is shared)."""
+    nc = await nats.connect(nats_url)
+    try:
+        return await last_seq(nc, EVENTS_BY_SUBJECT[subject].STREAM)
+    finally:
+        await nc.close()
+
+
+async def on_the_bus(nats_url: str, subject: str, after: int = 0, **match: str) -> list[dict]:
+    """The payloads of `subject` in its stream after sequence `after` whose fields equal `match`."""
+    nc = await nats.connect(nats_url)
+    try:
+        found = await messages(nc, EVENTS_BY_SUBJECT[subject].STREAM, after, subject)
+    finally:
+        await nc.close()
+    return [m.payload for m in found if all(str(m.payload.get(k)) == v for k, v in match.items())]
