@@ -6,6 +6,7 @@ committed as contracts/schemas/openapi.json) is generated from the same lists, s
 cannot describe a request the service would not take.
 """
 
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
@@ -30,7 +31,14 @@ class Endpoint:
 
 
 def add_endpoints(app: web.Application, endpoints: Iterable[Endpoint]) -> None:
-    app.router.add_routes([web.route(e.method, e.path, e.handler) for e in endpoints])
+    """aiohttp's `{name}` matches no `{` or `}`: a path segment holding one would be answered 404
+    before the handler could say 401 to a caller without a session. Any segment reaches the
+    handler, which refuses itself what is no Betriebsnummer or account id."""
+    app.router.add_routes([web.route(e.method, _any_segment(e.path), e.handler) for e in endpoints])
+
+
+def _any_segment(path: str) -> str:
+    return re.sub(r"{(\w+)}", r"{\1:[^/]+}", path)
 
 
 def answer(model: BaseModel, status: int = 200) -> web.Response:

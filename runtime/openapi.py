@@ -4,6 +4,7 @@ Pure: endpoints in, a dict out. `python -m deploy.openapi` writes it to
 contracts/schemas/openapi.json, which the gateway serves at /api/v1/openapi.json.
 """
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -58,7 +59,7 @@ def _operation(service: str, e: Endpoint, keys: dict) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "tags": [service],
         "summary": e.summary,
-        "operationId": f"{e.method.lower()}_{e.path.removeprefix('/api/v1/').replace('/', '_')}",
+        "operationId": f"{e.method.lower()}_{re.sub(r'[/{}]+', '_', e.path.removeprefix('/api/v1/')).strip('_')}",
         "responses": {
             str(e.status): success,
             "429": {"description": "Too many attempts: wait as Retry-After says", "headers": retry, "content": error},
@@ -76,4 +77,10 @@ def _operation(service: str, e: Endpoint, keys: dict) -> dict[str, Any]:
         }
     if e.session:
         operation["security"] = [{"session": []}]
+    # a path template's `{name}`: a required string in the path
+    names = re.findall(r"{(\w+)}", e.path)
+    if names:
+        operation["parameters"] = [
+            {"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names
+        ]
     return operation
