@@ -13,6 +13,8 @@ from contracts import (
     Event,
     PinLinkedV1,
     PinRequestedV1,
+    PinUnlinkedV1,
+    UserChangedByStaffV1,
     UserConfirmedV1,
     UserDeletedV1,
     UserPasswordChangedV1,
@@ -34,6 +36,8 @@ SUBSCRIBED: tuple[type[Event], ...] = (
     UserPasswordChangedV1,
     PinRequestedV1,  # PORTAL_PINS: the member hears their letter is on its way
     PinLinkedV1,  # PORTAL_PINS: the member and the business hear of the new link
+    PinUnlinkedV1,  # PORTAL_PINS: and of its end
+    UserChangedByStaffV1,  # the member hears what chamber staff changed of their account
 )
 
 
@@ -46,7 +50,8 @@ def handlers(pool: asyncpg.Pool, clock: Callable[[], datetime] = lambda: datetim
         return await accept_event(pool, event, clock())
 
     async def erase(event: UserDeletedV1) -> bool:
-        return await member_data.erase(pool, event)
+        return await member_data.erase(pool, event, clock())
 
-    # user.deleted.v1 asks for no mail: it erases what the mails and the projection hold
+    # user.deleted.v1 erases what the mails and the projection hold (and, erased by staff, says
+    # goodbye)
     return {**dict.fromkeys((contract.SUBJECT for contract in SUBSCRIBED), accept), UserDeletedV1.SUBJECT: erase}

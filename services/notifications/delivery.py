@@ -8,6 +8,7 @@ mail that went out tells the queue the server is back.
 import asyncio
 import contextlib
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -23,6 +24,9 @@ from services.notifications.rendering import Composer
 log = logging.getLogger(__name__)
 
 
+SECRET_PART = 12  # a link's parts this long may be its token (its host or path going too does no harm)
+
+
 @dataclass(frozen=True)
 class Failed:
     error: str
@@ -31,7 +35,8 @@ class Failed:
 
 
 async def deliver(mail: domain.QueuedMail, composer: Composer, mailer: Mailer, now: datetime) -> Failed | None:
-    """Build and send one mail; None when the server took it."""
+    """Build and send one mail; None when the server took it. What a failure records is shown to
+    chamber staff: it never holds what the mail carries (`scrub`)."""
     try:
         message = composer.compose(mail, now)
     except Exception as error:  # a key or template that cannot work: retrying will not help
@@ -39,12 +44,24 @@ async def deliver(mail: domain.QueuedMail, composer: Composer, mailer: Mailer, n
     try:
         await asyncio.wait_for(mailer.send(message), schedule.SEND_DEADLINE.total_seconds())
     except PermanentMailError as error:
-        return Failed(_describe(error), permanent=True)
+        return Failed(_describe(error, composer.secrets(mail)), permanent=True)
     except (ServerUnavailable, OSError) as error:  # OSError: refused, reset, timed out
-        return Failed(_describe(error), permanent=False, server=True)
+        return Failed(_describe(error, composer.secrets(mail)), permanent=False, server=True)
     except Exception as error:
-        return Failed(_describe(error), permanent=False)
+        return Failed(_describe(error, composer.secrets(mail)), permanent=False)
     return None
+
+
+def scrub(error: str, secrets: dict[str, str]) -> str:
+    """A server that quotes the message back (some 5xx answers do) could quote a password or a
+    link: the values go, before `redact` takes the usual shapes (`token=`, `Passwort: `)."""
+    for value in secrets.values():
+        # A link's token quoted on its own is as good as the link: its longer parts go too.
+        parts = [part for part in re.split(r"[?&=/#]", value) if len(part) >= SECRET_PART]
+        for part in sorted({value, *parts}, key=len, reverse=True):
+            if part:
+                error = error.replace(part, "[redacted]")
+    return error
 
 
 async def send_due(
@@ -139,6 +156,6 @@ def _count_expired(kind: str) -> None:
     log.warning("mail expired unsent: its purpose ended", extra={"kind": kind})
 
 
-def _describe(error: Exception) -> str:
+def _describe(error: Exception, secrets: dict[str, str] | None = None) -> str:
     # Exception texts never carry the unsealed values, but redact anyway: a URL may slip in.
-    return redact(f"{type(error).__name__}: {error}")[:500]
+    return redact(scrub(f"{type(error).__name__}: {error}", secrets or {}))[:500]

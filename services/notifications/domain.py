@@ -5,15 +5,15 @@ Pure: no I/O. Who a member is comes in as a `Recipient`, looked up by the handle
 recipients projection.
 """
 
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from uuid import UUID
 
 from contracts import (
     Event,
     PinLinkedV1,
     PinRequestedV1,
+    PinUnlinkedV1,
+    UserChangedByStaffV1,
     UserConfirmedV1,
     UserPasswordChangedV1,
     UserPasswordResetRequestedV1,
@@ -21,6 +21,10 @@ from contracts import (
     UserRegistrationRepeatedV1,
 )
 from runtime.german import BERLIN
+from services.notifications import news
+from services.notifications.records import NewMail, QueuedMail, Recipient
+
+__all__ = ["NewMail", "QueuedMail", "Recipient"]  # where the rest of the service has always found them
 
 REGISTRATION_CONFIRMATION = "registration_confirmation"
 ALREADY_REGISTERED = "already_registered"
@@ -44,6 +48,7 @@ SUBJECTS = {
     MEMBER_LINKED: "Ihr Konto ist mit Ihrem Betrieb verknüpft",
     CONTACT_REQUEST: "Kontaktanfrage aus dem Kundenportal",
     CONTACT_COPY: "Ihre Nachricht an die Handwerkskammer",
+    **news.SUBJECTS,
 }
 
 # The user events that say who an account is (user id, e-mail, name): each one updates the
@@ -63,44 +68,6 @@ PASSWORD_ROUTES = {
 }
 
 
-@dataclass(frozen=True)
-class NewMail:
-    source_event_id: UUID
-    kind: str
-    recipient: str
-    context: dict[str, Any]  # template values that are no secret
-    sealed: dict[str, str] = field(default_factory=dict)  # still sealed to notifications
-    made_at: datetime = field(kw_only=True)  # when its event happened
-    # When what it carries stops working (a link, the initial password, a PIN), if it says.
-    expires_at: datetime | None = field(default=None, kw_only=True)
-
-
-@dataclass(frozen=True)
-class QueuedMail:
-    """A mail claimed for sending."""
-
-    id: UUID
-    kind: str
-    recipient: str
-    context: dict[str, Any]
-    sealed: dict[str, str]
-    attempts: int  # tries so far, this one included
-    useful_until: datetime
-    takeovers: int = 0  # claims taken over from a worker whose lease ran out
-    request_id: str | None = None  # the request that caused it (X-Request-Id), for the logs
-
-
-@dataclass(frozen=True)
-class Recipient:
-    """A row of the recipients projection: who a user id is, as of `updated_at`."""
-
-    user_id: UUID
-    email: str
-    first_name: str
-    last_name: str
-    updated_at: datetime
-
-
 def recipient_from(event: Event) -> Recipient | None:
     """What a user event tells the recipients projection; None for any other event."""
     if not isinstance(event, PERSON_EVENTS):
@@ -115,7 +82,7 @@ def recipient_needed(event: Event) -> UUID | None:
         if event.reason == "user_request" and event.requested_by_user_id is not None:
             return event.requested_by_user_id
         return None
-    if isinstance(event, PinLinkedV1):
+    if isinstance(event, PinLinkedV1 | PinUnlinkedV1 | UserChangedByStaffV1):
         return event.user_id
     return None
 
@@ -130,6 +97,10 @@ def mails_for(event: Event, recipient: Recipient | None = None) -> list[NewMail]
         return _pin_requested(event, recipient)
     if isinstance(event, PinLinkedV1):
         return _pin_linked(event, recipient)
+    if isinstance(event, PinUnlinkedV1):
+        return news.unlinked(event, recipient)
+    if isinstance(event, UserChangedByStaffV1):
+        return news.changed_by_staff(event, recipient)
     return [_user_mail(event)]
 
 
@@ -152,16 +123,23 @@ def _user_mail(event: Event) -> NewMail:
         return NewMail(event.event_id, ALREADY_REGISTERED, event.email, _person(event), made_at=event.occurred_at)
     if isinstance(event, UserConfirmedV1):
         expires = event.initial_password_expires_at.isoformat()
+        # Sent again by staff on the member's call: same kind (support reads it as the initial
+        # password), its own subject and wording.
+        reissued = (
+            {"reissued_by_staff": True, "subject": news.REISSUED_PASSWORD_SUBJECT} if event.reissued_by_staff else {}
+        )
         return NewMail(
             event.event_id,
             INITIAL_PASSWORD,
             event.email,
-            {**_person(event), "initial_password_expires_at": expires},
+            {**_person(event), "initial_password_expires_at": expires, **reissued},
             {"initial_password": event.initial_password},
             made_at=event.occurred_at,
             expires_at=event.initial_password_expires_at,
         )
     if isinstance(event, UserPasswordResetRequestedV1):
+        if event.purpose == "staff_setup":
+            return news.staff_setup(event)
         return NewMail(
             event.event_id,
             PASSWORD_RESET,
@@ -242,6 +220,11 @@ def _pin_linked(event: PinLinkedV1, member: Recipient | None) -> list[NewMail]:
 def end_of_day(day: date) -> datetime:
     """A PIN valid until a day is valid all of that day, in Wiesbaden."""
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=BERLIN)
+
+
+def forgotten_when_settled(kind: str) -> bool:
+    """The mail's row forgets its recipient once sent, failed or expired (the queue enforces it)."""
+    return kind in news.FORGOTTEN_WHEN_SETTLED
 
 
 def message_id(mail_id: UUID) -> str:

@@ -31,6 +31,12 @@ async def accept_event(pool: asyncpg.Pool, event: Event, now: datetime) -> bool:
         if not await first_time(conn, event):
             return False
         if update is not None:
+            await repository.lock_person(conn, update.user_id)
+            if await repository.tombstoned(conn, update.user_id):
+                # A user event that arrives after the person was erased: no row, no mail.
+                metrics.MAILS_SKIPPED.labels(event.SUBJECT, "erased").inc()
+                log.info("event about an erased person, nothing kept", extra={"event_id": str(event.event_id)})
+                return True
             await repository.upsert_recipient(conn, update)
         member = await repository.recipient(conn, wanted) if wanted is not None else None
         mails = domain.mails_for(event, member)

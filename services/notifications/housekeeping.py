@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from contracts import STREAMS
+from contracts.durables import REDELIVERY
 from runtime import retention
 from services.notifications import contact, domain, schedule
 
@@ -28,6 +30,13 @@ CONTACT_KINDS = (domain.CONTACT_REQUEST, domain.CONTACT_COPY)
 MAIL_RECORDS = timedelta(days=180)
 # The contact form's throttle rows count for its window only.
 CONTACT_THROTTLE = contact.WINDOW
+# A tombstone must outlive every user event published before the erasure that could still reach
+# us: the stream keeps it 30 days (contracts.STREAMS), and one in flight at that moment may be
+# offered again for the whole redelivery schedule (about 15.4 hours). Rounded up: 31 days.
+_LATE_EVENT = timedelta(days=max(s["max_age_days"] for s in STREAMS.values())) + timedelta(
+    seconds=sum(REDELIVERY.backoff)
+)
+TOMBSTONES = timedelta(days=_LATE_EVENT.days + (1 if _LATE_EVENT % timedelta(days=1) else 0))
 
 
 async def sweep(pool: asyncpg.Pool, clock: Callable[[], datetime]) -> dict[str, int]:
@@ -56,6 +65,7 @@ async def sweep(pool: asyncpg.Pool, clock: Callable[[], datetime]) -> dict[str, 
             "contact_throttle": _count(
                 await conn.execute("delete from contact_requests where created_at < $1", now - CONTACT_THROTTLE)
             ),
+            "tombstones": _count(await conn.execute("delete from tombstones where deleted_at < $1", now - TOMBSTONES)),
         }
         counts |= await retention.purge(conn, now)
     return counts

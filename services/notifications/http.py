@@ -1,5 +1,5 @@
-"""HTTP routes of notifications beyond health, readiness and metrics: the contact form and the
-member's part of the data export."""
+"""HTTP routes of notifications beyond health, readiness and metrics: the contact form, the
+member's part of the data export, and the mails to an address as chamber staff see them."""
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -8,14 +8,16 @@ from runtime import service
 from runtime.api import Accepted, Endpoint, add_endpoints, answer
 from runtime.errors import ApiError, parse_json
 from runtime.sessions import SessionUser
+from runtime.staff import staff_user
 from runtime.web import current_identity
-from services.notifications import contact, handlers, member_data
+from services.notifications import contact, handlers, mail_log, member_data, repository
 
 SUPPORT_EMAIL = web.AppKey("support_email", str)
 SUPPORT_PHONE = web.AppKey("support_phone", str)
 CLOCK = web.AppKey("clock", handlers.Clock)
 LIMITS = web.AppKey("contact_limits", contact.Limits)
 NOT_LOGGED_IN = "Bitte melden Sie sich an."
+EMAIL_NEEDED = "Bitte geben Sie die E-Mail-Adresse an, nach der Sie suchen."
 
 
 class ContactIn(BaseModel):
@@ -99,6 +101,15 @@ async def export(request: web.Request) -> web.Response:
     return answer(await member_data.export(request.app[service.POOL], user.user_id))
 
 
+async def staff_mails(request: web.Request) -> web.Response:
+    staff_user(request)
+    email = request.query.get("email", "").strip()
+    if not email or len(email) > 320:
+        raise ApiError(422, "invalid_input", EMAIL_NEEDED, {"email": EMAIL_NEEDED})
+    rows = await repository.mails_to(request.app[service.POOL], email, mail_log.LIMIT)
+    return answer(mail_log.seen(rows))
+
+
 ENDPOINTS = (
     Endpoint(
         "POST",
@@ -115,6 +126,14 @@ ENDPOINTS = (
         export,
         "Notifications' part of 'Meine Daten herunterladen': the mails to the member, never their contents",
         answer=member_data.NotificationsExportOut,
+        session=True,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/notifications/staff/mails",
+        staff_mails,
+        "Staff only: the mails to ?email=ADDRESS (any case), newest first, with what became of each; no contents",
+        answer=mail_log.MailsOut,
         session=True,
     ),
 )

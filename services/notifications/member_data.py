@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from contracts import UserDeletedV1
 from runtime.inbox import first_time
-from services.notifications import contact
+from services.notifications import contact, news, repository
 
 ERASED = "gelöscht"  # the recipient of a mail to someone erased: the column may not be empty
 # Mails to or about the member: to their address, or naming it anywhere in the context.
@@ -63,17 +63,30 @@ async def export(pool: asyncpg.Pool, user_id: UUID) -> NotificationsExportOut:
     )
 
 
-async def erase(pool: asyncpg.Pool, event: UserDeletedV1) -> bool:
+async def erase(pool: asyncpg.Pool, event: UserDeletedV1, now: datetime) -> bool:
     """Mails still waiting for them are dropped; sent and failed ones stay as a count of what
-    went out, without address, context or error text (an SMTP error quotes the address).
+    went out, without address, context or error text (an SMTP error quotes the address). A
+    tombstone keeps user events that come late from bringing them back. Erased by the chamber,
+    they get one last mail, whose row forgets them once settled (migration 0006).
     Commits with the event id; False for an event handled before."""
     async with pool.acquire() as conn, conn.transaction():
         if not await first_time(conn, event):
             return False
-        who = await conn.fetchrow("delete from recipients where user_id = $1 returning email", event.user_id)
-        if who is None:
-            return True  # never known here: nothing to erase
-        email = who["email"]
+        await repository.lock_person(conn, event.user_id)
+        await repository.bury(conn, event.user_id, now)
+        # What a business is told of their unlinking names them, not their address: a mail still
+        # to go keeps the news without the name, a settled one loses its contents like the others.
+        await conn.execute(
+            "update mails set context = case when state in ('queued', 'processing')"
+            "  then (context - 'member_user_id') || jsonb_build_object('member_name', '') else '{}' end"
+            " where context ->> 'member_user_id' = $1",
+            str(event.user_id),
+        )
+        member = await repository.recipient(conn, event.user_id)
+        if member is None:
+            return True  # never known here: nothing more to erase
+        await conn.execute("delete from recipients where user_id = $1", event.user_id)
+        email = member.email
         await conn.execute(f"delete from mails where state in ('queued', 'processing') and {ABOUT}", email)
         await conn.execute(
             "update mails set recipient = $2, context = '{}', sealed = '{}', last_error = null"
@@ -85,4 +98,6 @@ async def erase(pool: asyncpg.Pool, event: UserDeletedV1) -> bool:
             f"update mails set context = '{{}}', sealed = '{{}}', last_error = null where {ABOUT}", email
         )
         await conn.execute("delete from contact_requests where address_key = $1", contact.address_key(email))
+        for mail in news.erased_by_staff(event, member):
+            await repository.add_mail(conn, mail, now)
     return True

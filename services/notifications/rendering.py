@@ -71,8 +71,11 @@ class Composer:
         html = self._env.get_template(f"{kind}.html").render(values)
         return Rendered(subject, text, html)
 
+    def secrets(self, mail: domain.QueuedMail) -> dict[str, str]:
+        return {name: unseal(self._private_key, box) for name, box in mail.sealed.items()}
+
     def compose(self, mail: domain.QueuedMail, now: datetime) -> EmailMessage:
-        secrets = {name: unseal(self._private_key, box) for name, box in mail.sealed.items()}
+        secrets = self.secrets(mail)
         rendered = self.render(mail.kind, mail.context, secrets)
         message = EmailMessage()
         message["From"] = self.letterhead.mail_from

@@ -23,8 +23,8 @@ async def add_mail(conn: asyncpg.Connection, mail: domain.NewMail, now: datetime
     mail_id = uuid4()
     added = await conn.fetchval(
         "insert into mails (id, source_event_id, kind, recipient, context, sealed, message_id,"
-        " next_attempt_at, created_at, useful_until, urgency, request_id)"
-        " values ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7, $8, $8, $9, $10, $11)"
+        " next_attempt_at, created_at, useful_until, urgency, request_id, forget_when_settled)"
+        " values ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7, $8, $8, $9, $10, $11, $12)"
         " on conflict (source_event_id, kind) do nothing returning id",
         mail_id,
         mail.source_event_id,
@@ -37,19 +37,37 @@ async def add_mail(conn: asyncpg.Connection, mail: domain.NewMail, now: datetime
         schedule.useful_until(mail),
         schedule.urgency(mail.kind),
         current_request_id(),
+        domain.forgotten_when_settled(mail.kind),
     )
     if added is not None:
         await conn.execute("select pg_notify($1, '')", CHANNEL)
     return added
 
 
+async def lock_person(conn: asyncpg.Connection, user_id: UUID) -> None:
+    """Until commit: what one user's events do to the projection happens one event at a time, so
+    an erasure and a late user event in parallel cannot both see no tombstone."""
+    await conn.execute("select pg_advisory_xact_lock(hashtext('recipient:' || $1::uuid::text))", user_id)
+
+
+async def tombstoned(conn: asyncpg.Connection, user_id: UUID) -> bool:
+    return bool(await conn.fetchval("select true from tombstones where user_id = $1", user_id))
+
+
+async def bury(conn: asyncpg.Connection, user_id: UUID, now: datetime) -> None:
+    await conn.execute(
+        "insert into tombstones (user_id, deleted_at) values ($1, $2) on conflict (user_id) do nothing", user_id, now
+    )
+
+
 async def upsert_recipient(conn: asyncpg.Connection, recipient: domain.Recipient) -> bool:
-    """Record who a user id is; an older event than the one recorded changes nothing.
+    """Record who a user id is; an older event than the one recorded changes nothing, nor does
+    any event about someone erased (a tombstone).
 
     True if the row was written (new, or newer than what was there)."""
     written = await conn.fetchval(
         "insert into recipients (user_id, email, first_name, last_name, updated_at)"
-        " values ($1, $2, $3, $4, $5)"
+        " select $1, $2, $3, $4, $5 where not exists (select 1 from tombstones where user_id = $1)"
         " on conflict (user_id) do update set email = excluded.email,"
         "  first_name = excluded.first_name, last_name = excluded.last_name,"
         "  updated_at = excluded.updated_at"
@@ -129,4 +147,14 @@ async def add_contact(
         client,
         address_key,
         now,
+    )
+
+
+async def mails_to(pool: asyncpg.Pool, email: str, limit: int) -> list[asyncpg.Record]:
+    """The newest mails to one address, whatever its case: support's "my mail never came"."""
+    return await pool.fetch(
+        "select id, kind, state, attempts, last_error, created_at, sent_at, next_attempt_at from mails"
+        " where lower(recipient) = lower($1) order by created_at desc, id limit $2",
+        email,
+        limit,
     )

@@ -20,6 +20,15 @@ from services.notifications.domain import (
     REGISTRATION_CONFIRMATION,
     NewMail,
 )
+from services.notifications.news import (
+    ACCOUNT_DEACTIVATED,
+    ACCOUNT_ERASED,
+    ACCOUNT_REACTIVATED,
+    BUSINESS_UNLINKED,
+    MEMBER_UNLINKED,
+    STAFF_SETUP,
+    THROTTLE_LIFTED,
+)
 
 # A claim on a mail lasts LEASE and the worker that holds it renews it every HEARTBEAT while it
 # lives, however long its batch takes; a dead worker's mails are free again within LEASE. Three
@@ -45,6 +54,14 @@ LIFETIMES = {
     MEMBER_LINKED: timedelta(days=7),
     CONTACT_REQUEST: timedelta(days=30),
     CONTACT_COPY: timedelta(days=7),
+    # Who lost access, or whose account staff changed, should hear it even after an outage.
+    MEMBER_UNLINKED: timedelta(days=14),
+    BUSINESS_UNLINKED: timedelta(days=14),
+    THROTTLE_LIFTED: timedelta(days=2),  # "you can log in again" is stale once they tried
+    ACCOUNT_DEACTIVATED: timedelta(days=14),
+    ACCOUNT_REACTIVATED: timedelta(days=7),
+    # The last word to an erased person: its row holds their address until settled, so not long.
+    ACCOUNT_ERASED: timedelta(days=3),
 }
 
 # Which mails go first when a backlog drains (0 first; then the oldest first): the reset link
@@ -61,6 +78,13 @@ URGENCY = {
     PIN_LETTER_ON_ITS_WAY: 3,
     MEMBER_LINKED: 3,
     CONTACT_COPY: 3,
+    STAFF_SETUP: 1,  # like the confirmation link: without it a new colleague cannot get in
+    THROTTLE_LIFTED: 1,  # someone is on the phone with support, waiting to log in
+    ACCOUNT_REACTIVATED: 2,
+    ACCOUNT_DEACTIVATED: 2,
+    MEMBER_UNLINKED: 2,
+    BUSINESS_UNLINKED: 2,
+    ACCOUNT_ERASED: 2,
 }
 
 

@@ -6,8 +6,11 @@ import pytest
 from contracts import (
     PinLinkedV1,
     PinRequestedV1,
+    PinUnlinkedV1,
     PostalAddress,
+    UserChangedByStaffV1,
     UserConfirmedV1,
+    UserDeletedV1,
     UserPasswordChangedV1,
     UserPasswordResetRequestedV1,
     UserRegisteredV1,
@@ -41,6 +44,7 @@ def events(keypair):
     public = keypair[0]
     confirm = f"{PUBLIC_URL}/registrierung/bestaetigen?token={random_token()}"
     reset = f"{PUBLIC_URL}/passwort-zuruecksetzen?token={random_token()}"
+    setup = f"{PUBLIC_URL}/passwort-zuruecksetzen?token={random_token()}"
     password = "Xy7kPq3mZt9R"
     pin = "K7QM-4XPA"
     printshop = generate_keypair()[0]  # the PIN is sealed to the print shop, not to us
@@ -75,6 +79,26 @@ def events(keypair):
         "pin_annual": PinRequestedV1(**letter, reason="annual_notice"),
         "pin_linked": PinLinkedV1(**linked, business_email="info@mueller-elektro.de"),
         "pin_linked_quietly": PinLinkedV1(**linked),
+        "pin_staff_request": PinRequestedV1(**letter, reason="staff_request"),
+        "pin_unlinked": PinUnlinkedV1(
+            user_id=member.user_id,
+            betriebsnummer="1234567",
+            business_name="Müller Elektro GmbH",
+            unlinked_by="staff",
+            unlinked_at=NOW,
+            business_email="info@mueller-elektro.de",
+        ),
+        "changed_by_staff": UserChangedByStaffV1(user_id=member.user_id, change="deactivated", changed_at=NOW),
+        "staff_setup": UserPasswordResetRequestedV1(
+            **person(), reset_link=seal(public, setup), link_expires_at=NOW + timedelta(hours=72), purpose="staff_setup"
+        ),
+        "reissued": UserConfirmedV1(
+            **person(),
+            initial_password=seal(public, password),
+            initial_password_expires_at=NOW + timedelta(days=14),
+            reissued_by_staff=True,
+        ),
+        "deleted_by_staff": UserDeletedV1(user_id=member.user_id, deleted_at=NOW, deleted_by="staff"),
         "member": member,
-        "secrets": {"confirm": confirm, "reset": reset, "password": password, "pin": pin},
+        "secrets": {"confirm": confirm, "reset": reset, "setup": setup, "password": password, "pin": pin},
     }

@@ -17,6 +17,8 @@ class Store:
         self.handled: set = set()
         self.recipients: dict = {}
         self.mails: dict = {}
+        self.tombstones: set = set()
+        self.locked: list = []
         self.in_transaction = False
         self.writes_outside: list[str] = []
 
@@ -82,6 +84,15 @@ def store(monkeypatch) -> Store:
         store.mails[key] = mail
         return key
 
+    async def lock_person(conn, user_id):
+        store.write("lock")
+        store.locked.append(user_id)
+
+    async def tombstoned(conn, user_id):
+        return user_id in store.tombstones
+
+    monkeypatch.setattr(repository, "lock_person", lock_person)
+    monkeypatch.setattr(repository, "tombstoned", tombstoned)
     monkeypatch.setattr(handlers, "first_time", first_time)
     monkeypatch.setattr(repository, "upsert_recipient", upsert_recipient)
     monkeypatch.setattr(repository, "recipient", lookup)
@@ -176,3 +187,12 @@ async def test_a_member_mail_goes_to_the_address_the_projection_has_now(store, e
     await handlers.accept_event(Pool(store), events["pin_linked_quietly"], NOW)
     [mail] = store.mails.values()
     assert mail.recipient == "spaeter@example.de"
+
+
+async def test_a_user_event_about_someone_erased_keeps_nothing_and_mails_nobody(store, events):
+    event = events["confirmed"]
+    store.tombstones.add(event.user_id)
+    assert await handlers.accept_event(Pool(store), event, NOW)
+    assert store.recipients == {} and store.mails == {}
+    assert store.locked == [event.user_id] and store.writes_outside == []
+    assert event.event_id in store.handled  # done: not redelivered

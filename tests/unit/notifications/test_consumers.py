@@ -1,11 +1,11 @@
 from faststream.nats import NatsBroker, TestNatsBroker
 
 from contracts import Event, UserDeletedV1, UserPasswordChangedV1
-from services.notifications import consumers, domain
+from services.notifications import consumers, domain, news
 from tests.support.consumers import subscribe_all
 
 NAMES = ("registered", "repeated", "confirmed", "reset", "changed")
-PIN_NAMES = ("pin_requested", "pin_linked")
+PIN_NAMES = ("pin_requested", "pin_linked", "pin_unlinked", "changed_by_staff")
 
 
 class Accepted:
@@ -41,6 +41,8 @@ def test_durables_follow_polyn_naming():
         "user.password_changed.v1",
         "pin.requested.v1",
         "pin.linked.v1",
+        "pin.unlinked.v1",
+        "user.changed_by_staff.v1",
     }
     assert UserPasswordChangedV1 in consumers.SUBSCRIBED
     assert consumers.durable_name("pin.requested.v1") == "notifications_pin_requested_v1"
@@ -49,7 +51,7 @@ def test_durables_follow_polyn_naming():
 
 def test_every_subscribed_event_makes_a_mail(events):
     member = events["member"]
-    made = {mail.kind for n in NAMES + PIN_NAMES for mail in domain.mails_for(events[n], member)}
+    made = {mail.kind for n in (*NAMES, *PIN_NAMES, "staff_setup") for mail in domain.mails_for(events[n], member)}
     assert {type(events[n]) for n in NAMES + PIN_NAMES} == set(consumers.SUBSCRIBED)
     assert made == {
         domain.REGISTRATION_CONFIRMATION,
@@ -60,8 +62,14 @@ def test_every_subscribed_event_makes_a_mail(events):
         domain.PIN_LETTER_ON_ITS_WAY,
         domain.BUSINESS_LINKED,
         domain.MEMBER_LINKED,
+        news.MEMBER_UNLINKED,
+        news.BUSINESS_UNLINKED,
+        news.ACCOUNT_DEACTIVATED,
+        news.STAFF_SETUP,
     }
-    assert made | {domain.CONTACT_REQUEST, domain.CONTACT_COPY} == set(domain.SUBJECTS)
+    # Made elsewhere: the contact form's, the other staff changes', and the erasure's last word.
+    elsewhere = {domain.CONTACT_REQUEST, domain.CONTACT_COPY, news.THROTTLE_LIFTED, news.ACCOUNT_REACTIVATED}
+    assert made | elsewhere | {news.ACCOUNT_ERASED} == set(domain.SUBJECTS)
 
 
 def test_each_subject_gets_its_own_durable_pull_subscriber():
@@ -74,7 +82,9 @@ def test_each_subject_gets_its_own_durable_pull_subscriber():
     assert ("notifications_user_password_changed_v1", "PORTAL_USERS", 1) in registered
     assert ("notifications_pin_requested_v1", "PORTAL_PINS", 1) in registered
     assert ("notifications_pin_linked_v1", "PORTAL_PINS", 1) in registered
-    assert len(registered) == len(set(registered)) == 8
+    assert ("notifications_pin_unlinked_v1", "PORTAL_PINS", 1) in registered
+    assert ("notifications_user_changed_by_staff_v1", "PORTAL_USERS", 1) in registered
+    assert len(registered) == len(set(registered)) == 10
 
 
 def test_pin_subscribers_take_only_their_own_subject():

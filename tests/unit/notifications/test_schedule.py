@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.notifications import domain, schedule
+from services.notifications import domain, news, schedule
 from tests.unit.notifications.sample import NOW
 
 HOUR = timedelta(hours=1)
@@ -81,7 +81,11 @@ def test_notices_live_from_their_event(events):
 def test_every_kind_has_an_urgency_and_an_end(events):
     made = [*domain.mails_for(events["pin_requested"], events["member"])]
     made += domain.mails_for(events["pin_linked"], events["member"])
-    for name in ("registered", "repeated", "confirmed", "reset", "changed"):
+    made += domain.mails_for(events["pin_unlinked"], events["member"])
+    for change in ("throttle_lifted", "deactivated", "reactivated"):
+        made += domain.mails_for(events["changed_by_staff"].model_copy(update={"change": change}), events["member"])
+    made += news.erased_by_staff(events["deleted_by_staff"], events["member"])
+    for name in ("registered", "repeated", "confirmed", "reset", "changed", "staff_setup"):
         made += domain.mails_for(events[name])
     assert {m.kind for m in made} | {domain.CONTACT_REQUEST, domain.CONTACT_COPY} == set(domain.SUBJECTS)
     assert set(schedule.URGENCY) == set(domain.SUBJECTS)
