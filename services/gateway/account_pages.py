@@ -3,6 +3,7 @@ cookie; these views hand its Set-Cookie on to the browser unchanged."""
 
 from aiohttp import web
 
+from runtime.sessions import STAFF, STAFF_PENDING
 from services.gateway import upstream
 from services.gateway.access import (
     CHANGE_PAGE,
@@ -14,6 +15,7 @@ from services.gateway.access import (
 from services.gateway.rendering import message_page, render
 from services.gateway.session_end import add_cookies, end_session
 from services.gateway.sessions import forget_session
+from services.gateway.staff_access import SECOND_FACTOR_PAGE
 from services.gateway.upstream import ACCOUNTS_API
 
 ACCOUNT_PAGE = "/konto"
@@ -56,7 +58,7 @@ async def login(request: web.Request) -> web.Response:
     if answer.status == 201:
         forget_session(request)
         forced = bool(answer.body.get("must_change_password"))
-        return redirect(CHANGE_PAGE if forced else ACCOUNT_PAGE, answer.cookies)
+        return redirect(CHANGE_PAGE if forced else after_login(answer.body), answer.cookies)
     return render(
         request,
         "login.html",
@@ -65,6 +67,11 @@ async def login(request: web.Request) -> web.Response:
         errors=answer.fields,
         message=answer.message,
     )
+
+
+def after_login(body: dict) -> str:
+    """Staff go on to their second factor (then the staff area), members to their account."""
+    return SECOND_FACTOR_PAGE if body.get("role") in (STAFF, STAFF_PENDING) else ACCOUNT_PAGE
 
 
 async def logout(request: web.Request) -> web.Response:

@@ -18,6 +18,7 @@ from runtime.web import (
 )
 from services.gateway import (
     account_pages,
+    audit_pages,
     business_pages,
     contact_pages,
     legal_pages,
@@ -26,6 +27,8 @@ from services.gateway import (
     password_pages,
     proxy,
     revocation,
+    staff_login_pages,
+    staff_pages,
     upstream,
 )
 from services.gateway.access import api_gate
@@ -44,6 +47,7 @@ from services.gateway.security import (
 from services.gateway.session_cache import SessionCache
 from services.gateway.sessions import CACHE, install_cookie_clearing, session_middleware
 from services.gateway.settings import SETTINGS, Settings
+from services.gateway.staff_access import staff_gate
 
 STATIC = Path(__file__).parent / "static"
 OPENAPI_PATH = "/api/v1/openapi.json"
@@ -82,6 +86,7 @@ def create_app(
             csrf_middleware(settings.public_url),
             session_middleware(settings),
             api_gate,
+            staff_gate,
         ],
         client_max_size=settings.max_body_size,
     )
@@ -114,6 +119,9 @@ def create_app(
     contact_pages.add_routes(app)
     member_data.add_routes(app)  # /api/v1/export before the proxy's /api/v1/{service}/…
     legal_pages.add_routes(app)
+    staff_login_pages.add_routes(app)
+    audit_pages.add_routes(app)
+    staff_pages.add_routes(app)
     app.router.add_get(OPENAPI_PATH, openapi_handler())
     app.router.add_route("*", proxy.ROUTE, proxy.create_handler(settings.max_body_size))
     return app

@@ -2,10 +2,11 @@
 linked — the exclusive member area. Every message shown is pins' own (the same as the API's)."""
 
 import asyncio
+import re
 
 from aiohttp import web
 
-from runtime.sessions import SESSION_END
+from runtime.sessions import SESSION_END, SESSION_REFRESH
 from services.gateway import upstream
 from services.gateway.access import LOGIN_PAGE, UNAVAILABLE_TITLE, current_session, login_required
 from services.gateway.rendering import message_page, render
@@ -16,6 +17,11 @@ from services.gateway.upstream import PINS_API
 BUSINESS_PAGE = "/mein-betrieb"
 REQUEST_PAGE = "/mein-betrieb/pin-anfordern"
 LINK_PAGE = "/mein-betrieb/verknuepfen"
+UNLINK_PAGE = "/mein-betrieb/verknuepfung-loesen"
+# Checked here as well as by pins: the number becomes part of pins' path.
+_BETRIEBSNUMMER = re.compile(r"[0-9]{1,20}")
+NOT_LINKED_TITLE = "Verknüpfung lösen"
+NOT_LINKED = "Ihr Konto ist mit diesem Betrieb nicht verknüpft."
 LINKED = (
     "Ihr Konto ist jetzt mit Ihrem Betrieb verknüpft. Aus Sicherheitsgründen wurden Sie "
     "abgemeldet. Bitte melden Sie sich erneut an."
@@ -30,6 +36,8 @@ def add_routes(app: web.Application) -> None:
             web.post(REQUEST_PAGE, request_pin),
             web.get(LINK_PAGE, link_form),
             web.post(LINK_PAGE, link),
+            web.get(UNLINK_PAGE, unlink_form),
+            web.post(UNLINK_PAGE, unlink),
         ]
     )
 
@@ -133,6 +141,42 @@ async def link(request: web.Request) -> web.Response:
     return _link_page(
         request, answer.status, betriebsnummer=values["betriebsnummer"], pin=pin, errors=errors, message=answer.message
     )
+
+
+@login_required
+async def unlink_form(request: web.Request) -> web.Response:
+    """The confirmation step, naming the business: only for a business the member is linked to."""
+    number = request.query.get("betriebsnummer", "").strip()
+    mine = await upstream.call(request, "GET", "pins", PINS_API + "/businesses/mine")
+    if mine.status == 401:
+        raise await _login_again(request, mine)
+    if mine.status >= 500:
+        return _unavailable(request, mine)
+    found = [b for b in (mine.body.get("businesses") or []) if mine.ok and b.get("betriebsnummer") == number]
+    if not found:
+        return _not_linked(request, NOT_LINKED)
+    return render(request, "unlink.html", betriebsnummer=number, name=str(found[0].get("name", "")))
+
+
+@login_required
+async def unlink(request: web.Request) -> web.Response:
+    number = str((await request.post()).get("betriebsnummer", "")).strip()
+    if not _BETRIEBSNUMMER.fullmatch(number):
+        return _not_linked(request, NOT_LINKED)
+    answer = await upstream.call(request, "DELETE", "pins", f"{PINS_API}/links/{number}")
+    if answer.status == 401 or answer.session == SESSION_END:
+        raise await _login_again(request, answer)
+    if answer.session == SESSION_REFRESH:
+        forget_session(request)
+    if answer.ok:
+        raise web.HTTPSeeOther(f"{BUSINESS_PAGE}?hinweis=verknuepfung-geloest")
+    if answer.status >= 500:
+        return _unavailable(request, answer)
+    return _not_linked(request, answer.message, answer.status)
+
+
+def _not_linked(request: web.Request, message: str, status: int = 404) -> web.Response:
+    return message_page(request, status, NOT_LINKED_TITLE, message, links=[(BUSINESS_PAGE, "Zurück zu „Mein Betrieb“")])
 
 
 def _request_page(request: web.Request, status: int, **context) -> web.Response:

@@ -37,6 +37,7 @@ NOTICES = {
         "Nutzer-Account und Betrieb erhalten Sie per Post an Ihre Betriebsadresse."
     ),
     "gesendet": "Vielen Dank für Ihre Nachricht. Wir melden uns schnellstmöglich.",
+    "verknuepfung-geloest": "Die Verknüpfung Ihres Kontos mit dem Betrieb wurde gelöst.",
 }
 _FAILED = ("Fehler", "Es ist ein Fehler aufgetreten. Bitte versuchen Sie es später erneut.")
 
@@ -71,6 +72,8 @@ def datum(value: object) -> str:
 
 def render(request: web.Request, template: str, status: int = 200, **context) -> web.Response:
     context.setdefault("signed_in", SESSION in request)
+    # The menu shows staff their area instead of the members' pages.
+    context.setdefault("staff_session", SESSION in request and not request[SESSION].user.is_member)
     context.setdefault("notice", NOTICES.get(request.query.get("hinweis", "")))
     html = request.app[TEMPLATES].get_template(template).render(context)
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")

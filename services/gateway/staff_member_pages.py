@@ -1,0 +1,143 @@
+"""A member in the staff area, found by e-mail: the account from accounts, the mails from
+notifications, and the actions on the account — each a POST form that calls accounts' staff API
+and comes back (PRG) with a fixed German result. Accounts writes the audit line and tells the
+member by mail, in the action's own transaction."""
+
+import asyncio
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from services.gateway import upstream
+from services.gateway.staff_access import staff_required
+from services.gateway.staff_area import (
+    HOME,
+    MEMBER_PAGE,
+    NOT_FOUND_STATUSES,
+    cannot_go_on,
+    not_found,
+    page,
+    refused,
+    search_page,
+    user_id_of,
+)
+from services.gateway.upstream import ACCOUNTS_API
+
+MEMBERS_API = ACCOUNTS_API + "/staff/members"
+MAILS_API = "/api/v1/notifications/staff/mails"
+EMAIL_MISSING = "Bitte geben Sie die E-Mail-Adresse des Mitglieds ein."
+
+
+@dataclass(frozen=True)
+class MemberAction:
+    method: str
+    suffix: str  # after …/staff/members/{user_id}
+    done: str
+
+
+# `/intern/mitglieder/{user_id}/{name}` → the accounts call and the sentence shown afterwards.
+ACTIONS = {
+    "bestaetigung": MemberAction("POST", "/confirmation", "Eine neue Bestätigungs-E-Mail wird gesendet."),
+    "erstpasswort": MemberAction(
+        "POST",
+        "/initial-password",
+        "Ein neues Erstpasswort wird per E-Mail gesendet. Alle Sitzungen des Mitglieds wurden beendet.",
+    ),
+    "anmeldesperre": MemberAction(
+        "DELETE", "/throttle", "Die Anmeldesperre ist aufgehoben. Das Mitglied wird per E-Mail informiert."
+    ),
+    "deaktivieren": MemberAction(
+        "POST",
+        "/deactivation",
+        "Das Konto ist deaktiviert, alle Sitzungen wurden beendet. Das Mitglied wird per E-Mail informiert.",
+    ),
+    "reaktivieren": MemberAction(
+        "DELETE", "/deactivation", "Das Konto ist wieder aktiv. Das Mitglied wird per E-Mail informiert."
+    ),
+}
+RESULTS = {name: action.done for name, action in ACTIONS.items()}
+
+
+def member_url(email: str, result: str = "") -> str:
+    return MEMBER_PAGE + "?" + urlencode({"email": email} | ({"ergebnis": result} if result else {}))
+
+
+async def _find(request: web.Request, email: str) -> upstream.Answer:
+    return await upstream.call(request, "GET", "accounts", MEMBERS_API + "?" + urlencode({"email": email}))
+
+
+@staff_required
+async def member(request: web.Request) -> web.Response:
+    email = request.query.get("email", "").strip()
+    if not email:
+        return search_page(request, 422, errors={"email": EMAIL_MISSING})
+    return await _member_page(request, email)
+
+
+async def _member_page(request: web.Request, email: str, status: int = 200, error: str | None = None) -> web.Response:
+    """`error`: why the action just posted was refused (409: not in that state), shown above the
+    member as they are now."""
+    found, mails = await asyncio.gather(
+        _find(request, email),
+        upstream.call(request, "GET", "notifications", MAILS_API + "?" + urlencode({"email": email})),
+    )
+    if found.status in NOT_FOUND_STATUSES:
+        return not_found(request, found, "email", email)
+    if not found.ok:
+        return refused(request, found)
+    # Without the mail log the page still shows the account.
+    listed = (mails.body.get("mails") or []) if mails.ok else None
+    return page(request, "intern_member.html", status, results=RESULTS, member=found.body, mails=listed, error=error)
+
+
+async def _after(request: web.Request, answer: upstream.Answer, email: str, done: str) -> web.Response:
+    if answer.ok:
+        raise web.HTTPSeeOther(done)
+    if cannot_go_on(answer):
+        return refused(request, answer)
+    if not email or answer.code == "member_not_found":
+        return search_page(request, answer.status, error=answer.message)
+    return await _member_page(request, email, answer.status, answer.message)
+
+
+@staff_required
+async def act(request: web.Request) -> web.Response:
+    name = request.match_info["action"]
+    action = ACTIONS.get(name)
+    if action is None:
+        raise web.HTTPNotFound
+    user_id = user_id_of(request)
+    email = str((await request.post()).get("email", "")).strip()
+    answer = await upstream.call(request, action.method, "accounts", f"{MEMBERS_API}/{user_id}{action.suffix}")
+    return await _after(request, answer, email, member_url(email, name))
+
+
+@staff_required
+async def erase_form(request: web.Request) -> web.Response:
+    """The step before erasing: whose account, and what erasing means."""
+    email = request.query.get("email", "").strip()
+    if not email:
+        return search_page(request, 422, errors={"email": EMAIL_MISSING})
+    found = await _find(request, email)
+    if found.status in NOT_FOUND_STATUSES:
+        return not_found(request, found, "email", email)
+    if not found.ok:
+        return refused(request, found)
+    return page(request, "intern_member_erase.html", member=found.body)
+
+
+@staff_required
+async def erase(request: web.Request) -> web.Response:
+    user_id = user_id_of(request)
+    email = str((await request.post()).get("email", "")).strip()
+    answer = await upstream.call(request, "DELETE", "accounts", f"{MEMBERS_API}/{user_id}")
+    return await _after(request, answer, email, HOME + "?ergebnis=konto-geloescht")
+
+
+ROUTES = [
+    web.get(MEMBER_PAGE, member),
+    web.get(MEMBER_PAGE + "/konto-loeschen", erase_form),
+    web.post(MEMBER_PAGE + "/{user_id}/konto-loeschen", erase),
+    web.post(MEMBER_PAGE + "/{user_id}/{action}", act),
+]
