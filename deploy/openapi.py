@@ -7,16 +7,46 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import AwareDatetime, BaseModel
+
+from runtime.api import Endpoint
 from runtime.openapi import document
 from services.accounts.http import ENDPOINTS as ACCOUNTS
+from services.accounts.member_data import AccountsExportOut
+from services.gateway import member_data
 from services.notifications.http import ENDPOINTS as NOTIFICATIONS
+from services.notifications.member_data import NotificationsExportOut
 from services.pins.http import ENDPOINTS as PINS
+from services.pins.member_data import PinsExportOut
 
 PATH = Path(__file__).resolve().parent.parent / "contracts" / "schemas" / "openapi.json"
 
 
+class ExportOut(BaseModel):
+    """Meine Daten herunterladen: everything every service holds about the member, in one file.
+    Described here, where every service's part may be named; the gateway only joins the parts."""
+
+    exported_at: AwareDatetime
+    accounts: AccountsExportOut
+    pins: PinsExportOut
+    notifications: NotificationsExportOut
+
+
+# The gateway's own API: it joins the services' answers and has no endpoint list of its own.
+GATEWAY = (
+    Endpoint(
+        "GET",
+        member_data.EXPORT_PATH,
+        member_data.export,
+        "Meine Daten herunterladen: one JSON file (an attachment) with every service's part",
+        answer=ExportOut,
+        session=True,
+    ),
+)
+
+
 def build() -> dict[str, Any]:
-    return document({"accounts": ACCOUNTS, "pins": PINS, "notifications": NOTIFICATIONS})
+    return document({"accounts": ACCOUNTS, "pins": PINS, "notifications": NOTIFICATIONS, "portal": GATEWAY})
 
 
 def render() -> str:

@@ -8,6 +8,7 @@ import string
 
 import pytest
 
+from deploy.openapi import ExportOut
 from runtime.crypto import unseal
 from tests.support.browser import import_businesses, new_betriebsnummer
 from tests.support.client import Client, new_email, query
@@ -119,6 +120,7 @@ async def test_the_export_holds_every_services_part(portal, test_output) -> None
         assert headers["Content-Disposition"] == 'attachment; filename="kundenportal-daten.json"'
         document = await until(mails_known, "notifications knows the mails of the link and the contact request")
 
+    ExportOut.model_validate(document)  # the download is what the OpenAPI document says it is
     accounts, pins, notifications = document["accounts"], document["pins"], document["notifications"]
     assert accounts["account"]["email"] == person["email"]
     assert accounts["account"]["last_name"] == person["last_name"]
