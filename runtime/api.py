@@ -9,11 +9,14 @@ cannot describe a request the service would not take.
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from runtime.errors import json_response
+from runtime.errors import INVALID_INPUT, ApiError, german_fields, json_response
+
+M = TypeVar("M", bound=BaseModel)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -28,6 +31,7 @@ class Endpoint:
     answer: type[BaseModel] | None = None  # the success answer's JSON; None: no body
     status: int = 200  # the success status
     session: bool = False  # needs the session cookie (401 without one)
+    query: type[BaseModel] | None = None  # the query parameters it reads (parse_query)
 
 
 def add_endpoints(app: web.Application, endpoints: Iterable[Endpoint]) -> None:
@@ -39,6 +43,15 @@ def add_endpoints(app: web.Application, endpoints: Iterable[Endpoint]) -> None:
 
 def _any_segment(path: str) -> str:
     return re.sub(r"{(\w+)}", r"{\1:[^/]+}", path)
+
+
+def parse_query(request: web.Request, model: type[M], message: str = INVALID_INPUT) -> M:
+    """The query string as `model` (what the OpenAPI document lists for it), or 422 with German
+    field messages. A parameter given twice counts with its first value."""
+    try:
+        return model.model_validate({key: request.query[key] for key in request.query})
+    except ValidationError as error:
+        raise ApiError(422, "invalid_input", message, german_fields(error)) from None
 
 
 def answer(model: BaseModel, status: int = 200) -> web.Response:

@@ -78,9 +78,16 @@ def _operation(service: str, e: Endpoint, keys: dict) -> dict[str, Any]:
     if e.session:
         operation["security"] = [{"session": []}]
     # a path template's `{name}`: a required string in the path
-    names = re.findall(r"{(\w+)}", e.path)
-    if names:
-        operation["parameters"] = [
-            {"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names
+    parameters = [
+        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+        for n in re.findall(r"{(\w+)}", e.path)
+    ]
+    if e.query is not None:
+        schema = e.query.model_json_schema()
+        parameters += [
+            {"name": name, "in": "query", "required": name in schema.get("required", []), "schema": prop}
+            for name, prop in schema["properties"].items()
         ]
+    if parameters:
+        operation["parameters"] = parameters
     return operation

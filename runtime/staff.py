@@ -2,6 +2,7 @@
 member's: checked by each service from the signed identity, not only by the gateway's gate."""
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from runtime.errors import ApiError
 from runtime.sessions import SessionUser
@@ -29,3 +30,16 @@ def refuse_staff(user: SessionUser) -> None:
     """Staff accounts act for the chamber, never for a business: no PIN requests, no links."""
     if not user.is_member:
         raise ApiError(403, "members_only", MEMBERS_ONLY)
+
+
+class AuditPage(BaseModel):
+    """`?before=<id>&limit=<n>` of a service's GET …/staff/audit: newest first, `before` an entry's id."""
+
+    before: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class EmailQuery(BaseModel):
+    """`?email=` of a staff lookup by address."""
+
+    email: str = Field(min_length=1, max_length=320)

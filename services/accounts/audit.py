@@ -18,7 +18,6 @@ LABELS = {
     "reactivated": "Konto entsperrt",
     "erased": "Konto gelöscht",
 }
-DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 
 
 def label(action: str) -> str:

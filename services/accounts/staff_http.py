@@ -6,12 +6,12 @@ from uuid import UUID
 
 from aiohttp import web
 
-from runtime.api import Endpoint, answer
+from runtime.api import Endpoint, answer, parse_query
 from runtime.errors import ApiError, parse_json
 from runtime.sessions import SESSION_HEADER, SESSION_REFRESH, STAFF, STAFF_PENDING, SessionUser
-from runtime.staff import NOT_LOGGED_IN, SECOND_FACTOR_REQUIRED, STAFF_ONLY, staff_user
+from runtime.staff import NOT_LOGGED_IN, SECOND_FACTOR_REQUIRED, STAFF_ONLY, AuditPage, EmailQuery, staff_user
 from runtime.web import current_identity
-from services.accounts import audit, otp
+from services.accounts import otp
 from services.accounts.context import Context
 from services.accounts.forms import EmailIn
 from services.accounts.repository import staff as staff_repo
@@ -104,8 +104,9 @@ async def second_factor_verify(request: web.Request) -> web.Response:
 
 async def member(request: web.Request) -> web.Response:
     staff = await staff_caller(request)
+    query = parse_query(request, EmailQuery)
     try:
-        form = EmailIn(email=request.query.get("email", ""))
+        form = EmailIn(email=query.email)
     except ValueError:
         raise ApiError(404, "member_not_found", NOT_FOUND) from None
     return answer(await request.app[STAFF_CASES].member(staff, form.email))
@@ -122,14 +123,8 @@ def _action(name: str, status: int):
 
 async def audit_log(request: web.Request) -> web.Response:
     await staff_caller(request)
-    try:
-        before = int(request.query["before"]) if "before" in request.query else None
-        limit = int(request.query.get("limit", audit.DEFAULT_LIMIT))
-    except ValueError:
-        raise ApiError(422, "invalid_input", BAD_PAGE) from None
-    if not 1 <= limit <= audit.MAX_LIMIT or (before is not None and before < 1):
-        raise ApiError(422, "invalid_input", BAD_PAGE)
-    return answer(await request.app[STAFF_CASES].audit_page(before, limit))
+    page = parse_query(request, AuditPage, BAD_PAGE)
+    return answer(await request.app[STAFF_CASES].audit_page(page.before, page.limit))
 
 
 API = "/api/v1/accounts/staff"
@@ -176,6 +171,7 @@ ENDPOINTS = (
         "Staff: a member's account, found by e-mail (?email=)",
         answer=StaffMemberOut,
         session=True,
+        query=EmailQuery,
     ),
     Endpoint(
         "POST",
@@ -232,5 +228,6 @@ ENDPOINTS = (
         "Staff: accounts' audit, newest first (?before=&limit=)",
         answer=AuditOut,
         session=True,
+        query=AuditPage,
     ),
 )

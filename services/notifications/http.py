@@ -5,10 +5,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from runtime import service
-from runtime.api import Accepted, Endpoint, add_endpoints, answer
+from runtime.api import Accepted, Endpoint, add_endpoints, answer, parse_query
 from runtime.errors import ApiError, parse_json
 from runtime.sessions import SessionUser
-from runtime.staff import staff_user
+from runtime.staff import EmailQuery, staff_user
 from runtime.web import current_identity
 from services.notifications import contact, handlers, mail_log, member_data, repository
 
@@ -103,8 +103,8 @@ async def export(request: web.Request) -> web.Response:
 
 async def staff_mails(request: web.Request) -> web.Response:
     staff_user(request)
-    email = request.query.get("email", "").strip()
-    if not email or len(email) > 320:
+    email = parse_query(request, EmailQuery, EMAIL_NEEDED).email.strip()
+    if not email:
         raise ApiError(422, "invalid_input", EMAIL_NEEDED, {"email": EMAIL_NEEDED})
     rows = await repository.mails_to(request.app[service.POOL], email, mail_log.LIMIT)
     return answer(mail_log.seen(rows))
@@ -135,5 +135,6 @@ ENDPOINTS = (
         "Staff only: the mails to ?email=ADDRESS (any case), newest first, with what became of each; no contents",
         answer=mail_log.MailsOut,
         session=True,
+        query=EmailQuery,
     ),
 )

@@ -23,8 +23,6 @@ ACTION_LABELS: dict[str, str] = {
     "letter_requested": "Neuen PIN-Brief veranlasst",
     "link_ended": "Verknüpfung gelöst",
 }
-DEFAULT_PAGE = 50
-MAX_PAGE = 200
 
 
 class AuditEntry(BaseModel):

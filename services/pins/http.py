@@ -6,11 +6,11 @@ from uuid import UUID
 from aiohttp import web
 from pydantic import BaseModel, field_validator
 
-from runtime.api import Accepted, Endpoint, add_endpoints, answer
+from runtime.api import Accepted, Endpoint, add_endpoints, answer, parse_query
 from runtime.errors import ApiError, parse_json
 from runtime.service import POOL
 from runtime.sessions import SESSION_END, SESSION_HEADER, SessionUser
-from runtime.staff import refuse_staff, staff_user
+from runtime.staff import AuditPage, refuse_staff, staff_user
 from runtime.web import current_identity
 from services.pins import audit, domain, member_data, unlinking
 from services.pins import repository as repo
@@ -157,14 +157,8 @@ async def staff_unlink(request: web.Request) -> web.Response:
 
 async def staff_audit(request: web.Request) -> web.Response:
     staff_user(request)
-    try:
-        before = int(request.query["before"]) if "before" in request.query else None
-        limit = int(request.query.get("limit", audit.DEFAULT_PAGE))
-    except ValueError:
-        raise ApiError(422, "invalid_input", BAD_PAGE) from None
-    if not 1 <= limit <= audit.MAX_PAGE or (before is not None and not 0 < before < 2**63):
-        raise ApiError(422, "invalid_input", BAD_PAGE)
-    return answer(await request.app[STAFF].audit(before, limit))
+    page = parse_query(request, AuditPage, BAD_PAGE)
+    return answer(await request.app[STAFF].audit(page.before, page.limit))
 
 
 API = "/api/v1/pins"
@@ -249,6 +243,7 @@ ENDPOINTS = (
         "Staff: pins' audit log, newest first (?before=<id>&limit=<n>, at most 200)",
         answer=audit.AuditOut,
         session=True,
+        query=AuditPage,
     ),
 )
 
