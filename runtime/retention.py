@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from contracts import STREAMS
+from contracts.durables import REDELIVERY
 from runtime import deadletters, inbox, outbox
 
 # A marker must outlive every way its event can come back: a redelivery while the stream holds
@@ -18,6 +20,17 @@ from runtime import deadletters, inbox, outbox
 PROCESSED_EVENTS = 2 * outbox.KEEP_PUBLISHED
 # As long as the longest-lived stream keeps its events, so `outbox replay` can give them back.
 PUBLISHED_OUTBOX = outbox.KEEP_PUBLISHED
+# An erased person's tombstone (a user id, when) must outlive every user event published before
+# the erasure that could still arrive: the stream keeps it (contracts.STREAMS, 30 days), and one
+# in flight at that moment may be offered again for the whole redelivery schedule (about 15.4
+# hours). Rounded up to whole days: 31. Pins and notifications keep theirs this long.
+_LATE_EVENT = timedelta(days=max(s["max_age_days"] for s in STREAMS.values())) + timedelta(
+    seconds=sum(REDELIVERY.backoff)
+)
+TOMBSTONES = timedelta(days=_LATE_EVENT.days + (1 if _LATE_EVENT % timedelta(days=1) else 0))
+# Staff actions are kept three years (the regular limitation period, § 195 BGB), then swept; a
+# trigger in each service's schema refuses every earlier delete and every update.
+STAFF_AUDIT = timedelta(days=3 * 365 + 1)
 # A dead letter an operator closed is the evidence of what happened for a quarter's review of
 # incidents; an open one is never deleted: it is an event not yet handled.
 RESOLVED_DEAD_LETTERS = timedelta(days=90)

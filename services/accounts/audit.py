@@ -3,11 +3,11 @@
 Rows name ids only, never an address or a name: an erased member must leave no trace, and the
 audit still says who did what to which account id."""
 
-from datetime import timedelta
+from runtime.retention import STAFF_AUDIT
 
-# The audit is kept three years (regular limitation period, § 195 BGB), then the housekeeping
-# sweep deletes it; a database trigger refuses every earlier delete and every update.
-RETENTION = timedelta(days=3 * 365 + 1)
+# runtime.retention.STAFF_AUDIT: three years, then the housekeeping sweep deletes a line; a
+# database trigger refuses every earlier delete and every update.
+RETENTION = STAFF_AUDIT
 
 LABELS = {
     "member_viewed": "Mitgliedskonto angesehen",

@@ -82,6 +82,18 @@ RETENTION: tuple[Stored, ...] = (
         "30 Tage; der Vermerk, dass eine Nachricht verarbeitet wurde (ohne Inhalt), 60 Tage",
     ),
     Stored(
+        "Protokoll der Bearbeitung durch Mitarbeiterinnen und Mitarbeiter der Handwerkskammer (wer wann "
+        "Ihr Konto oder Ihren Betrieb angesehen oder geändert hat; nur Kennungen, keine Namen oder Adressen)",
+        "Nachweis, wer auf Ihre Daten zugegriffen hat (Rechenschaftspflicht, Art. 5 Abs. 2 DSGVO)",
+        "3 Jahre; es kann in dieser Zeit von niemandem geändert werden",
+    ),
+    Stored(
+        "Löschvermerk nach dem Löschen Ihres Kontos (nur die Kennung des Kontos)",
+        "damit Nachrichten zwischen den Diensten, die vor der Löschung unterwegs waren, Ihre Daten nicht "
+        "wiederherstellen",
+        "31 Tage",
+    ),
+    Stored(
         "Protokolle der Server (Zeitpunkt, aufgerufene Adresse ohne Parameter, IP-Adresse)",
         "Betrieb, Fehlersuche und Abwehr von Angriffen",
         "{log_days}",

@@ -10,8 +10,6 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from contracts import STREAMS
-from contracts.durables import REDELIVERY
 from runtime import retention
 from services.notifications import contact, domain, schedule
 
@@ -30,13 +28,8 @@ CONTACT_KINDS = (domain.CONTACT_REQUEST, domain.CONTACT_COPY)
 MAIL_RECORDS = timedelta(days=180)
 # The contact form's throttle rows count for its window only.
 CONTACT_THROTTLE = contact.WINDOW
-# A tombstone must outlive every user event published before the erasure that could still reach
-# us: the stream keeps it 30 days (contracts.STREAMS), and one in flight at that moment may be
-# offered again for the whole redelivery schedule (about 15.4 hours). Rounded up: 31 days.
-_LATE_EVENT = timedelta(days=max(s["max_age_days"] for s in STREAMS.values())) + timedelta(
-    seconds=sum(REDELIVERY.backoff)
-)
-TOMBSTONES = timedelta(days=_LATE_EVENT.days + (1 if _LATE_EVENT % timedelta(days=1) else 0))
+# See runtime.retention: as long as a user event from before an erasure may still arrive.
+TOMBSTONES = retention.TOMBSTONES
 
 
 async def sweep(pool: asyncpg.Pool, clock: Callable[[], datetime]) -> dict[str, int]:

@@ -6,16 +6,18 @@ table refuses UPDATE and early DELETE itself (migrations/0003_staff.sql); only `
 after AUDIT_KEPT.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
 import asyncpg
 from pydantic import BaseModel
 
+from runtime import retention
+
 # Three years, as the regular limitation period (§ 195 BGB) in which a member may ask what staff
 # did with their access. The trigger in 0003_staff.sql states the same number.
-AUDIT_KEPT = timedelta(days=3 * 365 + 1)
+AUDIT_KEPT = retention.STAFF_AUDIT
 
 Action = Literal["business_viewed", "letter_requested", "link_ended"]
 ACTION_LABELS: dict[str, str] = {

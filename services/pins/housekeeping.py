@@ -13,10 +13,8 @@ log = logging.getLogger(__name__)
 
 # The link throttle looks back one day (services.pins.throttle.DAY); one more for the doubt.
 LINK_FAILURES = timedelta(days=2)
-# A tombstone must outlive every user.confirmed.v1 that could still come after the erasure: the
-# stream keeps it 30 days (contracts.STREAMS max_age_days) and the last redelivery comes ~7.4 h
-# after the first (contracts.durables.REDELIVERY); a day on top of the 30 covers both.
-TOMBSTONES = timedelta(days=31)
+# See runtime.retention: as long as a user.confirmed.v1 from before an erasure may still arrive.
+TOMBSTONES = retention.TOMBSTONES
 
 
 async def sweep(context: Context) -> dict[str, int]:

