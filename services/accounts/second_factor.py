@@ -49,12 +49,15 @@ class SecondFactors:
         return row is not None and row["enrolled_at"] is not None
 
     async def setup(self, user: SessionUser) -> Setup:
-        """A new secret until one is confirmed; asking again replaces the unconfirmed one."""
-        secret = otp.new_secret()
+        """The secret to scan until one is confirmed: asking again (the setup page reloaded)
+        gives the same one, so an app that scanned it already keeps working."""
         async with self.pool.acquire() as conn, conn.transaction():
             account = await repo.user_by_id(conn, user.user_id)
-            if not await staff_repo.save_pending_secret(conn, user.user_id, self.box.encrypt(secret.encode())):
+            await staff_repo.add_pending_secret(conn, user.user_id, self.box.encrypt(otp.new_secret().encode()))
+            row = await staff_repo.second_factor(conn, user.user_id, lock=True)
+            if row["enrolled_at"] is not None:
                 raise ApiError(409, "second_factor_enrolled", ALREADY_ENROLLED)
+            secret = self._secret(row)
         return Setup(secret, otp.provisioning_uri(secret, account["email"]))
 
     async def confirm_setup(self, user: SessionUser, code: str) -> list[str]:

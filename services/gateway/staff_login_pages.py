@@ -60,21 +60,15 @@ async def second_factor(request: web.Request) -> web.Response:
         return _unavailable(request, state)
     if state.body.get("enrolled"):
         return _code_page(request, 200)
-    setup = await upstream.call(request, "POST", "accounts", SECOND_FACTOR_API + "/setup")
-    if not setup.ok:
-        return _unavailable(request, setup)
-    return _setup_page(request, 200, str(setup.body.get("secret", "")), str(setup.body.get("otpauth_uri", "")))
+    return await _setup_page(request, 200)
 
 
 @second_factor_session
 async def confirm_setup(request: web.Request) -> web.Response:
     form = await request.post()
     code = typed_code(str(form.get("code", "")))
-    # The page sends the pending secret back so a wrong code shows the same QR code again (asking
-    # accounts for the setup anew would replace the secret the app has just scanned).
-    secret, uri = str(form.get("secret", "")), str(form.get("otpauth_uri", ""))
     if not code:
-        return _setup_page(request, 422, secret, uri, errors={"code": CODE_MISSING})
+        return await _setup_page(request, 422, errors={"code": CODE_MISSING})
     answer = await upstream.post_json(request, "accounts", SECOND_FACTOR_API + "/setup/confirm", {"code": code})
     _refresh(request, answer)
     if answer.ok:
@@ -85,7 +79,7 @@ async def confirm_setup(request: web.Request) -> web.Response:
         raise web.HTTPSeeOther(SECOND_FACTOR_PAGE)
     if answer.status >= 500:
         return _unavailable(request, answer)
-    return _setup_page(request, answer.status, secret, uri, errors=_code_errors(answer), message=answer.message)
+    return await _setup_page(request, answer.status, errors=_code_errors(answer), message=answer.message)
 
 
 @second_factor_session
@@ -114,7 +108,13 @@ def _code_errors(answer: upstream.Answer) -> dict[str, str]:
     return answer.fields or {"code": answer.message}
 
 
-def _setup_page(request: web.Request, status: int, secret: str, uri: str, **context) -> web.Response:
+async def _setup_page(request: web.Request, status: int, **context) -> web.Response:
+    """The pending secret as accounts holds it: the same on every reload and after a wrong code,
+    so an app that scanned it already keeps working."""
+    setup = await upstream.call(request, "POST", "accounts", SECOND_FACTOR_API + "/setup")
+    if not setup.ok:
+        return _unavailable(request, setup)
+    secret, uri = str(setup.body.get("secret", "")), str(setup.body.get("otpauth_uri", ""))
     context.setdefault("errors", {})
     context.setdefault("message", None)
     return render(

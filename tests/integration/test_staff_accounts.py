@@ -95,6 +95,19 @@ async def test_a_staff_account_sees_nothing_before_its_second_factor(accounts) -
     assert status == 204
 
 
+async def test_the_setup_page_reloaded_shows_the_secret_already_scanned(accounts) -> None:
+    staff = await staff_signed_in(accounts, enrolled=False)
+    first = await call(accounts, "POST", f"{STAFF_API}/second-factor/setup", user=staff.user)
+    again = await call(accounts, "POST", f"{STAFF_API}/second-factor/setup", user=staff.user)
+    assert first[0] == again[0] == 200
+    assert first[1]["secret"] == again[1]["secret"]  # the app that scanned the first still fits
+    code = pyotp.TOTP(first[1]["secret"]).at(accounts.clock())
+    status, codes = await call(
+        accounts, "POST", f"{STAFF_API}/second-factor/setup/confirm", {"code": code}, user=staff.user
+    )
+    assert status == 200 and len(codes["recovery_codes"]) == 10
+
+
 async def test_a_recovery_code_passes_once_and_only_once(accounts) -> None:
     staff = await staff_signed_in(accounts)
     code = staff.recovery_codes[3]

@@ -36,16 +36,13 @@ async def second_factor(conn: asyncpg.Connection, user_id: UUID, *, lock: bool =
     )
 
 
-async def save_pending_secret(conn: asyncpg.Connection, user_id: UUID, secret: bytes) -> bool:
-    """A new secret to confirm, replacing an unconfirmed one; False once enrolled."""
-    saved = await conn.fetchval(
-        "insert into second_factors (user_id, secret) values ($1, $2)"
-        " on conflict (user_id) do update set secret = excluded.secret, last_step = 0"
-        " where second_factors.enrolled_at is null returning true",
+async def add_pending_secret(conn: asyncpg.Connection, user_id: UUID, secret: bytes) -> None:
+    """A secret to confirm, unless the account has one already (pending or enrolled)."""
+    await conn.execute(
+        "insert into second_factors (user_id, secret) values ($1, $2) on conflict (user_id) do nothing",
         user_id,
         secret,
     )
-    return bool(saved)
 
 
 async def use_step(conn: asyncpg.Connection, user_id: UUID, step: int, enrolled_at: datetime | None = None) -> None:
