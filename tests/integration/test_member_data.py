@@ -1,7 +1,9 @@
 """The member's data, through the gateway on real servers: "Meine Daten herunterladen" holds
-every service's part; "Konto löschen" leaves no trace of the person in any schema, logging in
+every service's part; "Konto löschen" (or staff erasing the account) leaves no trace of the person in a full dump
+of the database, logging in
 answers like an unknown address, and a linked business keeps its data."""
 
+import asyncio
 import json
 import secrets
 import string
@@ -14,6 +16,7 @@ from tests.support.browser import import_businesses, new_betriebsnummer
 from tests.support.client import Client, new_email, query
 from tests.support.mail import extract_password, extract_token_link
 from tests.support.members import NEW_PASSWORD, logged_in
+from tests.support.staff_portal import sign_in_staff
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
@@ -143,7 +146,38 @@ async def test_the_export_needs_a_session(portal) -> None:
     assert status == 401, body
 
 
-async def test_deleting_leaves_no_trace_and_the_business_keeps_its_data(portal, test_output) -> None:
+async def dump(database_url: str) -> str:
+    """The whole database as pg_dump writes it (every schema, every column type), lower case."""
+    from pgserver._commands import POSTGRES_BIN_PATH
+
+    process = await asyncio.create_subprocess_exec(
+        str(POSTGRES_BIN_PATH / "pg_dump"),
+        "--data-only",
+        f"--dbname={database_url}",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return out.decode().lower()
+
+
+async def erase(portal, client: Client, person: dict, by: str) -> None:
+    """ "Konto löschen" by the member, or the staff area's erasure."""
+    if by == "member":
+        status, _ = await client.api("DELETE", "/api/v1/accounts/me", {"password": NEW_PASSWORD})
+        assert status == 204
+        return
+    async with Client(portal.gateway_url) as staff:
+        await sign_in_staff(portal, staff)
+        status, found = await staff.api("GET", f"/api/v1/accounts/staff/members?email={person['email']}")
+        assert status == 200, found
+        status, _ = await staff.api("DELETE", f"/api/v1/accounts/staff/members/{found['user_id']}")
+        assert status == 204
+
+
+@pytest.mark.parametrize("by", ["member", "staff"])
+async def test_deleting_leaves_no_trace_and_the_business_keeps_its_data(portal, test_output, by) -> None:
     async with Client(portal.gateway_url) as client, Client(portal.gateway_url) as stranger:
         person = await member(portal, client)
         number = await linked(portal, client, person, test_output)
@@ -153,10 +187,11 @@ async def test_deleting_leaves_no_trace_and_the_business_keeps_its_data(portal, 
         [user] = await query(portal.database_url, "select id from accounts.users where email = $1", person["email"])
         needles = (person["email"], person["first_name"], person["last_name"])
         assert await traces(portal, *needles)  # the search finds the person while they exist
+        before = await dump(portal.database_url)
+        assert all(needle.lower() in before for needle in needles)  # and so does the dump
 
-        status, _ = await client.api("DELETE", "/api/v1/accounts/me", {"password": NEW_PASSWORD})
-        assert status == 204
-        assert (await client.api("GET", "/api/v1/accounts/me"))[0] == 401  # the session ended with the answer
+        await erase(portal, client, person, by)
+        assert (await client.api("GET", "/api/v1/accounts/me"))[0] == 401  # every session ended
 
         async def erased():
             pins = await query(portal.database_url, "select 1 from pins.members where user_id = $1", user["id"])
@@ -166,8 +201,16 @@ async def test_deleting_leaves_no_trace_and_the_business_keeps_its_data(portal, 
             return not pins and not mails
 
         await until(erased, "pins and notifications erased the member", timeout=30)
+        if by == "staff":  # the person is told once more; that mail's row forgets them when sent
+            await portal.mail.wait_for(lambda m: m.to == person["email"] and "gelöscht" in m.subject, timeout=30)
+
+        async def no_trace_in_the_dump():
+            text = await dump(portal.database_url)
+            return not any(needle.lower() in text for needle in needles)
+
+        await until(no_trace_in_the_dump, "no trace of the person in a full pg_dump", timeout=30)
         left = await traces(portal, *needles)
-        print(f"member data: traces left after deletion: {left}")
+        print(f"member data ({by}): traces left after deletion: {left}")
         assert left == []
 
         business = await query(

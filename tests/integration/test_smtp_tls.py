@@ -128,3 +128,6 @@ class Queued:
 class Composing:
     def compose(self, mail, now) -> EmailMessage:
         return message("aus der Warteschlange")
+
+    def secrets(self, mail) -> dict[str, str]:
+        return {}
