@@ -44,7 +44,18 @@ async def create_pool(
         await migrate(conn, schema, [RUNTIME_MIGRATIONS] + ([migrations] if migrations else []))
     finally:
         await conn.close()
-    return await asyncpg.create_pool(**args, min_size=min_size, max_size=max_size, init=_init_connection)
+    return await asyncpg.create_pool(
+        **args, min_size=min_size, max_size=max_size, init=_init_connection, reset=_released
+    )
+
+
+async def _released(conn: asyncpg.Connection) -> None:
+    """What a connection needs when it goes back to the pool: nothing beyond asyncpg's own
+    rollback of a transaction left open. The default reset (advisory unlock all, CLOSE ALL,
+    UNLISTEN *, RESET ALL) is a round trip on every release — two of the five a member's GET /me
+    cost. Nothing here leaves session state on a pooled connection: the wake-up's LISTEN is
+    removed before release (runtime.wakeup), session advisory locks are unlocked by their
+    holders (migrations, the yearly issue), cursors live in transactions, and no code SETs."""
 
 
 async def migrate(conn: asyncpg.Connection, schema: str, folders: list[Path]) -> list[str]:

@@ -117,7 +117,11 @@ async def logout(request: web.Request) -> web.Response:
 
 
 async def me(request: web.Request) -> web.Response:
-    return answer(await request.app[SESSIONS].profile(await session_user(request)))
+    user = SessionUser.parse(current_identity(request).user)
+    profile = await request.app[SESSIONS].profile(user) if user is not None else None
+    if profile is None:
+        raise ApiError(401, "unauthenticated", NOT_LOGGED_IN)
+    return answer(profile)
 
 
 async def resolve(request: web.Request) -> web.Response:

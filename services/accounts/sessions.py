@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
+import asyncpg
+
 from contracts import SessionRevokeV1
 from runtime.crypto import random_token
 from runtime.errors import ApiError
@@ -126,9 +128,12 @@ class Sessions:
 
     async def alive(self, user: SessionUser) -> bool:
         """Accounts answers for its sessions itself, without waiting on any gateway's cache."""
-        now = self.context.clock()
         async with self.pool.acquire() as conn:
             row = await repo.session_times(conn, user.session_id, user.user_id)
+        return self._alive(row)
+
+    def _alive(self, row: asyncpg.Record | None) -> bool:
+        now = self.context.clock()
         return row is not None and row["expires_at"] > now and row["last_seen_at"] + self.idle(row["role"]) > now
 
     async def logout(self, user: SessionUser) -> None:
@@ -144,10 +149,12 @@ class Sessions:
                     ),
                 )
 
-    async def profile(self, user: SessionUser) -> ProfileOut:
+    async def profile(self, user: SessionUser) -> ProfileOut | None:
+        """The member's profile, None when the session is not alive (one query for both)."""
         async with self.pool.acquire() as conn:
-            row = await repo.user_by_id(conn, user.user_id)
-            links = await repo.memberships(conn, user.user_id)
+            row = await repo.profile_in_session(conn, user.session_id, user.user_id)
+        if not self._alive(row):
+            return None
         return ProfileOut(
             user_id=row["id"],
             email=row["email"],
@@ -155,7 +162,7 @@ class Sessions:
             last_name=row["last_name"],
             must_change_password=row["password_is_initial"],
             businesses=[
-                MembershipOut(betriebsnummer=r["betriebsnummer"], name=r["business_name"], linked_at=r["linked_at"])
-                for r in links
+                MembershipOut(betriebsnummer=number, name=name, linked_at=linked_at)
+                for number, name, linked_at in row["memberships"]
             ],
         )

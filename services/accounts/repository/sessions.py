@@ -43,6 +43,19 @@ async def session_times(conn: asyncpg.Connection, session_id: UUID, user_id: UUI
     )
 
 
+async def profile_in_session(conn: asyncpg.Connection, session_id: UUID, user_id: UUID) -> asyncpg.Record | None:
+    """The session's times and its user's profile with the memberships, in one round trip: the
+    portal's most frequent call (GET /me) asks for nothing else."""
+    return await conn.fetchrow(
+        "select s.last_seen_at, s.expires_at, u.role, u.id, u.email, u.first_name, u.last_name,"
+        " u.password_is_initial, array(select (m.betriebsnummer, m.business_name, m.linked_at) from memberships m"
+        " where m.user_id = u.id order by m.linked_at) as memberships"
+        " from sessions s join users u on u.id = s.user_id where s.id = $1 and s.user_id = $2",
+        session_id,
+        user_id,
+    )
+
+
 async def touch_session(conn: asyncpg.Connection, session_id: UUID, now: datetime) -> None:
     await conn.execute("update sessions set last_seen_at = $2 where id = $1", session_id, now)
 
