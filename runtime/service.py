@@ -177,4 +177,16 @@ def main(service: str, settings_cls: type[S], create_app: Callable[[S], web.Appl
     settings = load_settings(settings_cls, service)
     setup_logging(service, settings.log_level, settings.instance)
     app = create_app(settings)
-    asyncio.run(serve(app, settings))
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        runner.run(serve(app, settings))
+
+
+def loop_factory():
+    """uvloop where it is installed (Linux and macOS: the container, the local runner): its loop,
+    transports and socket writes cost a service less CPU per request than asyncio's own (issue 12's
+    profile: 10-15 % of the gateway's and accounts' time was the loop itself). asyncio's otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
