@@ -7,7 +7,10 @@ before it writes, so a refused request has stored nothing.
 """
 
 import asyncio
+import contextlib
+import os
 import secrets
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
@@ -25,6 +28,10 @@ QUEUE_DEPTH = Gauge("portal_hash_queue_depth", "Argon2id computations running or
 QUEUE_CAPACITY = Gauge("portal_hash_queue_capacity", "Argon2id computations that may run or wait at once")
 BUSY = "Das Kundenportal ist gerade stark ausgelastet. Bitte versuchen Sie es in einer Minute erneut."
 RETRY_AFTER_SECONDS = 30
+# The hashing threads yield to the event loop: at nice 10 the kernel gives a runnable loop thread
+# about nine times their share, so requests that need no hash (GET /me, the pages) keep their pace
+# while members log in, and the hashes still take every cycle nothing else wants (issue 12).
+HASH_NICENESS = 10
 
 
 class Busy(ApiError):
@@ -36,7 +43,9 @@ class Busy(ApiError):
 
 class Hashing:
     def __init__(self, workers: int, max_pending: int = 64) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+        self._pool = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="argon2", initializer=_yield_to_requests
+        )
         self._capacity = workers + max_pending  # running plus waiting
         QUEUE_CAPACITY.set(self._capacity)
         self._in_flight = 0
@@ -70,6 +79,12 @@ class Hashing:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _yield_to_requests() -> None:
+    """Linux schedules threads one by one: this lowers the calling hashing thread only."""
+    with contextlib.suppress(OSError, AttributeError):  # elsewhere: the thread keeps its priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
 
 
 def _check(stored_hash: str, password: str) -> bool:

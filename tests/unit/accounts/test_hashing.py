@@ -2,11 +2,13 @@
 refusal is the portal's 503 with Retry-After wherever it is raised."""
 
 import asyncio
+import os
+import threading
 
 import pytest
 
 from runtime.errors import ApiError
-from services.accounts.hashing import Busy, Hashing
+from services.accounts.hashing import HASH_NICENESS, Busy, Hashing
 
 
 async def test_beyond_the_workers_and_the_waiting_a_hash_is_refused_with_503() -> None:
@@ -22,3 +24,15 @@ async def test_beyond_the_workers_and_the_waiting_a_hash_is_refused_with_503() -
         assert await hashing.verify(stored[0], "Passwort Nummer 0")  # and once they are done, it hashes again
     finally:
         hashing.close()
+
+
+async def test_hashing_threads_yield_to_the_event_loop() -> None:
+    """A hashing thread runs at a lower priority than the loop that serves requests (Linux)."""
+    hashing = Hashing(workers=1)
+    try:
+        niceness = await asyncio.get_running_loop().run_in_executor(
+            hashing._pool, lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        )
+    finally:
+        hashing.close()
+    assert niceness == os.getpriority(os.PRIO_PROCESS, 0) + HASH_NICENESS or niceness == 19
