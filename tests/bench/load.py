@@ -46,6 +46,7 @@ TARGET_REGISTRATIONS_PER_S = 1000.0
 TARGET_MAIL_P99_MS = 250.0
 TARGET_GATEWAY_CPU_US = 80.0
 TARGET_ACCOUNTS_CPU_US = 120.0
+TARGET_RSS_MB = 120.0
 
 
 # --- pure parts -----------------------------------------------------------------------------
@@ -678,6 +679,52 @@ async def mail_latency(r: Rig, args: argparse.Namespace) -> None:
     )
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of pid, from /proc (VmRSS)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def memory(r: Rig, args: argparse.Namespace) -> None:
+    """Each service's RSS before and after `--memory N` requests through the gateway: GET /me
+    from signed-in members, and every 200th request a new login (new sessions in the gateway's
+    cache and in accounts), so caches that grow without bound show."""
+    services = ("gateway", "accounts", "pins", "notifications")
+    before = {name: sum(rss_mb(p.pid) for p in r.portal.instances(name)) for name in services}
+    accounts = await members(r, args.connections)
+    sessions = [new_session(r.portal.gateway_url) for _ in accounts]
+    done = 0
+    started = time.perf_counter()
+    try:
+        for session, (email, password) in zip(sessions, accounts, strict=True):
+            ok, status = await log_in(session, email, password)
+            assert ok, status
+
+        async def worker(i: int) -> None:
+            nonlocal done
+            email, password = accounts[i]
+            while done < args.memory:
+                done += 1
+                if done % 200 == 0:
+                    await log_in(sessions[i], email, password)
+                else:
+                    await get_ok(sessions[i], f"{API}/me")
+
+        await asyncio.gather(*(worker(i) for i in range(len(sessions))))
+    finally:
+        await asyncio.gather(*(s.close() for s in sessions))
+    seconds = time.perf_counter() - started
+    print(f"memory after {done} requests ({done / seconds:.0f}/s; every 200th a login):")
+    for name in services:
+        after = sum(rss_mb(p.pid) for p in r.portal.instances(name))
+        print(
+            f"  {name:<14} RSS {after:6.1f} MB (before {before[name]:.1f} MB) = "
+            f"{ratio(after, TARGET_RSS_MB)} its {TARGET_RSS_MB:g} MB"
+        )
+
+
 def print_budgets(result: dict) -> None:
     cpu = result["cpu_us"]
     print(
@@ -731,6 +778,8 @@ async def main(args: argparse.Namespace) -> None:
             await login_storm(r, args, me, peer)
         if args.mail_latency:
             await mail_latency(r, args)
+        if args.memory:
+            await memory(r, args)
         if args.hold:
             pids = {name: pids for name, pids in r.portal_pids().items()}
             print(f"  holding for {args.hold:g} s; pids {pids}", flush=True)
@@ -755,6 +804,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--login-storm", action="store_true", help="me while 4 members log in (and the peer)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds of bare, me and peer-me (1)")
     parser.add_argument("--profile", type=Path, help="py-spy the gateway and accounts during `me` into DIR")
+    parser.add_argument("--memory", type=int, default=0, help="RSS of each service after this many requests")
     parser.add_argument("--hold", type=float, default=0.0, help="keep the portal up this long at the end")
     args = parser.parse_args(argv)
     if unknown := set(args.scenarios) - set(SCENARIOS):
