@@ -16,6 +16,8 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
+from services.gateway.hop import NotSent
+
 FIRST_REST, LONGEST_REST = 1.0, 30.0
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -92,7 +94,7 @@ async def exchange(
     for base in replicas.order():
         try:
             response = await session.request(method, URL(base + path, encoded=True), **options)
-        except aiohttp.ClientConnectorError as error:  # not sent: any method may go elsewhere
+        except (aiohttp.ClientConnectorError, NotSent) as error:  # not sent: any method may go elsewhere
             replicas.failed(base)
             failure = error
             continue

@@ -10,28 +10,21 @@ from aiohttp import web
 
 from runtime.errors import UNAVAILABLE, UNAVAILABLE_CODE
 from runtime.sessions import SESSION_HEADER
+from services.gateway.hop import Hop
 from services.gateway.replicas import REPLICAS, exchange
 from services.gateway.security import identity_headers
 from services.gateway.settings import Settings
 
-UPSTREAM = web.AppKey("upstream", aiohttp.ClientSession)
+# The hop to the services (services/gateway/hop.py); tests may pass an aiohttp session instead.
+UPSTREAM = web.AppKey("upstream", Hop | aiohttp.ClientSession)
 ACCOUNTS_API, PINS_API = "/api/v1/accounts", "/api/v1/pins"
 
 FAILED = "Die Anfrage ist fehlgeschlagen. Bitte versuchen Sie es erneut."
 
 
-def new_session(settings: Settings) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(
-        limit=0, limit_per_host=settings.upstream_connections, keepalive_timeout=30, ttl_dns_cache=300
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=aiohttp.ClientTimeout(total=settings.upstream_timeout, sock_connect=2),
-        # Shared by every visitor: a cookie one upstream answer sets must never ride along with
-        # another visitor's request.
-        cookie_jar=aiohttp.DummyCookieJar(),
-        skip_auto_headers=("User-Agent",),
-    )
+def new_session(settings: Settings) -> Hop:
+    """No cookie ever rides along: the hop keeps none (it is shared by every visitor)."""
+    return Hop(limit_per_host=settings.upstream_connections, timeout=settings.upstream_timeout, connect_timeout=2.0)
 
 
 def client_session(settings: Settings, session: aiohttp.ClientSession | None = None):
