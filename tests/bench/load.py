@@ -440,8 +440,9 @@ async def scenario_me(r: Rig, args: argparse.Namespace, bare: dict | None, label
         await asyncio.gather(*(s.close() for s in sessions))
 
 
-def profile(r: Rig, args: argparse.Namespace) -> list[subprocess.Popen]:
-    """py-spy on the gateway and accounts for the measured window (`--profile DIR`)."""
+def profile(r: Rig, args: argparse.Namespace, scenario: str = "me") -> list[subprocess.Popen]:
+    """py-spy on the gateway and accounts for the measured window (`--profile DIR`): DIR/<service>.
+    <format> for `me`, DIR/<service>.<scenario>.<format> for login and register."""
     if not args.profile:
         return []
     args.profile.mkdir(parents=True, exist_ok=True)
@@ -462,7 +463,7 @@ def profile(r: Rig, args: argparse.Namespace) -> list[subprocess.Popen]:
                 "--format",
                 fmt,
                 "-o",
-                str(args.profile / f"{name}.{ext}"),
+                str(args.profile / (f"{name}.{ext}" if scenario == "me" else f"{name}.{scenario}.{ext}")),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -494,9 +495,12 @@ async def scenario_login(r: Rig, args: argparse.Namespace, bound: float) -> dict
     sessions = [new_session(r.portal.gateway_url, cookies=False) for _ in accounts]
     try:
         before = await hashes_done(r)
+        profilers = profile(r, args, "login")
         window, cpu = await closed_loop(
             sessions, lambda s, i: log_in(s, *accounts[i]), args.warmup, args.seconds, r.portal_pids()
         )
+        for profiler in profilers:
+            profiler.wait(60)
         result = report("login", window, cpu, ("of the argon2 bound", bound))
         # warm-up and the last ones in flight hash too: an upper estimate, about 1 when all is well
         print(f"  {'':22} argon2 per login ≤ {(await hashes_done(r) - before) / max(1, window.count):.2f}")
@@ -513,7 +517,10 @@ async def scenario_register(r: Rig, args: argparse.Namespace) -> dict:
         return status == 202, status
 
     try:
+        profilers = profile(r, args, "register")
         window, cpu = await closed_loop(sessions, op, args.warmup, args.seconds, r.portal_pids())
+        for profiler in profilers:
+            profiler.wait(60)
         return report("register", window, cpu, ("of the 1,000/s target", TARGET_REGISTRATIONS_PER_S))
     finally:
         await asyncio.gather(*(s.close() for s in sessions))
