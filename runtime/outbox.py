@@ -52,6 +52,9 @@ def channel(schema: str) -> str:
 _INSERT = "insert into outbox (event_id, subject, payload, aggregate_key, request_id) values ($1, $2, $3, $4, $5)"
 
 
+_INSERT_AND_NOTIFY = f"with added as ({_INSERT} returning id) select pg_notify($6, '') from added"
+
+
 def _row(event: Event) -> tuple:
     # The request being handled, if any: the relay sends it along as the event's header.
     request_id = logs.current_request_id()
@@ -59,8 +62,8 @@ def _row(event: Event) -> tuple:
 
 
 async def enqueue(conn: asyncpg.Connection, event: Event, schema: str) -> None:
-    await conn.execute(_INSERT, *_row(event))
-    await conn.execute("select pg_notify($1, '')", channel(schema))
+    """The row and the relay's wake-up (delivered at commit) in one round trip."""
+    await conn.execute(_INSERT_AND_NOTIFY, *_row(event), channel(schema))
 
 
 async def enqueue_many(conn: asyncpg.Connection, events: list[Event], schema: str) -> None:

@@ -47,7 +47,7 @@ class Registrations:
                 )
                 if not created:  # a concurrent registration won; it sent the mail
                     return
-                await self.send_confirmation(conn, user_id, now, form)
+                await self.send_confirmation(conn, user_id, now, form, new_user=True)
             elif user["state"] == "pending":
                 await self.send_confirmation(conn, user["id"], now, form)
             else:
@@ -110,11 +110,18 @@ class Registrations:
             raise ApiError(*problem)
 
     async def send_confirmation(
-        self, conn: asyncpg.Connection, user_id: UUID, now: datetime, person: Registration | None = None
+        self,
+        conn: asyncpg.Connection,
+        user_id: UUID,
+        now: datetime,
+        person: Registration | None = None,
+        *,
+        new_user: bool = False,
     ) -> None:
         """A new confirmation link for a pending user, within the hourly limit, for `person`: what
-        was entered with this registration — or, sent again, what was entered last."""
-        recent = await repo.confirmations_since(conn, user_id, now - timedelta(hours=1))
+        was entered with this registration — or, sent again, what was entered last. A user made in
+        this transaction (`new_user`) has no link yet: no need to count them."""
+        recent = 0 if new_user else await repo.confirmations_since(conn, user_id, now - timedelta(hours=1))
         if recent >= domain.MAX_CONFIRMATION_MAILS_PER_HOUR:
             log.info("confirmation mail limit reached", extra={"user_id": str(user_id)})
             return
