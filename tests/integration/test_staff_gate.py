@@ -141,6 +141,8 @@ async def test_staff_reach_only_the_second_factor_until_it_is_set_up(portal):
         assert status == 200, body
         status, html, _ = await client.page("GET", "/intern/protokoll")
         assert status == 200 and "Protokoll der Mitarbeiteraktionen" in html
+        status, html, _ = await client.page("GET", "/passwort-aendern")  # linked from /intern
+        assert status == 200 and "Passwort ändern" in html
         status, _, headers = await client.page("GET", "/intern/anmeldung")
         assert (status, headers.get("Location")) == (303, "/intern")
         # Staff act for the chamber, never for a business.

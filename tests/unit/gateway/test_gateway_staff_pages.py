@@ -190,6 +190,7 @@ async def test_home_has_both_searches_and_the_log(staff_portal):
     assert '<h2 id="betrieb-suchen">Betrieb suchen</h2>' in html
     assert '<label for="betriebsnummer">Betriebsnummer</label>' in html
     assert 'action="/intern/mitglieder"' in html and 'action="/intern/betriebe"' in html
+    assert '<a href="/passwort-aendern">Passwort ändern</a>' in html  # "Mein Konto" is the members'
     assert 'href="/intern/protokoll"' in html
 
 
