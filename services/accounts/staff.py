@@ -9,6 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from contracts import SessionRevokeV1, UserChangedByStaffV1, UserConfirmedV1
+from runtime import staff_audit
 from runtime.crypto import seal
 from runtime.errors import ApiError
 from runtime.sessions import SessionUser
@@ -47,7 +48,7 @@ class Staff:
                 raise ApiError(404, "member_not_found", NOT_FOUND)
             links = await repo.memberships(conn, row["id"])
             failures = await staff_repo.failures_by_lane(conn, row["email_key"], now - throttle.DAY)
-            await staff_repo.audit(conn, now, staff.user_id, "member_viewed", row["id"])
+            await staff_audit.record(conn, now, staff.user_id, "member_viewed", user_id=row["id"])
         wait = throttled_for(failures, now)
         return StaffMemberOut(
             user_id=row["id"],
@@ -79,7 +80,7 @@ class Staff:
             if row["state"] != "pending":
                 raise ApiError(409, "not_pending", NOT_PENDING)
             await self.registrations.send_confirmation(conn, user_id, now)
-            await staff_repo.audit(conn, now, staff.user_id, "confirmation_resent", user_id)
+            await staff_audit.record(conn, now, staff.user_id, "confirmation_resent", user_id=user_id)
 
     async def new_initial_password(self, staff: SessionUser, user_id: UUID) -> None:
         password = domain.new_initial_password()
@@ -104,7 +105,7 @@ class Staff:
                     reissued_by_staff=True,
                 ),
             )
-            await staff_repo.audit(conn, now, staff.user_id, "initial_password_sent", user_id)
+            await staff_audit.record(conn, now, staff.user_id, "initial_password_sent", user_id=user_id)
 
     async def lift_throttle(self, staff: SessionUser, user_id: UUID) -> None:
         now = self.context.clock()
@@ -112,7 +113,7 @@ class Staff:
             row = await self._target(conn, user_id)
             await repo.clear_failures(conn, row["email_key"])
             await emit(conn, UserChangedByStaffV1(user_id=user_id, change="throttle_lifted", changed_at=now))
-            await staff_repo.audit(conn, now, staff.user_id, "throttle_lifted", user_id)
+            await staff_audit.record(conn, now, staff.user_id, "throttle_lifted", user_id=user_id)
 
     async def deactivate(self, staff: SessionUser, user_id: UUID) -> None:
         now = self.context.clock()
@@ -123,7 +124,7 @@ class Staff:
             await staff_repo.set_deactivated(conn, user_id, now)
             await self._end_sessions(conn, user_id)
             await emit(conn, UserChangedByStaffV1(user_id=user_id, change="deactivated", changed_at=now))
-            await staff_repo.audit(conn, now, staff.user_id, "deactivated", user_id)
+            await staff_audit.record(conn, now, staff.user_id, "deactivated", user_id=user_id)
         log.info("account deactivated by staff", extra={"user_id": str(user_id)})
 
     async def reactivate(self, staff: SessionUser, user_id: UUID) -> None:
@@ -134,7 +135,7 @@ class Staff:
                 raise ApiError(409, "not_deactivated", NOT_DEACTIVATED)
             await staff_repo.set_deactivated(conn, user_id, None)
             await emit(conn, UserChangedByStaffV1(user_id=user_id, change="reactivated", changed_at=now))
-            await staff_repo.audit(conn, now, staff.user_id, "reactivated", user_id)
+            await staff_audit.record(conn, now, staff.user_id, "reactivated", user_id=user_id)
 
     async def erase(self, staff: SessionUser, user_id: UUID) -> None:
         """As "Konto löschen", without the member's password; the audit keeps the id alone."""
@@ -142,12 +143,12 @@ class Staff:
         async with self.pool.acquire() as conn, conn.transaction():
             row = await self._member_target(conn, user_id)
             await erase(conn, user_id, row["email_key"], now, "staff")
-            await staff_repo.audit(conn, now, staff.user_id, "erased", user_id)
+            await staff_audit.record(conn, now, staff.user_id, "erased", user_id=user_id)
         log.info("account erased by staff", extra={"user_id": str(user_id)})
 
     async def audit_page(self, before: int | None, limit: int) -> AuditOut:
         async with self.pool.acquire() as conn:
-            rows = await staff_repo.audit_entries(conn, before, limit)
+            rows = await staff_audit.entries(conn, before, limit)
             staff = await staff_repo.staff_names(conn)
         return AuditOut(
             entries=[AuditEntryOut(**dict(r), service="accounts", action_label=audit.label(r["action"])) for r in rows],

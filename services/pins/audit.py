@@ -13,7 +13,7 @@ from uuid import UUID
 import asyncpg
 from pydantic import BaseModel
 
-from runtime import retention
+from runtime import retention, staff_audit
 
 # Three years, as the regular limitation period (§ 195 BGB) in which a member may ask what staff
 # did with their access. The trigger in 0003_staff.sql states the same number.
@@ -51,27 +51,14 @@ async def record(
     user_id: UUID | None = None,
     betriebsnummer: str | None = None,
 ) -> None:
-    await conn.execute(
-        "insert into staff_audit (at, staff_user_id, action, user_id, betriebsnummer) values ($1, $2, $3, $4, $5)",
-        now,
-        staff_user_id,
-        action,
-        user_id,
-        betriebsnummer,
-    )
+    await staff_audit.record(conn, now, staff_user_id, action, user_id=user_id, betriebsnummer=betriebsnummer)
 
 
 async def page(conn: asyncpg.Connection, before: int | None, limit: int) -> list[AuditEntry]:
     """Newest first; `before`: the id of the last entry of the page before."""
-    rows = await conn.fetch(
-        "select id, at, staff_user_id, action, user_id, betriebsnummer from staff_audit"
-        " where ($1::bigint is null or id < $1) order by id desc limit $2",
-        before,
-        limit,
-    )
+    rows = await staff_audit.entries(conn, before, limit)
     return [AuditEntry(**dict(r), action_label=ACTION_LABELS[r["action"]]) for r in rows]
 
 
 async def purge(conn: asyncpg.Connection, now: datetime) -> int:
-    result = await conn.execute("delete from staff_audit where at < $1", now - AUDIT_KEPT)
-    return int(result.rsplit(" ", 1)[-1])
+    return await staff_audit.purge(conn, now - AUDIT_KEPT)

@@ -5,6 +5,8 @@ from uuid import UUID
 
 import asyncpg
 
+from runtime import staff_audit
+
 
 async def insert_staff_user(
     conn: asyncpg.Connection, user_id: UUID, email: str, key: str, first_name: str, last_name: str, now: datetime
@@ -141,39 +143,9 @@ async def staff_names(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch("select id, first_name, last_name from users where role = 'staff' order by last_name")
 
 
-async def audit(
-    conn: asyncpg.Connection,
-    now: datetime,
-    staff_user_id: UUID,
-    action: str,
-    user_id: UUID | None = None,
-    betriebsnummer: str | None = None,
-) -> None:
-    await conn.execute(
-        "insert into staff_audit (at, staff_user_id, action, user_id, betriebsnummer) values ($1, $2, $3, $4, $5)",
-        now,
-        staff_user_id,
-        action,
-        user_id,
-        betriebsnummer,
-    )
-
-
-async def audit_entries(conn: asyncpg.Connection, before: int | None, limit: int) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "select id, at, staff_user_id, action, user_id, betriebsnummer from staff_audit"
-        " where $1::bigint is null or id < $1 order by id desc limit $2",
-        before,
-        limit,
-    )
-
-
 async def purge_staff(conn: asyncpg.Connection, *, audit_before: datetime, failures_before: datetime) -> dict[str, int]:
     counts = {}
-    for name, sql, arg in (
-        ("staff_audit", "delete from staff_audit where at < $1", audit_before),
-        ("second_factor_failures", "delete from second_factor_failures where at < $1", failures_before),
-    ):
-        result = await conn.execute(sql, arg)
-        counts[name] = int(result.rsplit(" ", 1)[-1])
+    counts["staff_audit"] = await staff_audit.purge(conn, audit_before)
+    result = await conn.execute("delete from second_factor_failures where at < $1", failures_before)
+    counts["second_factor_failures"] = int(result.rsplit(" ", 1)[-1])
     return counts
