@@ -4,20 +4,18 @@ for the app), sees its recovery codes once and reaches /intern; the audit page l
 a later sign-in takes a recovery code. A member ends the link to a business in "Mein Betrieb".
 axe-core (nothing "serious" or "critical") on every page of the way."""
 
-import json
 import re
 
 import pyotp
 import pytest
 from playwright.async_api import expect
 
-from runtime.crypto import unseal
 from tests.support.browser import axe_source, describe, import_businesses, log_in, new_betriebsnummer, run_axe
-from tests.support.client import Client, new_email, query
+from tests.support.client import Client, new_email
 from tests.support.mail import extract_token_link
 from tests.support.members import member_with_own_password
 from tests.support.operator import run_command
-from tests.support.wait import until
+from tests.support.pins import pin_from_outbox
 
 pytestmark = pytest.mark.integration
 
@@ -123,16 +121,7 @@ async def linked_member(portal, folder) -> tuple[str, str, str]:
         email, password = await member_with_own_password(portal, client, "unlink")
         assert (await client.api("POST", "/api/v1/pins/requests", {"betriebsnummer": number}))[0] == 202
 
-        async def letter():
-            return await query(
-                portal.database_url,
-                "select payload from pins.outbox where subject = 'pin.requested.v1' and payload->>'betriebsnummer' = $1",
-                number,
-            )
-
-        payload = (await until(letter, "the PIN letter's event"))[0]["payload"]
-        payload = json.loads(payload) if isinstance(payload, str) else payload
-        pin = unseal(portal.printshop_private_key, payload["pin"])
+        pin = await pin_from_outbox(portal, number)
         status, body = await client.api("POST", "/api/v1/pins/links", {"betriebsnummer": number, "pin": pin})
         assert status == 200, body
     return email, password, number

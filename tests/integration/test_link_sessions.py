@@ -8,10 +8,10 @@ import pytest
 
 from contracts import PinLinkedV1
 from runtime.consumers import durable_name
-from runtime.crypto import unseal
 from tests.support.browser import import_businesses, new_betriebsnummer
 from tests.support.client import Client, query
 from tests.support.members import logged_in, member_with_own_password
+from tests.support.pins import pin_from_outbox
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
@@ -30,23 +30,6 @@ async def pause_accounts_consumer(portal, until_: datetime | None) -> None:
         assert "error" not in json.loads(reply.data), reply.data
     finally:
         await connection.close()
-
-
-async def pin_from_outbox(portal, number: str) -> str:
-    """The PIN as the print shop reads it: from the sealed event, with its private key."""
-
-    async def sealed():
-        rows = await query(
-            portal.database_url,
-            "select payload from pins.outbox where subject = 'pin.requested.v1' and payload->>'betriebsnummer' = $1",
-            number,
-        )
-        return rows
-
-    rows = await until(sealed, "the PIN letter's event")
-    payload = rows[0]["payload"]
-    payload = json.loads(payload) if isinstance(payload, str) else payload
-    return unseal(portal.printshop_private_key, payload["pin"])
 
 
 async def test_a_link_ends_older_sessions_at_once_and_spares_newer_ones(portal, test_output) -> None:

@@ -11,11 +11,11 @@ import string
 import pytest
 
 from deploy.openapi import ExportOut
-from runtime.crypto import unseal
 from tests.support.browser import import_businesses, new_betriebsnummer
 from tests.support.client import Client, new_email, query
 from tests.support.mail import extract_password, extract_token_link
 from tests.support.members import NEW_PASSWORD, logged_in
+from tests.support.pins import pin_from_outbox
 from tests.support.staff_portal import sign_in_staff
 from tests.support.wait import until
 
@@ -58,16 +58,7 @@ async def linked(portal, client: Client, person: dict, folder) -> str:
     )
     assert (await client.api("POST", "/api/v1/pins/requests", {"betriebsnummer": number}))[0] == 202
 
-    async def letter():
-        return await query(
-            portal.database_url,
-            "select payload from pins.outbox where subject = 'pin.requested.v1' and payload->>'betriebsnummer' = $1",
-            number,
-        )
-
-    payload = (await until(letter, "the PIN letter's event"))[0]["payload"]
-    payload = json.loads(payload) if isinstance(payload, str) else payload
-    pin = unseal(portal.printshop_private_key, payload["pin"])
+    pin = await pin_from_outbox(portal, number)
     assert (await client.api("POST", "/api/v1/pins/links", {"betriebsnummer": number, "pin": pin}))[0] == 200
     await logged_in(client, person["email"], NEW_PASSWORD)  # the link ended the session
     return number

@@ -3,7 +3,6 @@ area (API and pages), a staff account made with `create-staff` reaches only its 
 it has set one up, and everything after."""
 
 import json
-from uuid import uuid4
 
 import pyotp
 import pytest
@@ -13,28 +12,13 @@ from runtime.staff import NOT_LOGGED_IN, SECOND_FACTOR_REQUIRED, STAFF_ONLY
 from tests.support.client import Client, new_email, query
 from tests.support.members import NEW_PASSWORD, PERSON, logged_in
 from tests.support.operator import run_command
+from tests.support.staff_routes import STAFF_API
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
 
 STAFF_PASSWORD = "Kammerbote bringt die Post"
 SECOND_FACTOR = "/api/v1/accounts/staff/second-factor"
-# Every staff route of the design (api.md), with ids that exist nowhere: the gate answers first.
-STAFF_API = [
-    ("GET", "/api/v1/accounts/staff/members?email=jemand%40example.de"),
-    ("POST", f"/api/v1/accounts/staff/members/{uuid4()}/confirmation"),
-    ("POST", f"/api/v1/accounts/staff/members/{uuid4()}/initial-password"),
-    ("DELETE", f"/api/v1/accounts/staff/members/{uuid4()}/throttle"),
-    ("POST", f"/api/v1/accounts/staff/members/{uuid4()}/deactivation"),
-    ("DELETE", f"/api/v1/accounts/staff/members/{uuid4()}/deactivation"),
-    ("DELETE", f"/api/v1/accounts/staff/members/{uuid4()}"),
-    ("GET", "/api/v1/accounts/staff/audit?limit=5"),
-    ("GET", "/api/v1/pins/staff/businesses/1234567"),
-    ("POST", "/api/v1/pins/staff/businesses/1234567/letters"),
-    ("DELETE", f"/api/v1/pins/staff/businesses/1234567/links/{uuid4()}"),
-    ("GET", "/api/v1/pins/staff/audit"),
-    ("GET", "/api/v1/notifications/staff/mails?email=jemand%40example.de"),
-]
 STAFF_PAGES = [
     "/intern",
     "/intern/protokoll",

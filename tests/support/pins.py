@@ -168,3 +168,21 @@ async def on_the_bus(nats_url: str, subject: str, after: int = 0, **match: str) 
     finally:
         await nc.close()
     return [m.payload for m in found if all(str(m.payload.get(k)) == v for k, v in match.items())]
+
+
+async def pin_from_outbox(portal, number: str) -> str:
+    """The PIN of the business's latest letter as the print shop reads it: from the sealed event
+    in pins' outbox, opened with the print shop's private key."""
+
+    async def sealed():
+        return await query(
+            portal.database_url,
+            "select payload from pins.outbox where subject = 'pin.requested.v1' and payload->>'betriebsnummer' = $1"
+            " order by id desc",
+            number,
+        )
+
+    rows = await until(sealed, "the PIN letter's event")
+    payload = rows[0]["payload"]
+    payload = json.loads(payload) if isinstance(payload, str) else payload
+    return unseal(portal.printshop_private_key, payload["pin"])
