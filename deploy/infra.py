@@ -468,15 +468,28 @@ class NatsCluster:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session, session.get(url) as answer:
             return [c.get("authorized_user", "") for c in (await answer.json()).get("connections") or []]
 
-    async def ensure_streams(self, replicas: int | None = None) -> list:
-        """`python -m deploy.streams --replicas N` as ops (N: every node, unless given)."""
+    async def ensure_streams(self, replicas: int | None = None, timeout: float = 60) -> list:
+        """`python -m deploy.streams --replicas N` as ops (N: every node, unless given). A cluster
+        that has just formed can leave a stream's creation unanswered while it places the
+        replicas (seen under load: a 10 s timeout on the first R3 stream); ops would run the
+        command again, and so does this, until `timeout` — `ensure` is idempotent."""
+        from nats.errors import TimeoutError as NatsTimeout
+        from nats.js.errors import ServiceUnavailableError
+
         from deploy import streams
 
-        connection = await self.connect("ops", allow_reconnect=False)
-        try:
-            return await streams.ensure(connection.jetstream(timeout=10), self.size if replicas is None else replicas)
-        finally:
-            await connection.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            connection = await self.connect("ops", allow_reconnect=False)
+            try:
+                wanted = self.size if replicas is None else replicas
+                return await streams.ensure(connection.jetstream(timeout=10), wanted)
+            except (NatsTimeout, ServiceUnavailableError):
+                if time.monotonic() > deadline:
+                    raise
+            finally:
+                await connection.close()
+            await asyncio.sleep(1)  # the cluster is still placing replicas: ask again
 
     def printshop_env(self) -> dict[str, str]:
         return {**self.nodes[0].printshop_env(), "PRINTSHOP_NATS_URL": self.url}

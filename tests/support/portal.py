@@ -114,11 +114,17 @@ async def start_portal(
     log_dir = Path(log_dir)
     shutil.rmtree(log_dir, ignore_errors=True)
     log_dir.mkdir(parents=True)
+    own_nats = nats is None
     nats = nats or _new_nats(log_dir, nats_nodes)
-    if not nats.running:
-        await nats.start()
-    stream_replicas = nats.size if isinstance(nats, NatsCluster) else 1
-    await nats.ensure_streams(stream_replicas)  # as ops do before the services start: python -m deploy.streams
+    try:
+        if not nats.running:
+            await nats.start()
+        stream_replicas = nats.size if isinstance(nats, NatsCluster) else 1
+        await nats.ensure_streams(stream_replicas)  # as ops do before the services start: python -m deploy.streams
+    except BaseException:
+        if own_nats:  # a NATS of its own that did not come up must not outlive the failed start
+            await nats.stop()
+        raise
     secrets = Secrets.generate()
     database_url = await postgres.create_database(f"portal_{random.token_hex(6)}")
     ports = {name: [free_port() for _ in range(replicas)] for name in SERVICES}
