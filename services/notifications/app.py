@@ -38,8 +38,15 @@ def create_app(
     )
     broker = bus.create_broker(settings, "notifications")
 
+    async def smtp_connection(_: web.Application):
+        yield
+        close = getattr(mailer, "close", None)  # the SMTP mailer's kept connection: QUIT
+        if close is not None:
+            await close()
+
     app.cleanup_ctx.extend(
         [
+            smtp_connection,  # first in, last out: after the mail worker has stopped
             service.postgres(settings.database_url.get_secret_value(), SCHEMA, MIGRATIONS),
             # before NATS: an event may come at once
             consume(broker, "notifications", lambda pool: consumers.handlers(pool, clock)),
