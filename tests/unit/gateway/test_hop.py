@@ -9,6 +9,7 @@ from aiohttp import web
 from yarl import URL
 
 from services.gateway.hop import Broken, Hop, NotSent
+from tests.support.wait import until
 
 
 class Server:
@@ -43,8 +44,7 @@ class Server:
         if tail == "cut":
             request.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
             request.transport.close()
-            await asyncio.sleep(0.05)
-            return web.Response()
+            return web.Response()  # goes nowhere: the connection is closed
         response = web.json_response({"path": request.raw_path}, status=201 if request.method == "POST" else 200)
         response.headers.add("Set-Cookie", "a=1")
         response.headers.add("Set-Cookie", "b=2")
@@ -109,8 +109,13 @@ async def test_one_connection_serves_request_after_request(server, hop) -> None:
 async def test_no_more_requests_in_flight_than_the_limit(server, hop) -> None:
     server.release.clear()
     calls = [asyncio.create_task(hop.request("GET", url(server, "/x"))) for _ in range(10)]
-    await asyncio.sleep(0.2)
-    assert server.in_flight == 4
+    address = (url(server, "/").host, url(server, "/").port)
+
+    def queued() -> bool:  # four at the server, the other six waiting for a slot at the hop
+        slots = hop._slots.get(address)
+        return server.in_flight == 4 and slots is not None and len(slots._waiters or ()) == 6
+
+    await until(queued, "four requests in flight, six waiting")
     server.release.set()
     assert [r.status for r in await asyncio.gather(*calls)] == [200] * 10
     assert server.most_in_flight == 4 and len(server.peers) == 4
