@@ -172,6 +172,15 @@ class MailCatcher:
             seen = "\n".join(f"  {m.to}: {m.subject}" for m in self.messages[since:][-10:]) or "  (none)"
             raise TimeoutError(f"no matching mail within {timeout} s; last received:\n{seen}") from None
 
+    async def wait_beyond(self, count: int, timeout: float) -> bool:
+        """Until more than `count` mails are here (True), or `timeout` seconds passed (False)."""
+        try:
+            async with self._arrived:
+                await asyncio.wait_for(self._arrived.wait_for(lambda: len(self.messages) > count), timeout)
+        except TimeoutError:
+            return False
+        return True
+
     def clear(self) -> None:
         self.messages.clear()
 

@@ -9,20 +9,25 @@ import pytest
 
 from runtime.errors import ApiError
 from services.accounts.hashing import HASH_NICENESS, Busy, Hashing
+from tests.support.wait import until
 
 
 async def test_beyond_the_workers_and_the_waiting_a_hash_is_refused_with_503() -> None:
     hashing = Hashing(workers=1, max_pending=1)
+    gate = threading.Event()  # holds the one worker: one computation runs, one waits
     try:
-        running = [asyncio.create_task(hashing.hash(f"Passwort Nummer {i}")) for i in range(2)]
-        await asyncio.sleep(0)  # both have taken their place in the pool
+        running = [asyncio.create_task(hashing._run("hash", gate.wait)) for _ in range(2)]
+        await until(lambda: hashing._in_flight == 2, "both have taken their place in the pool")
         with pytest.raises(Busy) as refused:
             await hashing.verify(None, "noch eines")
         assert isinstance(refused.value, ApiError) and refused.value.status == 503
         assert refused.value.headers["Retry-After"].isdigit() and "ausgelastet" in refused.value.message
-        stored = await asyncio.gather(*running)
-        assert await hashing.verify(stored[0], "Passwort Nummer 0")  # and once they are done, it hashes again
+        gate.set()
+        await asyncio.gather(*running)
+        stored = await hashing.hash("Passwort Nummer 0")
+        assert await hashing.verify(stored, "Passwort Nummer 0")  # and once they are done, it hashes again
     finally:
+        gate.set()
         hashing.close()
 
 
