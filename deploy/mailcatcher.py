@@ -125,11 +125,15 @@ class MailCatcher:
         loop = asyncio.get_running_loop()
 
         def protocol() -> SMTP:
-            smtp = _TrackedSMTP(self, loop)
+            smtp = self.new_session(loop)
             self._connections.add(smtp)
             return smtp
 
         self._server = await loop.create_server(protocol, self.host, self.smtp_port, reuse_address=True, ssl=self.tls)
+
+    def new_session(self, loop: asyncio.AbstractEventLoop) -> SMTP:
+        """The SMTP protocol for one connection (a subclass answers differently or counts them)."""
+        return _TrackedSMTP(self, loop)
 
     async def stop_smtp(self) -> None:
         """SMTP goes away (connections dropped, port closed); the inbox and messages stay."""

@@ -4,7 +4,7 @@ transaction; callers are checked with runtime.staff.staff_user() in http.py.
 """
 
 import logging
-from datetime import date, datetime
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from runtime.errors import ApiError
 from services.pins import audit, contract_fields, domain
 from services.pins import repository as repo
-from services.pins.answers import AddressOut, LetterState, Reason
+from services.pins.answers import AddressOut, BusinessLetterOut
 from services.pins.context import Context, emit
 from services.pins.letters import LETTER_COLUMNS, new_letter, view
 
@@ -28,14 +28,10 @@ CANNOT_ISSUE = (
 LETTER_SENT = "Der PIN-Brief geht an die Anschrift des Betriebs im Register. Die PIN ist bis zum {until} gültig."
 
 
-class StaffLetterOut(BaseModel):
+class StaffLetterOut(BusinessLetterOut):
+    """What staff see of a letter beyond what members do: its id and when its PIN was used."""
+
     id: UUID
-    requested_at: datetime
-    reason: Reason
-    reason_label: str
-    valid_until: date
-    state: LetterState
-    state_label: str
     used_at: datetime | None
 
 

@@ -9,7 +9,7 @@ import pytest
 from aiosmtpd.smtp import SMTP
 
 from services.notifications.mailer import PermanentMailError, SmtpMailer
-from tests.support.refusing_mail import RefusingMailCatcher, _RefusingSMTP
+from tests.support.refusing_mail import RefusingMailCatcher
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
@@ -24,18 +24,9 @@ class CountingCatcher(RefusingMailCatcher):
         super().__init__(refuse={UNKNOWN})
         self.connections = 0
 
-    async def start_smtp(self) -> None:
-        if self._server is not None:
-            return
-        loop = asyncio.get_running_loop()
-
-        def protocol() -> SMTP:
-            self.connections += 1
-            smtp = _RefusingSMTP(self, loop)
-            self._connections.add(smtp)
-            return smtp
-
-        self._server = await loop.create_server(protocol, self.host, self.smtp_port, reuse_address=True)
+    def new_session(self, loop: asyncio.AbstractEventLoop) -> SMTP:
+        self.connections += 1
+        return super().new_session(loop)
 
 
 @pytest.fixture

@@ -15,17 +15,8 @@ class RefusingMailCatcher(MailCatcher):
         super().__init__(http_port=None)
         self.refuse = {address.lower() for address in refuse}
 
-    async def start_smtp(self) -> None:
-        if self._server is not None:
-            return
-        loop = asyncio.get_running_loop()
-
-        def protocol() -> SMTP:
-            smtp = _RefusingSMTP(self, loop)
-            self._connections.add(smtp)
-            return smtp
-
-        self._server = await loop.create_server(protocol, self.host, self.smtp_port, reuse_address=True)
+    def new_session(self, loop: asyncio.AbstractEventLoop) -> SMTP:
+        return _RefusingSMTP(self, loop)
 
 
 class _RefusingSMTP(SMTP):
