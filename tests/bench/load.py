@@ -32,6 +32,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.bench.anchors import PASSWORD, argon2_parallel_rate, argon2_verify_seconds
+from tests.bench.client import LeanGet, cookie_header
 from tests.support.mail import extract_token_link
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -165,7 +166,7 @@ async def closed_loop(
         while (started := time.perf_counter()) < window.end:
             try:
                 ok, status = await op(session, i)
-            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
                 ok, status = False, type(error).__name__
             except Exhausted:
                 return
@@ -175,6 +176,7 @@ async def closed_loop(
         await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
         cpu_before.update(cpu_of(pids))
 
+    pids = {**pids, "driver": [os.getpid()]}  # this process: its share of the cores shows too
     sampler = asyncio.create_task(sample_cpu())
     await asyncio.gather(*(worker(i) for i in range(len(sessions))))
     await sampler
@@ -376,6 +378,18 @@ async def get_ok(session: aiohttp.ClientSession, path: str) -> tuple[bool, int]:
         return response.status == 200, response.status
 
 
+async def get_loop(
+    args: argparse.Namespace, base: str, path: str, sessions: list[aiohttp.ClientSession], pids: dict[str, list[int]]
+) -> tuple["Window", dict[str, float]]:
+    """The closed loop of GETs on `path`, one lean connection per session carrying its cookies."""
+    clients = [LeanGet(base, path, cookie_header(s.cookie_jar, base)) for s in sessions]
+    try:
+        return await closed_loop(clients, lambda c, _: c.get(), args.warmup, args.seconds, pids)
+    finally:
+        for client in clients:
+            client.close()
+
+
 async def peer_member(session: aiohttp.ClientSession) -> str:
     email = new_email("peer")
     async with session.post("/auth/register", json={"email": email, "password": PASSWORD}) as response:
@@ -407,18 +421,15 @@ async def hashes_done(r: Rig) -> float:
 
 
 async def bare_anchor(r: Rig, args: argparse.Namespace) -> dict:
-    sessions = [new_session(r.bare_url) for _ in range(args.connections)]
+    clients = [LeanGet(r.bare_url, "/api/v1/accounts/me") for _ in range(args.connections)]
     try:
         window, cpu = await closed_loop(
-            sessions,
-            lambda s, _: get_ok(s, "/api/v1/accounts/me"),
-            args.warmup,
-            args.seconds,
-            {"bare": [r.bare.pid]},
+            clients, lambda c, _: c.get(), args.warmup, args.seconds, {"bare": [r.bare.pid]}
         )
         return report("bare aiohttp (anchor)", window, cpu)
     finally:
-        await asyncio.gather(*(s.close() for s in sessions))
+        for client in clients:
+            client.close()
 
 
 # --- scenarios -------------------------------------------------------------------------------
@@ -432,9 +443,7 @@ async def scenario_me(r: Rig, args: argparse.Namespace, bare: dict | None, label
             ok, status = await log_in(session, email, password)
             assert ok, status
         profilers = profile(r, args)
-        window, cpu = await closed_loop(
-            sessions, lambda s, _: get_ok(s, f"{API}/me"), args.warmup, args.seconds, r.portal_pids()
-        )
+        window, cpu = await get_loop(args, r.portal.gateway_url, f"{API}/me", sessions, r.portal_pids())
         for profiler in profilers:
             profiler.wait(60)
         return report(label, window, cpu, ("of bare aiohttp", bare["rps"]) if bare else None)
@@ -480,13 +489,8 @@ async def scenario_peer_me(r: Rig, args: argparse.Namespace, bare: dict | None) 
     try:
         for session in sessions:
             await peer_member(session)
-        window, cpu = await closed_loop(
-            sessions,
-            lambda s, _: get_ok(s, "/users/me"),
-            args.warmup,
-            args.seconds,
-            {"peer": family(r.peer.pid), "postgres": r.postgres_pids()},
-        )
+        peer_pids = {"peer": family(r.peer.pid), "postgres": r.postgres_pids()}
+        window, cpu = await get_loop(args, r.peer_url, "/users/me", sessions, peer_pids)
         return report("peer /users/me", window, cpu, ("of bare aiohttp", bare["rps"]) if bare else None)
     finally:
         await asyncio.gather(*(s.close() for s in sessions))
@@ -611,9 +615,7 @@ async def login_storm(r: Rig, args: argparse.Namespace, me_alone: dict | None, p
         for session, (email, password) in zip(sessions, readers, strict=True):
             assert (await log_in(session, email, password))[0]
         storm = [asyncio.create_task(keep_logging_in(s, *a)) for s, a in zip(login_sessions, loggers, strict=True)]
-        window, cpu = await closed_loop(
-            sessions, lambda s, _: get_ok(s, f"{API}/me"), args.warmup, args.seconds, r.portal_pids()
-        )
+        window, cpu = await get_loop(args, r.portal.gateway_url, f"{API}/me", sessions, r.portal_pids())
         stop.set()
         await asyncio.gather(*storm)
         report("me + 4 logging in", window, cpu, ("of me alone", me_alone["rps"]) if me_alone else None)
@@ -632,13 +634,8 @@ async def login_storm(r: Rig, args: argparse.Namespace, me_alone: dict | None, p
                     await peer_log_in(session, email)
 
         storm = [asyncio.create_task(peer_logging_in(s, e)) for s, e in zip(peer_sessions[:4], emails[:4], strict=True)]
-        window, cpu = await closed_loop(
-            peer_sessions[4:],
-            lambda s, _: get_ok(s, "/users/me"),
-            args.warmup,
-            args.seconds,
-            {"peer": family(r.peer.pid), "postgres": r.postgres_pids()},
-        )
+        peer_pids = {"peer": family(r.peer.pid), "postgres": r.postgres_pids()}
+        window, cpu = await get_loop(args, r.peer_url, "/users/me", peer_sessions[4:], peer_pids)
         stop.set()
         await asyncio.gather(*storm)
         report("peer + 4 logging in", window, cpu, ("of peer alone", peer_alone["rps"]) if peer_alone else None)
