@@ -14,7 +14,7 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from runtime.errors import INVALID_INPUT, ApiError, german_fields, json_response
+from runtime.errors import INVALID_INPUT, ApiError, german_fields
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -56,7 +56,9 @@ def parse_query(request: web.Request, model: type[M], message: str = INVALID_INP
 
 def answer(model: BaseModel, status: int = 200) -> web.Response:
     """A success answer shaped by its model (exactly what the document says)."""
-    return json_response(model.model_dump(mode="json"), status=status)
+    # pydantic's own serializer: what model_dump + json.dumps gave, at a fraction of the cost (issue 12)
+    body = model.model_dump_json().encode()
+    return web.Response(body=body, status=status, content_type="application/json", charset="utf-8")
 
 
 class Accepted(BaseModel):

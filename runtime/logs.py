@@ -12,8 +12,8 @@ through the events to the mail.
 import json
 import logging
 import re
+import secrets
 import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -39,7 +39,7 @@ def safe_request_id(value: str | None) -> str | None:
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)  # as unique as uuid4().hex, the same 32 characters, at less cost
 
 
 def current_request_id() -> str | None:

@@ -6,6 +6,7 @@ open the pool, the broker and the background tasks when the app starts.
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -163,6 +164,7 @@ async def serve(app: web.Application, settings: ServiceSettings) -> None:
     readiness = asyncio.create_task(readiness_gauge.watch(app.get(READINESS, [])))
     site = web.TCPSite(runner, settings.http_host, settings.http_port, reuse_port=settings.http_reuse_port)
     await site.start()
+    settle_garbage_collector()
     log.info("listening", extra={"host": settings.http_host, "port": settings.http_port, "metrics": metrics_site.name})
     try:
         await stop.wait()
@@ -171,6 +173,15 @@ async def serve(app: web.Application, settings: ServiceSettings) -> None:
         await stop_task(readiness)
         await runner.cleanup()
         await metrics.cleanup()
+
+
+def settle_garbage_collector() -> None:
+    """What the process built to start (modules, templates, settings, pools) lives as long as it:
+    kept out of the collector's sweeps (gc.freeze), each of which otherwise walks all of it again.
+    The youngest generation is collected every 7,000 allocations instead of 700 (issue 12's profile)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(7000, 10, 10)
 
 
 def main(service: str, settings_cls: type[S], create_app: Callable[[S], web.Application]) -> None:

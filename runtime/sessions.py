@@ -1,5 +1,6 @@
 """What accounts (which issues sessions) and the gateway (which resolves them) agree on."""
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -49,6 +50,11 @@ class SessionUser:
     role: str = MEMBER
 
     def header(self) -> str:
+        return self._header
+
+    @functools.cached_property
+    def _header(self) -> str:
+        """Made once per session: the gateway's cache keeps the SessionUser (issue 12)."""
         return f"{self.user_id}:{self.session_id}:{self.started_at_ms}:{self.role}"
 
     @property
@@ -66,6 +72,11 @@ class SessionUser:
 
     @classmethod
     def parse(cls, value: str) -> "SessionUser | None":
+        """Each service reads the same session's header request after request: parsed once."""
+        return _parse(value)
+
+    @classmethod
+    def _parse(cls, value: str) -> "SessionUser | None":
         user, _, rest = value.partition(":")
         session, _, rest = rest.partition(":")
         started, _, role = rest.partition(":")
@@ -79,3 +90,8 @@ class SessionUser:
 
 def epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(value: str) -> SessionUser | None:
+    return SessionUser._parse(value)

@@ -23,12 +23,35 @@ def parse_networks(value: str) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
 
 
+# Answers kept, by what they were computed from: parsing addresses was a few per cent of the
+# gateway's CPU per request (issue 12), and a gateway sees the same peers and chains again and
+# again. Forgotten all at once when full, so a flood of new addresses costs what it did before.
+SEEN_KEPT = 4096
+
+
 class ClientAddress:
     def __init__(self, trusted: Iterable[Network]) -> None:
         self.trusted = tuple(trusted)
+        self._clients: dict[tuple[str | None, tuple[str, ...]], str] = {}
+        self._proxies: dict[str | None, bool] = {}
 
     def __call__(self, peer: str | None, forwarded_for: Iterable[str]) -> str:
         """The client's address as limits should count it: an IPv4 address, an IPv6 /64."""
+        key = (peer, tuple(forwarded_for))
+        found = self._clients.get(key)
+        if found is None:
+            found = _remember(self._clients, key, self._client(peer, key[1]))
+        return found
+
+    def is_trusted_proxy(self, peer: str | None) -> bool:
+        """Is the connection's peer one of the proxies ops named?"""
+        found = self._proxies.get(peer)
+        if found is None:
+            address = _address(peer)
+            found = _remember(self._proxies, peer, address is not None and self._is_trusted(address))
+        return found
+
+    def _client(self, peer: str | None, forwarded_for: tuple[str, ...]) -> str:
         address = _address(peer)
         if address is None:
             return peer or ""
@@ -45,6 +68,13 @@ class ClientAddress:
 
     def _is_trusted(self, address: Address) -> bool:
         return any(address in network for network in self.trusted)
+
+
+def _remember(seen: dict, key, value):
+    if len(seen) >= SEEN_KEPT:
+        seen.clear()
+    seen[key] = value
+    return value
 
 
 def _address(value: str | None) -> Address | None:

@@ -1,7 +1,5 @@
 """Security headers on every answer, the CSRF origin check, and the identity passed upstream."""
 
-import ipaddress
-
 from aiohttp import web
 from yarl import URL
 
@@ -99,14 +97,7 @@ def client_address(request: web.Request) -> str:
 def from_trusted_proxy(request: web.Request) -> bool:
     """Only a proxy ops named (PORTAL_TRUSTED_PROXIES) may name the request's id; anyone else's
     X-Request-Id is replaced, so a client cannot plant ids in our logs."""
-    trusted = request.app[CLIENT_ADDRESS].trusted
-    try:
-        peer = ipaddress.ip_address(request.remote or "")
-    except ValueError:
-        return False
-    if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped:
-        peer = peer.ipv4_mapped
-    return any(peer in network for network in trusted)
+    return request.app[CLIENT_ADDRESS].is_trusted_proxy(request.remote)
 
 
 def identity_headers(
