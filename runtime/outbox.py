@@ -192,19 +192,12 @@ class OutboxRelay:
             for row, error in zip(rows, outcomes, strict=True)
             if error is not None and not isinstance(error, BusUnavailable)
         ]
-        async with self.pool.acquire() as conn, conn.transaction():
-            if published:
-                await conn.execute(_PUBLISHED, published)
-            if failed:
-                await conn.executemany(
-                    _FAILED,
-                    [
-                        (row["id"], _describe(error), retry_delay(row["attempts"] + 1), self.owner)
-                        for row, error in failed
-                    ],
-                )
-            if away:
-                await conn.execute(_RELEASE, away, self.owner)
+        async with self.pool.acquire() as conn:
+            if failed or away:
+                async with conn.transaction():
+                    await self._write_outcomes(conn, published, failed, away)
+            else:  # the usual batch: one statement, its own transaction, two round trips fewer
+                await self._write_outcomes(conn, published, failed, away)
         metrics.EVENTS_PUBLISHED.inc(len(published))
         for row, error in failed:
             metrics.OUTBOX_PUBLISH_FAILURES.labels(row["subject"]).inc()
@@ -219,6 +212,23 @@ class OutboxRelay:
                 },
             )
         return len(published) + len(failed)
+
+    async def _write_outcomes(
+        self,
+        conn: asyncpg.Connection,
+        published: list[int],
+        failed: list[tuple[asyncpg.Record, BaseException]],
+        away: list[int],
+    ) -> None:
+        if published:
+            await conn.execute(_PUBLISHED, published)
+        if failed:
+            await conn.executemany(
+                _FAILED,
+                [(row["id"], _describe(error), retry_delay(row["attempts"] + 1), self.owner) for row, error in failed],
+            )
+        if away:
+            await conn.execute(_RELEASE, away, self.owner)
 
     async def _observe_backlog(self) -> None:
         """What an operator watches for a stuck row: how many wait, how many failed, the oldest's age."""

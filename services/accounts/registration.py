@@ -39,16 +39,18 @@ class Registrations:
         now = self.clock()
         key = domain.email_key(form.email)
         async with self.pool.acquire() as conn, conn.transaction():
-            user = await repo.user_by_email_for_update(conn, key)
-            if user is None:
-                user_id = uuid4()
-                created = await repo.insert_pending_user(
-                    conn, user_id, form.email, key, form.first_name, form.last_name, form.birth_date, now
-                )
-                if not created:  # a concurrent registration won; it sent the mail
-                    return
+            # A new address, the usual case, costs one statement; a known one (or one registered
+            # a moment earlier by a concurrent request) is then read and locked as before.
+            user_id = uuid4()
+            if await repo.insert_pending_user(
+                conn, user_id, form.email, key, form.first_name, form.last_name, form.birth_date, now
+            ):
                 await self.send_confirmation(conn, user_id, now, form, new_user=True)
-            elif user["state"] == "pending":
+                return
+            user = await repo.user_by_email_for_update(conn, key)
+            if user is None:  # erased between the two statements: nothing left to confirm
+                return
+            if user["state"] == "pending":
                 await self.send_confirmation(conn, user["id"], now, form)
             else:
                 await self._notify_already_registered(conn, user, now)
