@@ -1,5 +1,5 @@
-"""The load driver's lean client for the hot loops (bare, `me`, peer `me`): one keep-alive HTTP/1.1
-connection sending one prepared GET and reading its answer with httptools, nothing else.
+"""The load driver's lean client for the loops it measures: one keep-alive HTTP/1.1 connection
+sending prepared requests and reading their answers with httptools, nothing else.
 
 The driver shares the 2 cores with what it measures. aiohttp's client (cookie jar, timeouts,
 tracing per request) took about as much CPU per request as the bare handler it drove, a tax that
@@ -42,31 +42,51 @@ class _Answer(asyncio.Protocol):
             self.waiter.set_exception(error)
 
 
-class LeanGet:
-    """GET `path` on `base` again and again over one connection; `cookie` as the browser sends it."""
+class Lean:
+    """Requests to `base`, one after the other, over one keep-alive connection; `cookie` and
+    `origin` as the browser sends them."""
 
-    def __init__(self, base: str, path: str, cookie: str = "") -> None:
+    def __init__(self, base: str, cookie: str = "", origin: str = "") -> None:
         url = urlsplit(base)
         self._address = (url.hostname, url.port or 80)
-        lines = [f"GET {path} HTTP/1.1", f"Host: {url.netloc}", "Accept: */*"]
+        self._head = f"Host: {url.netloc}\r\nAccept: */*\r\n"
         if cookie:
-            lines.append(f"Cookie: {cookie}")
-        self._request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+            self._head += f"Cookie: {cookie}\r\n"
+        if origin:
+            self._head += f"Origin: {origin}\r\n"
         self._answer: _Answer | None = None
 
-    async def get(self) -> tuple[bool, int]:
+    def prepare(self, method: str, path: str, body: bytes = b"", content_type: str = "application/json") -> bytes:
+        head = f"{method} {path} HTTP/1.1\r\n{self._head}"
+        if body:
+            head += f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+        return (head + "\r\n").encode() + body
+
+    async def send(self, request: bytes) -> int:
+        """The answer's status, once it came whole."""
         if self._answer is None or self._answer.lost is not None:
             loop = asyncio.get_running_loop()
             _, self._answer = await loop.create_connection(_Answer, *self._address)
         answer = self._answer
         answer.waiter = asyncio.get_running_loop().create_future()
-        answer.transport.write(self._request)
-        status = await asyncio.wait_for(answer.waiter, 30)
-        return status == 200, status
+        answer.transport.write(request)
+        return await asyncio.wait_for(answer.waiter, 30)
 
     def close(self) -> None:
         if self._answer is not None and self._answer.transport is not None:
             self._answer.transport.close()
+
+
+class LeanGet(Lean):
+    """GET `path` again and again."""
+
+    def __init__(self, base: str, path: str, cookie: str = "") -> None:
+        super().__init__(base, cookie)
+        self._request = self.prepare("GET", path)
+
+    async def get(self) -> tuple[bool, int]:
+        status = await self.send(self._request)
+        return status == 200, status
 
 
 def cookie_header(jar, base: str) -> str:

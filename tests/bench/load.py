@@ -16,6 +16,7 @@ are tested in tests/unit/test_bench_load.py.
 import argparse
 import asyncio
 import contextlib
+import json
 import math
 import os
 import secrets
@@ -32,7 +33,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.bench.anchors import PASSWORD, argon2_parallel_rate, argon2_verify_seconds
-from tests.bench.client import LeanGet, cookie_header
+from tests.bench.client import Lean, LeanGet, cookie_header
 from tests.support.mail import extract_token_link
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -452,7 +453,7 @@ async def scenario_me(r: Rig, args: argparse.Namespace, bare: dict | None, label
 
 
 def profile(r: Rig, args: argparse.Namespace, scenario: str = "me") -> list[subprocess.Popen]:
-    """py-spy on the gateway and accounts for the measured window (`--profile DIR`): DIR/<service>.
+    """py-spy on the gateway and accounts (and notifications for register) for the measured window (`--profile DIR`): DIR/<service>.
     <format> for `me`, DIR/<service>.<scenario>.<format> for login and register."""
     if not args.profile:
         return []
@@ -479,7 +480,7 @@ def profile(r: Rig, args: argparse.Namespace, scenario: str = "me") -> list[subp
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for name in ("gateway", "accounts")
+        for name in ("gateway", "accounts", *(("notifications",) if scenario == "register" else ()))
         for fmt, ext in (("speedscope", "speedscope.json"), ("raw", "folded"))
     ]
 
@@ -516,20 +517,23 @@ async def scenario_login(r: Rig, args: argparse.Namespace, bound: float) -> dict
 
 
 async def scenario_register(r: Rig, args: argparse.Namespace) -> dict:
-    sessions = [new_session(r.portal.gateway_url) for _ in range(args.connections)]
+    base = r.portal.gateway_url
+    clients = [Lean(base, origin=base) for _ in range(args.connections)]
 
-    async def op(session: aiohttp.ClientSession, _: int) -> tuple[bool, int]:
-        status = await register(session, new_email("reg"))
+    async def op(client: Lean, _: int) -> tuple[bool, int]:
+        body = json.dumps({**PERSON, "email": new_email("reg")}).encode()
+        status = await client.send(client.prepare("POST", f"{API}/registrations", body))
         return status == 202, status
 
     try:
         profilers = profile(r, args, "register")
-        window, cpu = await closed_loop(sessions, op, args.warmup, args.seconds, r.portal_pids())
+        window, cpu = await closed_loop(clients, op, args.warmup, args.seconds, r.portal_pids())
         for profiler in profilers:
             profiler.wait(60)
         return report("register", window, cpu, ("of the 1,000/s target", TARGET_REGISTRATIONS_PER_S))
     finally:
-        await asyncio.gather(*(s.close() for s in sessions))
+        for client in clients:
+            client.close()
 
 
 async def scenario_confirm(r: Rig, args: argparse.Namespace, bound: float) -> dict:
