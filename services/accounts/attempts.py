@@ -25,17 +25,28 @@ async def check(
     """Whether `password` matches `stored_hash` (None: no account, the same work and a False).
     `device`: the keyed hash of a device cookie the account trusts, else None. A wrong password
     stays counted; over a limit, 429 with Retry-After and no hash at all."""
+    attempt = await check_reserved(context, key, client, device, stored_hash, password)
+    if attempt is None:
+        return False
+    await repo.drop_attempt(context.pool, attempt)
+    return True
+
+
+async def check_reserved(
+    context: Context, key: str, client: str, device: bytes | None, stored_hash: str | None, password: str
+) -> int | None:
+    """As `check`, but a right password leaves its reservation for the caller to drop with what it
+    writes next (a login: with the new session, one round trip): its id, or None when wrong."""
     attempt = await _reserve(context, key, client, device, context.clock())
     try:
         right = await context.hashing.verify(stored_hash, password)
     except Busy:
         await repo.drop_attempt(context.pool, attempt)  # not checked: no failure
         raise
-    if right:
-        await repo.drop_attempt(context.pool, attempt)
-    else:
+    if not right:
         LOGIN_FAILURES.labels("trusted_device" if device is not None else "other").inc()
-    return right
+        return None
+    return attempt
 
 
 async def _reserve(context: Context, key: str, client: str, device: bytes | None, now: datetime) -> int:

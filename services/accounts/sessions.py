@@ -16,7 +16,6 @@ from services.accounts import attempts, domain, otp, policy
 from services.accounts import repository as repo
 from services.accounts.context import Context, emit
 from services.accounts.forms import MembershipOut, ProfileOut
-from services.accounts.repository import staff as staff_repo
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +70,24 @@ class Sessions:
         active = user is not None and user["state"] == "active"
         device = await self.trusted_device(user["id"] if active else None, device_token)
         stored_hash = user["password_hash"] if active else None
-        if not await attempts.check(self.context, key, client, device, stored_hash, policy.normalize(password)):
+        attempt = await attempts.check_reserved(
+            self.context, key, client, device, stored_hash, policy.normalize(password)
+        )
+        if attempt is None:
             raise ApiError(401, "login_failed", LOGIN_FAILED)
         now = self.context.clock()
+        refused = None
         if user["deactivated_at"] is not None:  # said only to who knows the password
-            raise ApiError(403, "account_deactivated", DEACTIVATED)
-        if user["password_is_initial"] and user["password_expires_at"] <= now:
-            raise ApiError(401, "initial_password_expired", INITIAL_EXPIRED)
+            refused = ApiError(403, "account_deactivated", DEACTIVATED)
+        elif user["password_is_initial"] and user["password_expires_at"] <= now:
+            refused = ApiError(401, "initial_password_expired", INITIAL_EXPIRED)
+        if refused is not None:
+            await repo.drop_attempt(self.pool, attempt)  # the right password: no failure
+            raise refused
         staff = user["role"] == "staff"
-        session = await self.start(user["id"], now, trusted=device is not None, device_token=device_token, staff=staff)
+        session = await self.start(
+            user["id"], now, trusted=device is not None, device_token=device_token, staff=staff, attempt=attempt
+        )
         log.info("logged in", extra={"user_id": str(user["id"]), "session_id": str(session.session_id)})
         return NewSession(
             session.token,
@@ -91,16 +99,25 @@ class Sessions:
         )
 
     async def start(
-        self, user_id: UUID, now: datetime, *, trusted: bool, device_token: str | None, staff: bool = False
+        self,
+        user_id: UUID,
+        now: datetime,
+        *,
+        trusted: bool,
+        device_token: str | None,
+        staff: bool = False,
+        attempt: int | None = None,
     ) -> NewSession:
-        """A new session (a new token at every login: no fixation) and a device cookie to trust."""
+        """A new session (a new token at every login: no fixation) and a device cookie to trust;
+        `attempt`: the login's reservation (attempts.check_reserved), dropped with it."""
         token, session_id = random_token(), uuid4()
         expires_at = now + self.absolute(staff)
         new_device = None if trusted else random_token()
-        async with self.pool.acquire() as conn, conn.transaction():
-            await repo.insert_session(conn, session_id, self.context.cookie_hash(token), user_id, now, expires_at)
-            await repo.save_device(conn, self.context.cookie_hash(new_device or device_token), user_id, now)
-            await staff_repo.mark_login(conn, user_id, now)
+        device_hash = self.context.cookie_hash(new_device or device_token)
+        async with self.pool.acquire() as conn:
+            await repo.start_session(
+                conn, session_id, self.context.cookie_hash(token), device_hash, user_id, now, expires_at, attempt
+            )
         return NewSession(token, session_id, expires_at, False, new_device)
 
     def absolute(self, staff: bool):

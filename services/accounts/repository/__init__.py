@@ -16,11 +16,11 @@ from services.accounts.repository.sessions import (
     delete_sessions_of,
     delete_sessions_started_before,
     device_trusted,
-    insert_session,
     profile_in_session,
     save_device,
     session_by_token,
     session_times,
+    start_session,
     touch_session,
 )
 from services.accounts.repository.users import (
@@ -50,7 +50,6 @@ __all__ = [
     "insert_confirmation",
     "insert_pending_user",
     "insert_reset",
-    "insert_session",
     "last_registration",
     "lock_attempts",
     "mark_repeat_notice",
@@ -63,6 +62,7 @@ __all__ = [
     "resets_since",
     "save_device",
     "session_by_token",
+    "start_session",
     "profile_in_session",
     "session_times",
     "set_password",

@@ -7,9 +7,12 @@ import asyncpg
 
 async def lock_attempts(conn: asyncpg.Connection, key: str, client: str) -> None:
     """Until the transaction ends, no other check of this account or from this address counts or
-    reserves. Always the account first: two checks never wait for each other in a circle."""
-    await conn.execute("select pg_advisory_xact_lock(hashtext($1))", f"accounts:attempts:{key}")
-    await conn.execute("select pg_advisory_xact_lock(hashtext($1))", f"accounts:client:{client}")
+    reserves. Always the account first (the rows of unnest come in the array's order, and each
+    takes its lock as it comes): two checks never wait for each other in a circle."""
+    await conn.execute(
+        "select pg_advisory_xact_lock(hashtext(name)) from unnest($1::text[]) as name",
+        [f"accounts:attempts:{key}", f"accounts:client:{client}"],
+    )
 
 
 async def recent_attempts(
@@ -23,22 +26,20 @@ async def recent_attempts(
     client_limit: int,
 ) -> tuple[list[datetime], list[datetime]]:
     """Newest first, failures and checks under way alike: the account's in this lane (this trusted
-    device, or every untrusted attempt), and the client address's."""
-    lane = await conn.fetch(
-        "select at from login_failures where account_key = $1 and device is not distinct from $2 and at > $3"
-        " order by at desc limit $4",
+    device, or every untrusted attempt), and the client address's (one round trip for both)."""
+    row = await conn.fetchrow(
+        "select array(select at from login_failures where account_key = $1 and device is not distinct from $2"
+        " and at > $3 order by at desc limit $4) as lane,"
+        " array(select at from login_failures where client = $5 and at > $6 order by at desc limit $7) as address",
         key,
         device,
         lane_since,
         lane_limit,
-    )
-    address = await conn.fetch(
-        "select at from login_failures where client = $1 and at > $2 order by at desc limit $3",
         client,
         client_since,
         client_limit,
     )
-    return [r["at"] for r in lane], [r["at"] for r in address]
+    return list(row["lane"]), list(row["address"])
 
 
 async def reserve_attempt(conn: asyncpg.Connection, key: str, client: str, device: bytes | None, now: datetime) -> int:

@@ -12,17 +12,35 @@ async def device_trusted(conn: asyncpg.Connection, device_hash: bytes, user_id: 
     )
 
 
-async def insert_session(
-    conn: asyncpg.Connection, session_id: UUID, token_hash: bytes, user_id: UUID, now: datetime, expires_at: datetime
+async def start_session(
+    conn: asyncpg.Connection,
+    session_id: UUID,
+    token_hash: bytes,
+    device_hash: bytes,
+    user_id: UUID,
+    now: datetime,
+    expires_at: datetime,
+    attempt: int | None = None,
 ) -> None:
+    """The session, the device it came from (trusted from now on), the user's last login and the
+    end of the login's reservation (`attempt`: a right password is no failure), in one statement:
+    one round trip and its own transaction instead of six (issue 12)."""
     await conn.execute(
-        "insert into sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at)"
-        " values ($1, $2, $3, $4, $4, $5)",
+        "with session as ("
+        " insert into sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at)"
+        " values ($1, $2, $4, $5, $5, $6)"
+        "), device as ("
+        " insert into devices (token_hash, user_id, created_at, last_used_at) values ($3, $4, $5, $5)"
+        " on conflict (token_hash) do update set last_used_at = $5"
+        "), reservation as (delete from login_failures where id = $7"
+        ") update users set last_login_at = $5 where id = $4",
         session_id,
         token_hash,
+        device_hash,
         user_id,
         now,
         expires_at,
+        attempt,
     )
 
 

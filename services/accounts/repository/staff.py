@@ -26,10 +26,6 @@ async def insert_staff_user(
     return bool(inserted)
 
 
-async def mark_login(conn: asyncpg.Connection, user_id: UUID, now: datetime) -> None:
-    await conn.execute("update users set last_login_at = $2 where id = $1", user_id, now)
-
-
 async def second_factor(conn: asyncpg.Connection, user_id: UUID, *, lock: bool = False) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "select secret, enrolled_at, last_step from second_factors where user_id = $1"
