@@ -21,6 +21,7 @@ import math
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -843,5 +844,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+async def until_stopped(args: argparse.Namespace) -> None:
+    """main, cancelled by SIGTERM or SIGINT: its cleanup stops the portal, the peer and Postgres it
+    started (killed outright, they would stay running)."""
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await main(args)
+
+
 if __name__ == "__main__":
-    asyncio.run(main(parse_args()))
+    asyncio.run(until_stopped(parse_args()))
