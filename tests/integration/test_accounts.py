@@ -84,6 +84,12 @@ async def test_every_login_gets_a_new_session(portal) -> None:
         first = session_cookie(client).value
         await logged_in(client, email, password)
         assert session_cookie(client).value != first
+    # each right password's reservation went with its session (one statement): none counts as a failure
+    key = email.lower()
+    failures = await query(portal.database_url, "select 1 from accounts.login_failures where account_key = $1", key)
+    assert failures == []
+    seen = await query(portal.database_url, "select last_login_at from accounts.users where email_key = $1", key)
+    assert seen[0]["last_login_at"] is not None
 
 
 async def test_password_change_ends_other_sessions_on_two_gateway_replicas(portal) -> None:
