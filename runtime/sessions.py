@@ -73,7 +73,7 @@ class SessionUser:
     @classmethod
     def parse(cls, value: str) -> "SessionUser | None":
         """Each service reads the same session's header request after request: parsed once."""
-        return _parse(value)
+        return _parsed(value)
 
     @classmethod
     def _parse(cls, value: str) -> "SessionUser | None":
@@ -92,6 +92,6 @@ def epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-@functools.lru_cache(maxsize=4096)
-def _parse(value: str) -> SessionUser | None:
+@functools.lru_cache(maxsize=4096)  # SessionUser is frozen: one instance may serve every request
+def _parsed(value: str) -> SessionUser | None:
     return SessionUser._parse(value)
