@@ -49,9 +49,11 @@ def channel(schema: str) -> str:
     return f"{schema}_outbox"
 
 
-_INSERT = "insert into outbox (event_id, subject, payload, aggregate_key, request_id) values ($1, $2, $3, $4, $5)"
+_COLUMNS = "event_id, subject, payload, aggregate_key, request_id"
+_INSERT = f"insert into outbox ({_COLUMNS}) values ($1, $2, $3, $4, $5)"
 
 
+_INSERT_SELECT = f"insert into outbox ({_COLUMNS}) select $1, $2, $3, $4, $5"
 _INSERT_AND_NOTIFY = f"with added as ({_INSERT} returning id) select pg_notify($6, '') from added"
 
 
@@ -64,6 +66,22 @@ def _row(event: Event) -> tuple:
 async def enqueue(conn: asyncpg.Connection, event: Event, schema: str) -> None:
     """The row and the relay's wake-up (delivered at commit) in one round trip."""
     await conn.execute(_INSERT_AND_NOTIFY, *_row(event), channel(schema))
+
+
+async def enqueue_with(conn: asyncpg.Connection, event: Event, schema: str, ctes: str, guard: str, *args) -> bool:
+    """The change an event reports, its row and the relay's wake-up in one statement, so in one
+    round trip and its own transaction: `ctes` are data-modifying CTEs (their parameters numbered
+    from $7) that write the change; the event goes in only when the CTE named `guard` returned a
+    row. True when it did (the change was made)."""
+    row = await conn.fetchrow(
+        f"with {ctes}, added as ({_INSERT_SELECT} from {guard} limit 1 returning id),"
+        " woken as (select pg_notify($6, '') from added)"
+        " select exists (select 1 from added) as enqueued, (select count(*) from woken) as woken",
+        *_row(event),
+        channel(schema),
+        *args,
+    )
+    return row["enqueued"]
 
 
 async def enqueue_many(conn: asyncpg.Connection, events: list[Event], schema: str) -> None:

@@ -8,7 +8,7 @@ import asyncpg
 
 from contracts import Event
 from runtime.crypto import keyed_hash
-from runtime.outbox import enqueue
+from runtime.outbox import enqueue, enqueue_with
 from services.accounts.hashing import Hashing
 
 SCHEMA = "accounts"
@@ -46,3 +46,8 @@ class Context:
 
 async def emit(conn: asyncpg.Connection, event: Event) -> None:
     await enqueue(conn, event, SCHEMA)
+
+
+async def emit_with(conn: asyncpg.Connection, event: Event, ctes: str, guard: str, *args) -> bool:
+    """The change and its event in one statement (runtime.outbox.enqueue_with)."""
+    return await enqueue_with(conn, event, SCHEMA, ctes, guard, *args)

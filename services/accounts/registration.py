@@ -12,7 +12,7 @@ from runtime.crypto import random_token, seal
 from runtime.errors import ApiError
 from services.accounts import domain
 from services.accounts import repository as repo
-from services.accounts.context import Context, emit
+from services.accounts.context import Context, emit, emit_with
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,13 @@ class Registration:
     last_name: str
     email: str
     birth_date: date
+
+
+@dataclass(frozen=True)
+class _Link:
+    token_hash: bytes
+    expires_at: datetime
+    event: UserRegisteredV1
 
 
 class Registrations:
@@ -38,22 +45,35 @@ class Registrations:
         a stranger can neither rewrite the owner's name and birth date nor squat the address."""
         now = self.clock()
         key = domain.email_key(form.email)
-        async with self.pool.acquire() as conn, conn.transaction():
-            # A new address, the usual case, costs one statement; a known one (or one registered
-            # a moment earlier by a concurrent request) is then read and locked as before.
-            user_id = uuid4()
-            if await repo.insert_pending_user(
-                conn, user_id, form.email, key, form.first_name, form.last_name, form.birth_date, now
+        user_id = uuid4()
+        link = self._new_link(user_id, form, now)
+        async with self.pool.acquire() as conn:
+            # A new address, the usual case: the user, the link and the event in one statement.
+            if await emit_with(
+                conn,
+                link.event,
+                repo.NEW_USER,
+                repo.NEW_USER_WRITTEN,
+                user_id,
+                form.email,
+                key,
+                form.first_name,
+                form.last_name,
+                form.birth_date,
+                now,
+                link.token_hash,
+                link.expires_at,
             ):
-                await self.send_confirmation(conn, user_id, now, form, new_user=True)
                 return
-            user = await repo.user_by_email_for_update(conn, key)
-            if user is None:  # erased between the two statements: nothing left to confirm
-                return
-            if user["state"] == "pending":
-                await self.send_confirmation(conn, user["id"], now, form)
-            else:
-                await self._notify_already_registered(conn, user, now)
+            # Known already (or registered a moment ago by a concurrent request): read and lock it.
+            async with conn.transaction():
+                user = await repo.user_by_email_for_update(conn, key)
+                if user is None:  # erased between the two statements: nothing left to confirm
+                    return
+                if user["state"] == "pending":
+                    await self.send_confirmation(conn, user["id"], now, form)
+                else:
+                    await self._notify_already_registered(conn, user, now)
 
     async def resend_confirmation(self, email: str) -> None:
         now = self.clock()
@@ -112,48 +132,45 @@ class Registrations:
             raise ApiError(*problem)
 
     async def send_confirmation(
-        self,
-        conn: asyncpg.Connection,
-        user_id: UUID,
-        now: datetime,
-        person: Registration | None = None,
-        *,
-        new_user: bool = False,
+        self, conn: asyncpg.Connection, user_id: UUID, now: datetime, person: Registration | None = None
     ) -> None:
         """A new confirmation link for a pending user, within the hourly limit, for `person`: what
-        was entered with this registration — or, sent again, what was entered last. A user made in
-        this transaction (`new_user`) has no link yet: no need to count them."""
-        recent = 0 if new_user else await repo.confirmations_since(conn, user_id, now - timedelta(hours=1))
+        was entered with this registration — or, sent again, what was entered last."""
+        recent = await repo.confirmations_since(conn, user_id, now - timedelta(hours=1))
         if recent >= domain.MAX_CONFIRMATION_MAILS_PER_HOUR:
             log.info("confirmation mail limit reached", extra={"user_id": str(user_id)})
             return
         if person is None:
             last = await repo.last_registration(conn, user_id)
             person = Registration(last["first_name"], last["last_name"], last["email"], last["birth_date"])
-        token = random_token()
-        expires_at = now + self.context.lifetimes.confirmation_link
+        link = self._new_link(user_id, person, now)
         await repo.insert_confirmation(
             conn,
-            self.context.link_hash(token),
+            link.token_hash,
             user_id,
             now,
-            expires_at,
+            link.expires_at,
             person.first_name,
             person.last_name,
             person.birth_date,
         )
+        await emit(conn, link.event)
+
+    def _new_link(self, user_id: UUID, person: Registration, now: datetime) -> "_Link":
+        """A confirmation link for `person`: its token's keyed hash to store, and the event that
+        carries the link itself, sealed for notifications."""
+        token = random_token()
+        expires_at = now + self.context.lifetimes.confirmation_link
         link = f"{self.context.public_url}/registrierung/bestaetigen?token={token}"
-        await emit(
-            conn,
-            UserRegisteredV1(
-                user_id=user_id,
-                email=person.email,
-                first_name=person.first_name,
-                last_name=person.last_name,
-                confirmation_link=seal(self.context.notifications_key, link),
-                link_expires_at=expires_at,
-            ),
+        event = UserRegisteredV1(
+            user_id=user_id,
+            email=person.email,
+            first_name=person.first_name,
+            last_name=person.last_name,
+            confirmation_link=seal(self.context.notifications_key, link),
+            link_expires_at=expires_at,
         )
+        return _Link(self.context.link_hash(token), expires_at, event)
 
     async def _notify_already_registered(self, conn: asyncpg.Connection, user: asyncpg.Record, now: datetime) -> None:
         last = user["repeat_notice_at"]

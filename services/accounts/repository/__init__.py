@@ -24,11 +24,12 @@ from services.accounts.repository.sessions import (
     touch_session,
 )
 from services.accounts.repository.users import (
+    NEW_USER,
+    NEW_USER_WRITTEN,
     activate_user,
     confirmation,
     confirmations_since,
     insert_confirmation,
-    insert_pending_user,
     last_registration,
     mark_repeat_notice,
     user_by_email_for_update,
@@ -48,7 +49,8 @@ __all__ = [
     "device_trusted",
     "drop_attempt",
     "insert_confirmation",
-    "insert_pending_user",
+    "NEW_USER",
+    "NEW_USER_WRITTEN",
     "insert_reset",
     "last_registration",
     "lock_attempts",

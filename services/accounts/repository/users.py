@@ -12,29 +12,17 @@ async def user_by_email_for_update(conn: asyncpg.Connection, key: str) -> asyncp
     return await conn.fetchrow(f"select {USER_COLUMNS} from users where email_key = $1 for update", key)
 
 
-async def insert_pending_user(
-    conn: asyncpg.Connection,
-    user_id: UUID,
-    email: str,
-    key: str,
-    first_name: str,
-    last_name: str,
-    birth_date: date,
-    now: datetime,
-) -> bool:
-    """False when another request registered the same address a moment earlier."""
-    inserted = await conn.fetchval(
-        "insert into users (id, email, email_key, first_name, last_name, birth_date, state, created_at)"
-        " values ($1, $2, $3, $4, $5, $6, 'pending', $7) on conflict (email_key) do nothing returning true",
-        user_id,
-        email,
-        key,
-        first_name,
-        last_name,
-        birth_date,
-        now,
-    )
-    return bool(inserted)
+# A new pending user and their first confirmation link, as CTEs to write with the event that
+# reports them (context.emit_with): the link, and so the event, only when the address was new.
+# Parameters from $7: id, email, email key, first name, last name, birth date, now, link hash, expiry.
+NEW_USER = (
+    "new_user as (insert into users (id, email, email_key, first_name, last_name, birth_date, state, created_at)"
+    " values ($7, $8, $9, $10, $11, $12, 'pending', $13) on conflict (email_key) do nothing returning id),"
+    " new_link as (insert into confirmations"
+    " (token_hash, user_id, created_at, expires_at, first_name, last_name, birth_date)"
+    " select $14, id, $13, $15, $10, $11, $12 from new_user returning user_id)"
+)
+NEW_USER_WRITTEN = "new_link"
 
 
 async def mark_repeat_notice(conn: asyncpg.Connection, user_id: UUID, now: datetime) -> None:
