@@ -231,3 +231,13 @@ async def test_concurrent_registrations_of_one_address_make_one_account(portal) 
     assert {status for status, _ in answers} == {202}
     rows = await query(portal.database_url, "select count(*) as n from accounts.users where email_key = $1", email)
     assert rows[0]["n"] == 1
+    # a link for each user.registered.v1, and none without: the losers' one-statement attempts wrote nothing
+    counts = await query(
+        portal.database_url,
+        "select (select count(*) from accounts.confirmations c join accounts.users u on u.id = c.user_id"
+        "        where u.email_key = $1) as links,"
+        " (select count(*) from accounts.outbox where subject = 'user.registered.v1' and payload->>'email' = $1)"
+        " as events",
+        email,
+    )
+    assert counts[0]["links"] == counts[0]["events"] >= 1
