@@ -51,9 +51,9 @@ def channel(schema: str) -> str:
 
 _COLUMNS = "event_id, subject, payload, aggregate_key, request_id"
 _INSERT = f"insert into outbox ({_COLUMNS}) values ($1, $2, $3, $4, $5)"
-
-
 _INSERT_SELECT = f"insert into outbox ({_COLUMNS}) select $1, $2, $3, $4, $5"
+
+
 _INSERT_AND_NOTIFY = f"with added as ({_INSERT} returning id) select pg_notify($6, '') from added"
 
 

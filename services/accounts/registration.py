@@ -156,7 +156,7 @@ class Registrations:
         )
         await emit(conn, link.event)
 
-    def _new_link(self, user_id: UUID, person: Registration, now: datetime) -> "_Link":
+    def _new_link(self, user_id: UUID, person: Registration, now: datetime) -> _Link:
         """A confirmation link for `person`: its token's keyed hash to store, and the event that
         carries the link itself, sealed for notifications."""
         token = random_token()
