@@ -24,6 +24,12 @@ class MigrationEdited(RuntimeError):
     """An applied migration's file no longer has the text that was applied."""
 
 
+def rows_affected(status: str) -> int:
+    """How many rows a statement touched, from the command tag asyncpg's execute returns
+    ("DELETE 3", "UPDATE 0", "INSERT 0 5")."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for kind in ("json", "jsonb"):
         await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from contracts import EVENTS_BY_SUBJECT, Event
 from runtime import metrics, redelivery
+from runtime.db import rows_affected
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,7 @@ class DeadLetters:
 async def purge_resolved(conn: asyncpg.Connection, resolved_before: datetime) -> int:
     """Closed rows (retried or dropped) resolved before `resolved_before`; open ones wait for an operator."""
     result = await conn.execute("delete from dead_letters where state <> 'open' and resolved_at < $1", resolved_before)
-    return int(result.rsplit(" ", 1)[-1])
+    return rows_affected(result)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from datetime import datetime
 import asyncpg
 
 from contracts import Event
+from runtime.db import rows_affected
 
 
 async def first_time(conn: asyncpg.Connection, event: Event) -> bool:
@@ -21,4 +22,4 @@ async def first_time(conn: asyncpg.Connection, event: Event) -> bool:
 async def purge(conn: asyncpg.Connection, handled_before: datetime) -> int:
     """Forget the markers no redelivery or replay can still match (runtime.retention says when)."""
     result = await conn.execute("delete from processed_events where handled_at < $1", handled_before)
-    return int(result.rsplit(" ", 1)[-1])
+    return rows_affected(result)

@@ -27,6 +27,7 @@ import asyncpg
 
 from contracts import STREAMS, Event
 from runtime import logs, metrics
+from runtime.db import rows_affected
 from runtime.outbox_rules import aggregate_key, retry_delay
 from runtime.wakeup import run_on_notify
 
@@ -265,7 +266,7 @@ async def purge_published(conn: asyncpg.Connection, published_before: datetime) 
     """Published rows past their keep (runtime.retention, on the service's clock): every service
     with an outbox runs it in its housekeeping, so the relay only publishes."""
     result = await conn.execute("delete from outbox where published_at < $1", published_before)
-    return int(result.rsplit(" ", 1)[-1])
+    return rows_affected(result)
 
 
 def _describe(error: BaseException) -> str:

@@ -9,6 +9,8 @@ from uuid import UUID
 
 import asyncpg
 
+from runtime.db import rows_affected
+
 
 async def record(
     conn: asyncpg.Connection,
@@ -42,4 +44,4 @@ async def entries(conn: asyncpg.Connection, before: int | None, limit: int) -> l
 
 async def purge(conn: asyncpg.Connection, before: datetime) -> int:
     result = await conn.execute("delete from staff_audit where at < $1", before)
-    return int(result.rsplit(" ", 1)[-1])
+    return rows_affected(result)

@@ -40,9 +40,7 @@ def create_app(
 
     async def smtp_connection(_: web.Application):
         yield
-        close = getattr(mailer, "close", None)  # the SMTP mailer's kept connection: QUIT
-        if close is not None:
-            await close()
+        await mailer.close()  # the SMTP mailer's kept connection: QUIT
 
     app.cleanup_ctx.extend(
         [

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from runtime import retention
+from runtime.db import rows_affected
 from services.notifications import contact, domain, schedule
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ async def sweep(pool: asyncpg.Pool, clock: Callable[[], datetime]) -> dict[str, 
 
 
 def _count(status: str) -> int:
-    return int(status.rsplit(" ", 1)[-1])
+    return rows_affected(status)
 
 
 async def run(pool: asyncpg.Pool, clock: Callable[[], datetime]) -> None:

@@ -29,6 +29,9 @@ _START_TLS: dict[str, bool | None] = {"auto": None, "required": True, "off": Fal
 class Mailer(Protocol):
     async def send(self, message: EmailMessage) -> None: ...
 
+    async def close(self) -> None:
+        """At shutdown, after the last mail: let go of what the mailer keeps (a connection)."""
+
 
 class SmtpMailer:
     def __init__(

@@ -12,6 +12,7 @@ from uuid import UUID
 
 import asyncpg
 
+from runtime.db import rows_affected
 from services.notifications import domain, schedule
 from services.notifications.repository import CHANNEL
 
@@ -70,7 +71,7 @@ async def renew_leases(pool: asyncpg.Pool, worker: UUID, mail_ids: Iterable[UUID
         schedule.LEASE,
         list(mail_ids),
     )
-    return int(result.split()[-1])
+    return rows_affected(result)
 
 
 async def hold(pool: asyncpg.Pool, mail_id: UUID, worker: UUID) -> bool:
@@ -156,7 +157,7 @@ async def resume_waiting(pool: asyncpg.Pool, now: datetime) -> int:
             " where state = 'queued' and waits_for_server and next_attempt_at > $1",
             now,
         )
-        resumed = int(result.split()[-1])
+        resumed = rows_affected(result)
         if resumed:
             await conn.execute("select pg_notify($1, '')", CHANNEL)
     return resumed

@@ -5,6 +5,7 @@ from uuid import UUID
 
 import asyncpg
 
+from runtime.db import rows_affected
 from services.pins.throttle import Failures, LinkLimits
 
 BUSINESS = "betriebsnummer, name, street, postal_code, city, email, trade"
@@ -250,12 +251,12 @@ async def buried(conn: asyncpg.Connection, user_id: UUID) -> bool:
 
 async def purge_tombstones(conn: asyncpg.Connection, before: datetime) -> int:
     result = await conn.execute("delete from member_tombstones where deleted_at < $1", before)
-    return int(result.rsplit(" ", 1)[-1])
+    return rows_affected(result)
 
 
 async def purge(conn: asyncpg.Connection, failed_before: datetime) -> int:
     result = await conn.execute("delete from link_failures where at < $1", failed_before)
-    return int(result.rsplit(" ", 1)[-1])
+    return rows_affected(result)
 
 
 async def lock_member(conn: asyncpg.Connection, user_id: UUID) -> None:

@@ -4,6 +4,8 @@ from datetime import datetime
 
 import asyncpg
 
+from runtime.db import rows_affected
+
 
 async def purge(
     conn: asyncpg.Connection,
@@ -31,5 +33,5 @@ async def purge(
         ("devices", "delete from devices where last_used_at < $1", (device_unused_before,)),
     ):
         result = await conn.execute(sql, *args)
-        counts[name] = int(result.rsplit(" ", 1)[-1])
+        counts[name] = rows_affected(result)
     return counts

@@ -6,6 +6,7 @@ from uuid import UUID
 import asyncpg
 
 from runtime import staff_audit
+from runtime.db import rows_affected
 
 
 async def insert_staff_user(
@@ -143,5 +144,5 @@ async def purge_staff(conn: asyncpg.Connection, *, audit_before: datetime, failu
     counts = {}
     counts["staff_audit"] = await staff_audit.purge(conn, audit_before)
     result = await conn.execute("delete from second_factor_failures where at < $1", failures_before)
-    counts["second_factor_failures"] = int(result.rsplit(" ", 1)[-1])
+    counts["second_factor_failures"] = rows_affected(result)
     return counts

@@ -15,5 +15,8 @@ class FakeMailer:
             raise self.fail_with
         self.sent.append(message)
 
+    async def close(self) -> None:
+        """Nothing kept."""
+
     def to(self, recipient: str) -> list[EmailMessage]:
         return [m for m in self.sent if m["To"] == recipient]
