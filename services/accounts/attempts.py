@@ -50,13 +50,13 @@ async def check_reserved(
 
 
 async def _reserve(context: Context, key: str, client: str, device: bytes | None, now: datetime) -> int:
-    async with context.pool.acquire() as conn, conn.transaction():
-        await repo.lock_attempts(conn, key, client)
-        lane, address = await repo.recent_attempts(
+    async with context.pool.acquire() as conn:
+        attempt, lane, address = await repo.reserve_attempt(
             conn,
             key,
-            device,
             client,
+            device,
+            now,
             now - throttle.DAY,
             throttle.DAILY_LIMIT,
             now - throttle.CLIENT_WINDOW,
@@ -64,5 +64,6 @@ async def _reserve(context: Context, key: str, client: str, device: bytes | None
         )
         wait = throttle.wait(lane, address, now, trusted=device is not None)
         if wait is not None:
+            await repo.drop_attempt(conn, attempt)  # refused: not checked, no failure
             raise ApiError(429, "login_throttled", THROTTLED, headers={"Retry-After": throttle.retry_after(wait)})
-        return await repo.reserve_attempt(conn, key, client, device, now)
+        return attempt

@@ -1,9 +1,11 @@
 """How failed password checks slow guessing down without handing attackers a lock-out button.
 
 What counts. Every check of a password (a login, the current password of "Passwort ändern") is
-reserved before the password is hashed: one short transaction, under an advisory lock on the
-account and one on the client address, counts what these rules look at and inserts the
-reservation, or answers 429 with Retry-After and hashes nothing. A wrong password leaves the
+reserved before the password is hashed: under an advisory lock on the account and one on the
+client address, one statement counts what these rules look at and inserts the reservation. A
+check the rules refuse deletes its row again and answers 429 with Retry-After, having hashed
+nothing; until then it counts like a check under way, which can make another check wait but
+never lets one through (every rule only tightens with more rows). A wrong password leaves the
 reservation in place as the failure; a right one removes it, so success never counts as a
 failure. A check still running counts like a failure: N parallel wrong attempts are checked at
 most as often as the rules allow one after the other.

@@ -4,8 +4,6 @@ place, a module per responsibility. Use cases call `repository.<function>`."""
 from services.accounts.repository.attempts import (
     clear_failures,
     drop_attempt,
-    lock_attempts,
-    recent_attempts,
     reserve_attempt,
 )
 from services.accounts.repository.housekeeping import purge
@@ -53,12 +51,10 @@ __all__ = [
     "NEW_USER_WRITTEN",
     "insert_reset",
     "last_registration",
-    "lock_attempts",
     "mark_repeat_notice",
     "memberships",
     "purge",
     "remove_membership",
-    "recent_attempts",
     "reserve_attempt",
     "reset",
     "resets_since",
