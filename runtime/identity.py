@@ -5,6 +5,12 @@ public one (`PORTAL_IDENTITY_PUBLIC_KEY`), so a compromised service can check id
 make one. The signature covers the request itself — method, path with query, a digest of the body —
 and a short expiry, so a captured header cannot be moved to another request or kept for later.
 The gateway strips all of these headers from every inbound request before it adds its own.
+
+The expiry moves in steps of a few seconds, so a member's requests for one path with one body
+within a step carry the same header: the gateway signs it once and each service checks the
+signature once, and both remember the result (a bounded number of them; issue 12). Remembering
+changes nothing of what is accepted: a service remembers only signatures it checked itself, keyed
+by everything they cover, and checks the expiry on every request.
 """
 
 import base64
@@ -24,6 +30,9 @@ IDENTITY_HEADERS = (USER_HEADER, CLIENT_HEADER, SIGNATURE_HEADER)
 # Long enough for a slow upstream call with its retries of the connection, short enough that a
 # header found in a log is worthless.
 LIFETIME_SECONDS = 30
+# A header expires LIFETIME_SECONDS after the start of the step it was made in: it lives 25 to 30 s.
+STEP_SECONDS = 5
+REMEMBERED = 4096  # signatures a signer or verifier keeps; when full it starts afresh (bounded memory)
 EMPTY_BODY = hashlib.sha256(b"").hexdigest()
 
 
@@ -46,13 +55,18 @@ class Signer:
 
     def __init__(self, private_key_b64: str) -> None:
         self._key = SigningKey(base64.b64decode(private_key_b64))
+        self._signed: dict[bytes, str] = {}  # message -> signature, this step's and the last ones'
 
     def headers(
         self, identity: Identity, method: str, path: str, body: bytes = b"", now: float | None = None
     ) -> dict[str, str]:
-        expires = str(int(now if now is not None else time.time()) + LIFETIME_SECONDS)
-        signed = self._key.sign(_message(identity, method, path, body_digest(body), expires))
-        signature = base64.urlsafe_b64encode(signed.signature).decode()
+        current = int(now if now is not None else time.time())
+        expires = str(current - current % STEP_SECONDS + LIFETIME_SECONDS)
+        message = _message(identity, method, path, body_digest(body), expires)
+        signature = self._signed.get(message)
+        if signature is None:
+            signature = base64.urlsafe_b64encode(self._key.sign(message).signature).decode()
+            _remember(self._signed, message, signature)
         return {USER_HEADER: identity.user, CLIENT_HEADER: identity.client, SIGNATURE_HEADER: f"{expires}.{signature}"}
 
 
@@ -61,6 +75,7 @@ class Verifier:
 
     def __init__(self, public_key_b64: str) -> None:
         self._key = VerifyKey(base64.b64decode(public_key_b64))
+        self._checked: dict[tuple[bytes, str], Identity] = {}  # (message, signature) found valid
 
     def verify(
         self, headers: Mapping[str, str], method: str, path: str, body: bytes = b"", now: float | None = None
@@ -72,12 +87,22 @@ class Verifier:
         if not current <= int(expires) <= current + LIFETIME_SECONDS + 5:  # 5 s of clock skew
             return None
         identity = Identity(user=headers.get(USER_HEADER, ""), client=headers.get(CLIENT_HEADER, ""))
+        message = _message(identity, method, path, body_digest(body), expires)
+        checked = self._checked.get((message, signature))
+        if checked is not None:
+            return checked
         try:
-            raw = base64.urlsafe_b64decode(signature)
-            self._key.verify(_message(identity, method, path, body_digest(body), expires), raw)
+            self._key.verify(message, base64.urlsafe_b64decode(signature))
         except (BadSignatureError, binascii.Error, ValueError):
             return None
+        _remember(self._checked, (message, signature), identity)
         return identity
+
+
+def _remember(memory: dict, key, value) -> None:
+    if len(memory) >= REMEMBERED:
+        memory.clear()
+    memory[key] = value
 
 
 def generate_signing_keypair() -> tuple[str, str]:

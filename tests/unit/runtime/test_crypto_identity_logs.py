@@ -67,6 +67,52 @@ def test_signed_identity_round_trip_and_tampering() -> None:
     assert verifier.verify(late, "GET", "/", now=1000) is None
 
 
+class _Counting:
+    """Wraps a nacl key and counts the signatures it makes or checks."""
+
+    def __init__(self, key) -> None:
+        self.key, self.calls = key, 0
+
+    def sign(self, message):
+        self.calls += 1
+        return self.key.sign(message)
+
+    def verify(self, message, signature):
+        self.calls += 1
+        return self.key.verify(message, signature)
+
+
+def test_one_signature_per_step_signed_once_and_checked_once() -> None:
+    public, private = identity.generate_signing_keypair()
+    signer, verifier = identity.Signer(private), identity.Verifier(public)
+    signer._key, verifier._key = signing, checking = _Counting(signer._key), _Counting(verifier._key)
+    who = identity.Identity("user-1:sess:1", "10.0.0.1")
+    step = [signer.headers(who, "GET", "/api/v1/accounts/me", now=1000 + s) for s in range(identity.STEP_SECONDS)]
+    assert all(h == step[0] for h in step) and signing.calls == 1
+    assert int(step[0][identity.SIGNATURE_HEADER].split(".")[0]) == 1000 + identity.LIFETIME_SECONDS
+    assert signer.headers(who, "GET", "/api/v1/accounts/me", now=1005) != step[0] and signing.calls == 2
+    assert signer.headers(who, "GET", "/api/v1/pins/businesses/mine", now=1001) != step[0]
+
+    for s in range(5):
+        assert verifier.verify(step[0], "GET", "/api/v1/accounts/me", now=1000 + s) == who
+    assert checking.calls == 1
+    # remembered only for exactly what was checked, and never past the expiry
+    assert verifier.verify(step[0], "GET", "/api/v1/accounts/me?x=1", now=1001) is None
+    assert (
+        verifier.verify({**step[0], identity.CLIENT_HEADER: "10.0.0.2"}, "GET", "/api/v1/accounts/me", now=1001) is None
+    )
+    assert verifier.verify(step[0], "GET", "/api/v1/accounts/me", now=1000 + identity.LIFETIME_SECONDS + 1) is None
+
+
+def test_remembered_signatures_stay_bounded() -> None:
+    public, private = identity.generate_signing_keypair()
+    signer, verifier = identity.Signer(private), identity.Verifier(public)
+    for n in range(identity.REMEMBERED + 10):
+        headers = signer.headers(identity.Identity(f"u:s:{n}", "10.0.0.1"), "GET", "/", now=1000)
+        assert verifier.verify(headers, "GET", "/", now=1000) is not None
+    assert len(signer._signed) <= identity.REMEMBERED and len(verifier._checked) <= identity.REMEMBERED
+
+
 def test_no_other_key_makes_an_identity_a_service_accepts() -> None:
     """A compromised service holds the public key, its own secrets and sealed-box keys: none signs."""
     public, _ = identity.generate_signing_keypair()
