@@ -27,28 +27,31 @@ async def accept_event(pool: asyncpg.Pool, event: Event, now: datetime) -> bool:
     """
     update = domain.recipient_from(event)
     wanted = domain.recipient_needed(event)
+    member = None
     async with pool.acquire() as conn, conn.transaction():
-        if not await first_time(conn, event):
+        lock = repository.person_lock(update.user_id) if update is not None else None
+        if not await first_time(conn, event, lock=lock):
             return False
-        if update is not None:
-            await repository.lock_person(conn, update.user_id)
-            if await repository.tombstoned(conn, update.user_id):
-                # A user event that arrives after the person was erased: no row, no mail.
-                metrics.MAILS_SKIPPED.labels(event.SUBJECT, "erased").inc()
-                log.info("event about an erased person, nothing kept", extra={"event_id": str(event.event_id)})
-                return True
-            await repository.upsert_recipient(conn, update)
-        member = await repository.recipient(conn, wanted) if wanted is not None else None
-        mails = domain.mails_for(event, member)
-        added = [mail for mail in mails if await repository.add_mail(conn, mail, now) is not None]
+        if wanted is None:  # the mails need no lookup: the projection and they in one statement
+            mails = domain.mails_for(event)
+            added = await repository.record(conn, update, mails, now) if update is not None or mails else []
+        elif update is not None and await repository.record(conn, update, [], now) is None:
+            added = None
+        else:  # the member is looked up with what this event just told about them
+            member = await repository.recipient(conn, wanted)
+            added = await repository.record(conn, None, domain.mails_for(event, member), now)
+    if added is None:  # a user event that arrives after the person was erased: no row, no mail
+        metrics.MAILS_SKIPPED.labels(event.SUBJECT, "erased").inc()
+        log.info("event about an erased person, nothing kept", extra={"event_id": str(event.event_id)})
+        return True
     if wanted is not None and member is None:
         metrics.MAILS_SKIPPED.labels(event.SUBJECT, "unknown_recipient").inc()
         log.warning(
             "member unknown to notifications, no mail to them",
             extra={"subject": event.SUBJECT, "event_id": str(event.event_id), "user_id": str(wanted)},
         )
-    for mail in added:
-        metrics.MAILS_QUEUED.labels(mail.kind).inc()
+    for kind in added:
+        metrics.MAILS_QUEUED.labels(kind).inc()
     return True
 
 

@@ -70,9 +70,8 @@ async def erase(pool: asyncpg.Pool, event: UserDeletedV1, now: datetime) -> bool
     they get one last mail, whose row forgets them once settled (migration 0006).
     Commits with the event id; False for an event handled before."""
     async with pool.acquire() as conn, conn.transaction():
-        if not await first_time(conn, event):
+        if not await first_time(conn, event, lock=repository.person_lock(event.user_id)):
             return False
-        await repository.lock_person(conn, event.user_id)
         await repository.bury(conn, event.user_id, now)
         # What a business is told of their unlinking names them, not their address: a mail still
         # to go keeps the news without the name, a settled one loses its contents like the others.

@@ -26,6 +26,15 @@ async def add_mail(conn: asyncpg.Connection, mail: domain.NewMail, now: datetime
         " next_attempt_at, created_at, useful_until, urgency, request_id, forget_when_settled)"
         " values ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7, $8, $8, $9, $10, $11, $12)"
         " on conflict (source_event_id, kind) do nothing returning id",
+        *_mail_values(mail_id, mail, now),
+    )
+    if added is not None:
+        await conn.execute("select pg_notify($1, '')", CHANNEL)
+    return added
+
+
+def _mail_values(mail_id: UUID, mail: domain.NewMail, now: datetime) -> tuple:
+    return (
         mail_id,
         mail.source_event_id,
         mail.kind,
@@ -39,47 +48,72 @@ async def add_mail(conn: asyncpg.Connection, mail: domain.NewMail, now: datetime
         current_request_id(),
         domain.forgotten_when_settled(mail.kind),
     )
-    if added is not None:
-        await conn.execute("select pg_notify($1, '')", CHANNEL)
-    return added
 
 
-async def lock_person(conn: asyncpg.Connection, user_id: UUID) -> None:
-    """Until commit: what one user's events do to the projection happens one event at a time, so
+# A person's projection row and an event's mails in one statement (issue 12: four round trips
+# fewer for every user event). The tombstone is read with the statement's snapshot: after the
+# person's lock (`person_lock`, taken with the event's marker), so an erasure that held it before
+# has committed and is seen.
+_RECORD = """
+with erased as (select 1 from tombstones where user_id = $1),
+person as (
+    insert into recipients (user_id, email, first_name, last_name, updated_at)
+    select $1, $2, $3, $4, $5 where $1::uuid is not null and not exists (select 1 from erased)
+    on conflict (user_id) do update set email = excluded.email,
+        first_name = excluded.first_name, last_name = excluded.last_name, updated_at = excluded.updated_at
+    where recipients.updated_at <= excluded.updated_at
+),
+added as (
+    insert into mails (id, source_event_id, kind, recipient, context, sealed, message_id,
+        next_attempt_at, created_at, useful_until, urgency, request_id, forget_when_settled)
+    select m.id, m.source_event_id, m.kind, m.recipient, m.context::jsonb, m.sealed::jsonb, m.message_id,
+        m.at, m.at, m.useful_until, m.urgency, m.request_id, m.forget
+    from unnest($6::uuid[], $7::uuid[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+                $13::timestamptz[], $14::timestamptz[], $15::smallint[], $16::text[], $17::boolean[])
+        as m(id, source_event_id, kind, recipient, context, sealed, message_id, at, useful_until, urgency,
+             request_id, forget)
+    where not exists (select 1 from erased)
+    on conflict (source_event_id, kind) do nothing
+    returning kind
+),
+woken as (select pg_notify($18, '') from (select from added limit 1) as any_added)
+select exists (select from erased) as erased, array(select kind from added) as added,
+       (select count(*) from woken) as woken
+"""
+
+
+async def record(
+    conn: asyncpg.Connection, person: domain.Recipient | None, mails: list[domain.NewMail], now: datetime
+) -> list[str] | None:
+    """What a user event tells about its `person` (an older event than the one recorded changes
+    nothing) and the `mails` it asks for (as `add_mail`; the workers are woken on commit), in one
+    statement: the kinds of the mails queued now (a redelivered event's are there already), or
+    None when the person was erased (a tombstone): then nothing is written. Inside the
+    transaction that holds `person_lock`."""
+    columns = list(zip(*(_mail_values(uuid4(), mail, now) for mail in mails), strict=True)) or [()] * 12
+    row = await conn.fetchrow(
+        _RECORD,
+        *(
+            (person.user_id, person.email, person.first_name, person.last_name, person.updated_at)
+            if person is not None
+            else (None,) * 5
+        ),
+        *(list(column) for column in columns),
+        CHANNEL,
+    )
+    return None if row["erased"] else list(row["added"])
+
+
+def person_lock(user_id: UUID) -> str:
+    """The advisory lock under which one person's events change the projection one at a time, so
     an erasure and a late user event in parallel cannot both see no tombstone."""
-    await conn.execute("select pg_advisory_xact_lock(hashtext('recipient:' || $1::uuid::text))", user_id)
-
-
-async def tombstoned(conn: asyncpg.Connection, user_id: UUID) -> bool:
-    return bool(await conn.fetchval("select true from tombstones where user_id = $1", user_id))
+    return f"recipient:{user_id}"
 
 
 async def bury(conn: asyncpg.Connection, user_id: UUID, now: datetime) -> None:
     await conn.execute(
         "insert into tombstones (user_id, deleted_at) values ($1, $2) on conflict (user_id) do nothing", user_id, now
     )
-
-
-async def upsert_recipient(conn: asyncpg.Connection, recipient: domain.Recipient) -> bool:
-    """Record who a user id is; an older event than the one recorded changes nothing, nor does
-    any event about someone erased (a tombstone).
-
-    True if the row was written (new, or newer than what was there)."""
-    written = await conn.fetchval(
-        "insert into recipients (user_id, email, first_name, last_name, updated_at)"
-        " select $1, $2, $3, $4, $5 where not exists (select 1 from tombstones where user_id = $1)"
-        " on conflict (user_id) do update set email = excluded.email,"
-        "  first_name = excluded.first_name, last_name = excluded.last_name,"
-        "  updated_at = excluded.updated_at"
-        " where recipients.updated_at <= excluded.updated_at"
-        " returning true",
-        recipient.user_id,
-        recipient.email,
-        recipient.first_name,
-        recipient.last_name,
-        recipient.updated_at,
-    )
-    return bool(written)
 
 
 async def recipient(conn: asyncpg.Connection, user_id: UUID) -> domain.Recipient | None:

@@ -10,6 +10,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -277,3 +278,48 @@ async def test_a_pass_that_broke_off_leaves_no_claim_the_heartbeat_keeps_alive(p
     assert holding == set()  # the heartbeat holds nothing of that pass
     assert await queue.renew_leases(pool, worker, [mail_id]) == 0
     assert await state(pool, mail_id) == "queued"  # handed back at once where the database allowed it
+
+
+# --- a user event's person and mails, one statement ----------------------------------------------
+
+
+def person(user_id, email: str, at: datetime) -> domain.Recipient:
+    return domain.Recipient(user_id, email, "Erika", "Mustermann", at)
+
+
+async def test_a_user_events_person_and_mails_are_written_as_one_at_a_time_would(pool) -> None:
+    user_id = uuid4()
+    confirmation = replace(mail(domain.REGISTRATION_CONFIRMATION), sealed={"confirmation_link": "c2VhbGVk"})
+    woken = asyncio.Event()
+    listener = await pool.acquire()
+    await listener.add_listener(repository.CHANNEL, lambda *_: woken.set())
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            added = await repository.record(conn, person(user_id, "neu@example.de", NOW), [confirmation], NOW)
+            assert added == [domain.REGISTRATION_CONFIRMATION] and not woken.is_set()
+        await asyncio.wait_for(woken.wait(), 5)  # the workers hear of it on commit
+    finally:
+        await listener.reset()
+        await pool.release(listener)
+    # the row is the one add_mail writes for the same mail
+    [same] = await add(pool, replace(confirmation, source_event_id=uuid4()))
+    columns = "kind, recipient, context, sealed, next_attempt_at, created_at, useful_until, urgency, state, request_id"
+    columns += ", forget_when_settled"
+    one = await pool.fetchrow(f"select {columns} from mails where source_event_id = $1", confirmation.source_event_id)
+    assert dict(one) == dict(await pool.fetchrow(f"select {columns} from mails where id = $1", same))
+    # an older event changes nothing of the person; a redelivered event queues nothing again
+    async with pool.acquire() as conn:
+        assert await repository.record(conn, person(user_id, "alt@example.de", NOW - HOUR), [confirmation], NOW) == []
+        assert (await repository.recipient(conn, user_id)).email == "neu@example.de"
+        assert await repository.record(conn, person(user_id, "spaeter@example.de", NOW + HOUR), [], NOW) == []
+        assert (await repository.recipient(conn, user_id)).email == "spaeter@example.de"
+
+
+async def test_a_user_event_about_someone_erased_writes_nothing(pool) -> None:
+    user_id = uuid4()
+    async with pool.acquire() as conn:
+        await repository.bury(conn, user_id, NOW)
+        initial = mail(domain.INITIAL_PASSWORD)
+        assert await repository.record(conn, person(user_id, "weg@example.de", NOW), [initial], NOW) is None
+        assert await repository.recipient(conn, user_id) is None
+    assert await pool.fetchval("select count(*) from mails where source_event_id = $1", initial.source_event_id) == 0

@@ -59,44 +59,38 @@ class Pool:
 def store(monkeypatch) -> Store:
     store = Store()
 
-    async def first_time(conn, event):
+    async def first_time(conn, event, lock=None):
         store.write("processed_events")
+        if lock is not None:
+            store.locked.append(lock)
         new = event.event_id not in store.handled
         store.handled.add(event.event_id)
         return new
 
-    async def upsert_recipient(conn, recipient):
-        store.write("recipients")
-        known = store.recipients.get(recipient.user_id)
-        if known is None or known.updated_at <= recipient.updated_at:  # as the SQL does
-            store.recipients[recipient.user_id] = recipient
-            return True
-        return False
+    async def record(conn, person, mails, now):
+        """As the one statement does: nothing for someone erased, an older event changes no row."""
+        if person is not None and person.user_id in store.tombstones:
+            return None
+        if person is not None:
+            store.write("recipients")
+            known = store.recipients.get(person.user_id)
+            if known is None or known.updated_at <= person.updated_at:
+                store.recipients[person.user_id] = person
+        added = []
+        for mail in mails:
+            store.write("mails")
+            key = (mail.source_event_id, mail.kind)
+            if key not in store.mails:
+                store.mails[key] = mail
+                added.append(mail.kind)
+        return added
 
     async def lookup(conn, user_id):
         return store.recipients.get(user_id)
 
-    async def add_mail(conn, mail, now):
-        store.write("mails")
-        key = (mail.source_event_id, mail.kind)
-        if key in store.mails:
-            return None
-        store.mails[key] = mail
-        return key
-
-    async def lock_person(conn, user_id):
-        store.write("lock")
-        store.locked.append(user_id)
-
-    async def tombstoned(conn, user_id):
-        return user_id in store.tombstones
-
-    monkeypatch.setattr(repository, "lock_person", lock_person)
-    monkeypatch.setattr(repository, "tombstoned", tombstoned)
     monkeypatch.setattr(handlers, "first_time", first_time)
-    monkeypatch.setattr(repository, "upsert_recipient", upsert_recipient)
+    monkeypatch.setattr(repository, "record", record)
     monkeypatch.setattr(repository, "recipient", lookup)
-    monkeypatch.setattr(repository, "add_mail", add_mail)
     return store
 
 
@@ -194,5 +188,5 @@ async def test_a_user_event_about_someone_erased_keeps_nothing_and_mails_nobody(
     store.tombstones.add(event.user_id)
     assert await handlers.accept_event(Pool(store), event, NOW)
     assert store.recipients == {} and store.mails == {}
-    assert store.locked == [event.user_id] and store.writes_outside == []
+    assert store.locked == [repository.person_lock(event.user_id)] and store.writes_outside == []
     assert event.event_id in store.handled  # done: not redelivered
