@@ -6,6 +6,7 @@ with a libsodium sealed box to the one party that must read them.
 """
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -43,13 +44,19 @@ def generate_keypair() -> tuple[str, str]:
 
 
 def seal(public_key_b64: str, plaintext: str) -> str:
-    box = SealedBox(PublicKey(base64.b64decode(public_key_b64)))
-    return _b64(box.encrypt(plaintext.encode()))
+    return _b64(_box(public_key_b64, private=False).encrypt(plaintext.encode()))
 
 
 def unseal(private_key_b64: str, sealed_b64: str) -> str:
-    box = SealedBox(PrivateKey(base64.b64decode(private_key_b64)))
-    return box.decrypt(base64.b64decode(sealed_b64)).decode()
+    return _box(private_key_b64, private=True).decrypt(base64.b64decode(sealed_b64)).decode()
+
+
+@functools.lru_cache(maxsize=8)
+def _box(key_b64: str, *, private: bool) -> SealedBox:
+    """A service seals to, or opens with, one or two keys all its life: a private key's box
+    derives the public key (a Curve25519 multiplication, 17 us) once, not at every mail."""
+    key = base64.b64decode(key_b64)
+    return SealedBox(PrivateKey(key) if private else PublicKey(key))
 
 
 def check_public_key(value: str) -> str:

@@ -65,10 +65,11 @@ class Sessions:
 
     async def login(self, email: str, password: str, client: str, device_token: str | None) -> NewSession:
         key = domain.email_key(email)
+        device_hash = self.context.cookie_hash(device_token) if device_token else None
         async with self.pool.acquire() as conn:
-            user = await repo.user_for_login(conn, key)
+            user = await repo.user_for_login(conn, key, device_hash)
         active = user is not None and user["state"] == "active"
-        device = await self.trusted_device(user["id"] if active else None, device_token)
+        device = device_hash if active and user["device_trusted"] else None  # as trusted_device
         stored_hash = user["password_hash"] if active else None
         attempt = await attempts.check_reserved(
             self.context, key, client, device, stored_hash, policy.normalize(password)

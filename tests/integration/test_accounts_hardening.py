@@ -158,6 +158,10 @@ async def test_a_hundred_failures_a_day_stop_untrusted_logins_but_not_the_owner(
     stranger = await send(accounts, "POST", LOGIN, login(email, password))
     assert throttled(stranger)
     assert int(stranger.headers["Retry-After"]) > 20 * 3600  # until the oldest failure is a day old
+    # a browser another account trusts is a stranger to this one
+    other_email, other_password = await active_member(accounts)
+    elsewhere = (await send(accounts, "POST", LOGIN, login(other_email, other_password))).cookies["kp_device"]
+    assert throttled(await send(accounts, "POST", LOGIN, login(email, password), device=elsewhere))
     assert (await send(accounts, "POST", LOGIN, login(email, password), device=device)).status == 201
     accounts.clock.advance(hours=2)
     assert throttled(await send(accounts, "POST", LOGIN, login(email, password)))
