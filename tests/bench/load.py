@@ -232,7 +232,13 @@ class Rig:
                 for name in ("gateway", "accounts", "pins", "notifications")
             },
             "postgres": self.postgres_pids(),
+            "nats": self.nats_pids(),
         }
+
+    def nats_pids(self) -> list[int]:
+        """The NATS server (or each node of a cluster): the events' cost is the portal's too."""
+        nats = self.portal.nats
+        return [node.pid for node in getattr(nats, "nodes", [nats]) if node.pid is not None]
 
     def postgres_pids(self) -> list[int]:
         """The postmaster (its backends are found, ended ones counted, at each reading by cpu_of):
