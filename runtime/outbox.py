@@ -114,9 +114,18 @@ returning outbox.id, outbox.event_id, outbox.subject, outbox.payload::text as pa
           outbox.request_id
 """
 # Whoever published it: published is published, even after the lease ran out.
-_PUBLISHED = (
-    "update outbox set published_at = now(), claimed_by = null, claimed_until = null where id = any($1::bigint[])"
+# The published rows, and whether another row of their aggregates waits behind them (it can be
+# claimed now): else a pass that claimed less than a batch leaves nothing for another pass.
+_PUBLISHED = """
+with done as (
+    update outbox set published_at = now(), claimed_by = null, claimed_until = null
+    where id = any($1::bigint[]) returning aggregate_key
 )
+select exists (
+    select 1 from outbox
+    where aggregate_key in (select aggregate_key from done) and published_at is null and id <> all($1::bigint[])
+) as more
+"""
 _FAILED = (
     "update outbox set attempts = attempts + 1, last_error = $2, next_attempt_at = now() + $3::interval,"
     " claimed_by = null, claimed_until = null where id = $1 and claimed_by = $4 and published_at is null"
@@ -167,19 +176,25 @@ class OutboxRelay:
         )
 
     async def _drain(self) -> int:
+        """Passes until one finds no more to claim: its batch was not full, and no published row
+        freed the next of its aggregate. (What is written meanwhile wakes the relay again.)"""
         done = 0
-        while handled := await self.relay_once():  # a published row may free the next of its aggregate
+        while True:
+            handled, more = await self.relay_once()
             done += handled
+            if not more and handled < self.batch_size:
+                break
         await self._observe_backlog()
         return done
 
-    async def relay_once(self) -> int:
-        """Claim, publish and record one batch; return how many rows were published or failed
-        (rows put back because NATS is away do not count: they are not done)."""
+    async def relay_once(self) -> tuple[int, bool]:
+        """Claim, publish and record one batch: how many rows were published or failed (rows put
+        back because NATS is away do not count: they are not done), and whether a published row
+        has the next of its aggregate waiting."""
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(_CLAIM, self.batch_size, self.owner, self.lease)
         if not rows:
-            return 0
+            return 0, False
         outcomes = await self._publish_all(rows)
         return await self._record(rows, outcomes)
 
@@ -203,7 +218,7 @@ class OutboxRelay:
             return error
         return None
 
-    async def _record(self, rows: Sequence[asyncpg.Record], outcomes: list[BaseException | None]) -> int:
+    async def _record(self, rows: Sequence[asyncpg.Record], outcomes: list[BaseException | None]) -> tuple[int, bool]:
         published = [row["id"] for row, error in zip(rows, outcomes, strict=True) if error is None]
         away = [row["id"] for row, error in zip(rows, outcomes, strict=True) if isinstance(error, BusUnavailable)]
         failed = [
@@ -214,9 +229,9 @@ class OutboxRelay:
         async with self.pool.acquire() as conn:
             if failed or away:
                 async with conn.transaction():
-                    await self._write_outcomes(conn, published, failed, away)
+                    more = await self._write_outcomes(conn, published, failed, away)
             else:  # the usual batch: one statement, its own transaction, two round trips fewer
-                await self._write_outcomes(conn, published, failed, away)
+                more = await self._write_outcomes(conn, published, failed, away)
         metrics.EVENTS_PUBLISHED.inc(len(published))
         for row, error in failed:
             metrics.OUTBOX_PUBLISH_FAILURES.labels(row["subject"]).inc()
@@ -230,7 +245,7 @@ class OutboxRelay:
                     "error": _describe(error),
                 },
             )
-        return len(published) + len(failed)
+        return len(published) + len(failed), more
 
     async def _write_outcomes(
         self,
@@ -238,9 +253,9 @@ class OutboxRelay:
         published: list[int],
         failed: list[tuple[asyncpg.Record, BaseException]],
         away: list[int],
-    ) -> None:
-        if published:
-            await conn.execute(_PUBLISHED, published)
+    ) -> bool:
+        """Whether a published row has the next of its aggregate waiting."""
+        more = bool(published) and await conn.fetchval(_PUBLISHED, published)
         if failed:
             await conn.executemany(
                 _FAILED,
@@ -248,6 +263,7 @@ class OutboxRelay:
             )
         if away:
             await conn.execute(_RELEASE, away, self.owner)
+        return more
 
     async def _observe_backlog(self) -> None:
         """What an operator watches for a stuck row: how many wait, how many failed, the oldest's age."""

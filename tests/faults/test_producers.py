@@ -172,6 +172,26 @@ async def test_replicas_relay_each_row_once_and_each_aggregate_in_order(outbox, 
         assert [e for e in in_stream if e in set(written)] == written, f"events of {user} out of order"
 
 
+async def test_rows_behind_a_published_one_go_out_in_the_same_drain_not_at_the_next_poll(outbox, nats) -> None:
+    """One wake-up, one aggregate's rows behind each other: the relay's pass ends only when no
+    published row has the next of its aggregate waiting (the poll here is a minute away)."""
+    publisher = Publisher(bus.publisher(nats))
+    tasks = relays(outbox, publisher, poll_interval=60.0)
+    try:
+        await asyncio.sleep(0)  # the relay listens before the rows come (it drains once at start)
+        user, others = uuid4(), [uuid4() for _ in range(3)]
+        events = [revocation(user) for _ in range(4)] + [revocation(other) for other in others]
+        async with outbox.acquire() as conn, conn.transaction():  # one commit: one wake-up
+            for event in events:
+                await enqueue(conn, event, SCHEMA)
+        await until(lambda: _none(unpublished(outbox, events)), "every row published without a poll", timeout=10)
+    finally:
+        await stopped(tasks)
+    assert [c for c in publisher.calls if c in {str(e.event_id) for e in events[:4]}] == [
+        str(e.event_id) for e in events[:4]
+    ]
+
+
 async def test_while_nats_is_away_rows_wait_without_counting_a_failure(outbox, nats_server) -> None:
     broker = NatsBroker(nats_server.url)  # not connected yet: as after NATS went away
     publisher = Publisher(bus.publisher(broker))
