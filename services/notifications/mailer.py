@@ -4,11 +4,12 @@ import asyncio
 import ssl
 import time
 from collections.abc import Callable
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Literal, Protocol
 
 import aiosmtplib
+
+from services.notifications.mime import Outgoing
 
 
 class PermanentMailError(Exception):
@@ -27,7 +28,7 @@ _START_TLS: dict[str, bool | None] = {"auto": None, "required": True, "off": Fal
 
 
 class Mailer(Protocol):
-    async def send(self, message: EmailMessage) -> None: ...
+    async def send(self, message: Outgoing) -> None: ...
 
     async def close(self) -> None:
         """At shutdown, after the last mail: let go of what the mailer keeps (a connection)."""
@@ -67,7 +68,7 @@ class SmtpMailer:
         self._last_used = 0.0
         self._lock = asyncio.Lock()  # one mail at a time on the connection
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Outgoing) -> None:
         """One mail, on the connection the last one used while that is fresh (`reuse_for` seconds,
         and the server still answers NOOP): a queue that drains sends its mails over one
         connection instead of a connect, EHLO, STARTTLS and login each. Any failure closes the
@@ -79,10 +80,18 @@ class SmtpMailer:
                 self._drop()
                 raise
 
-    async def _send(self, message: EmailMessage) -> None:
+    async def _send(self, message: Outgoing) -> None:
         try:
             client = await self._connection()
-            await client.send_message(message)
+            await _greeted(client)  # what the server supports decides how the mail is written
+            eight_bit = client.supports_extension("8BITMIME")
+            options = ["BODY=8BITMIME"] if eight_bit else []
+            if message.needs_utf8():  # as aiosmtplib's send_message: an address that is not ASCII
+                if not client.supports_extension("SMTPUTF8"):
+                    raise aiosmtplib.SMTPNotSupported("an address is not ASCII and the server lacks SMTPUTF8")
+                options.append("SMTPUTF8")
+            data = message.as_smtp(eight_bit=eight_bit)
+            await client.sendmail(message.sender, [message.recipient], data, mail_options=options)
             self._last_used = self._clock()
         except aiosmtplib.SMTPRecipientsRefused as error:
             if all(500 <= r.code < 600 for r in error.recipients):
@@ -144,6 +153,17 @@ async def _connect(client: aiosmtplib.SMTP) -> None:
         if type(error) is aiosmtplib.SMTPException:
             raise ServerUnavailable(str(error)) from None
         raise
+
+
+async def _greeted(client: aiosmtplib.SMTP) -> None:
+    """EHLO (HELO from a server that knows no better) once per connection, as sendmail would."""
+    if client.is_ehlo_or_helo_needed:
+        try:
+            await client.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            if not client.is_connected:
+                raise
+            await client.helo()
 
 
 # Refusals at the steps before any recipient is named say nothing about one mail: the greeting,

@@ -5,7 +5,6 @@ Sealed secrets are opened here, in memory, only while the message is built.
 
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from runtime.crypto import unseal
 from runtime.german import german_date, german_datetime, german_time
 from services.notifications import domain
+from services.notifications.mime import Outgoing
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -74,30 +74,18 @@ class Composer:
     def secrets(self, mail: domain.QueuedMail) -> dict[str, str]:
         return {name: unseal(self._private_key, box) for name, box in mail.sealed.items()}
 
-    def compose(self, mail: domain.QueuedMail, now: datetime) -> EmailMessage:
+    def compose(self, mail: domain.QueuedMail, now: datetime) -> Outgoing:
         secrets = self.secrets(mail)
         rendered = self.render(mail.kind, mail.context, secrets)
-        message = EmailMessage()
-        message["From"] = self.letterhead.mail_from
-        message["To"] = mail.recipient
-        message["Subject"] = rendered.subject
-        message["Message-ID"] = domain.message_id(mail.id)
-        message["Date"] = format_datetime(now)
-        message["Auto-Submitted"] = "auto-generated"
+        headers = [
+            ("From", self.letterhead.mail_from),
+            ("To", mail.recipient),
+            ("Subject", rendered.subject),
+            ("Message-ID", domain.message_id(mail.id)),
+            ("Date", format_datetime(now)),
+            ("Auto-Submitted", "auto-generated"),
+        ]
         reply_to = mail.context.get("reply_to")
         if reply_to:  # the contact request: answering it writes to the sender
-            message["Reply-To"] = str(reply_to)
-        # 8bit keeps `token=` and `Passwort: ` readable in the raw message (quoted-printable
-        # would turn them into `token=3D…`); every line of the templates is short. A sender's
-        # own text (the contact form) may have longer lines than SMTP allows: those are encoded.
-        message.set_content(rendered.text, cte=_transfer_encoding(rendered.text))
-        message.add_alternative(rendered.html, subtype="html", cte=_transfer_encoding(rendered.html))
-        return message
-
-
-SMTP_LINE = 900  # below the 998 octets SMTP allows, with room for multi-byte characters
-
-
-def _transfer_encoding(body: str) -> str:
-    short = all(len(line.encode()) <= SMTP_LINE for line in body.splitlines())
-    return "8bit" if short else "quoted-printable"
+            headers.append(("Reply-To", str(reply_to)))
+        return Outgoing(headers, rendered.text, rendered.html)

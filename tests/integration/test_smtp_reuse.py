@@ -3,12 +3,12 @@ EHLO, STARTTLS and login, not one per mail), against a real aiosmtpd server over
 while fresh, new after `reuse_for`, new when the server went away meanwhile, new after a refusal."""
 
 import asyncio
-from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.smtp import SMTP
 
 from services.notifications.mailer import PermanentMailError, SmtpMailer
+from services.notifications.mime import Outgoing
 from tests.support.refusing_mail import RefusingMailCatcher
 from tests.support.wait import until
 
@@ -37,13 +37,9 @@ async def server():
     await catcher.stop()
 
 
-def message(to: str, subject: str) -> EmailMessage:
-    mail = EmailMessage()
-    mail["From"] = "Kundenportal <kundenportal@localhost>"
-    mail["To"] = to
-    mail["Subject"] = subject
-    mail.set_content("Guten Tag")
-    return mail
+def message(to: str, subject: str) -> Outgoing:
+    headers = [("From", "Kundenportal <kundenportal@localhost>"), ("To", to), ("Subject", subject)]
+    return Outgoing(headers, "Guten Tag", "<p>Guten Tag</p>")
 
 
 def mailer(server: CountingCatcher, now: list[float]) -> SmtpMailer:

@@ -2,7 +2,6 @@
 certificate the client does not trust refused (kept for a retry, never sent in clear instead)."""
 
 import ssl
-from email.message import EmailMessage
 
 import pytest
 
@@ -12,6 +11,7 @@ from runtime.crypto import generate_keypair
 from services.notifications import delivery
 from services.notifications.app import smtp_mailer
 from services.notifications.mailer import ServerUnavailable, SmtpMailer
+from services.notifications.mime import Outgoing
 from services.notifications.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -49,13 +49,9 @@ async def catcher():
         await server.stop()
 
 
-def message(subject: str) -> EmailMessage:
-    mail = EmailMessage()
-    mail["From"] = "Kundenportal <kundenportal@localhost>"
-    mail["To"] = "meisterin@example.org"
-    mail["Subject"] = subject
-    mail.set_content("Guten Tag")
-    return mail
+def message(subject: str) -> Outgoing:
+    headers = [("From", "Kundenportal <kundenportal@localhost>"), ("To", "meisterin@example.org"), ("Subject", subject)]
+    return Outgoing(headers, "Guten Tag", "<p>Guten Tag</p>")
 
 
 async def test_starttls_is_used_when_the_server_offers_it(catcher, trusted) -> None:
@@ -126,7 +122,7 @@ class Queued:
 
 
 class Composing:
-    def compose(self, mail, now) -> EmailMessage:
+    def compose(self, mail, now) -> Outgoing:
         return message("aus der Warteschlange")
 
     def secrets(self, mail) -> dict[str, str]:

@@ -1,16 +1,16 @@
 """Test doubles of notifications' ports."""
 
-from email.message import EmailMessage
+from services.notifications.mime import Outgoing
 
 
 class FakeMailer:
     """Keeps what it was given; `fail_with` makes the next sends raise."""
 
     def __init__(self) -> None:
-        self.sent: list[EmailMessage] = []
+        self.sent: list[Outgoing] = []
         self.fail_with: Exception | None = None
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Outgoing) -> None:
         if self.fail_with is not None:
             raise self.fail_with
         self.sent.append(message)
@@ -18,5 +18,5 @@ class FakeMailer:
     async def close(self) -> None:
         """Nothing kept."""
 
-    def to(self, recipient: str) -> list[EmailMessage]:
+    def to(self, recipient: str) -> list[Outgoing]:
         return [m for m in self.sent if m["To"] == recipient]
