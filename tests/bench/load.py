@@ -507,7 +507,7 @@ async def scenario_peer_me(r: Rig, args: argparse.Namespace, bare: dict | None) 
         await asyncio.gather(*(s.close() for s in sessions))
 
 
-async def scenario_login(r: Rig, args: argparse.Namespace, bound: float, verify: float) -> dict:
+async def scenario_login(r: Rig, args: argparse.Namespace) -> dict:
     accounts = await members(r, args.connections)
     base = r.portal.gateway_url
     clients = [Lean(base, origin=base) for _ in accounts]  # no cookies: each login a new device
@@ -520,6 +520,11 @@ async def scenario_login(r: Rig, args: argparse.Namespace, bound: float, verify:
         status = await client.send(logins[i])
         return status == 201, status
 
+    # The anchor again, just before the window: a shared machine's pace moves within a run, and
+    # the bound the logins are set against must be the one they meet.
+    verify = argon2_verify_seconds()
+    bound = os.cpu_count() / verify
+    print(f"  argon2 verify (anchor)  {verify * 1000:.1f} ms CPU, just before → login bound {bound:.0f}/s")
     try:
         hashes, hash_seconds = await hashes_done(r)
         profilers = profile(r, args, "login")
@@ -534,9 +539,12 @@ async def scenario_login(r: Rig, args: argparse.Namespace, bound: float, verify:
         if done:
             inside = (hash_seconds_after - hash_seconds) / done
             print(f"; one inside accounts {inside * 1000:.1f} ms CPU = {ratio(inside, verify)} of the anchor's")
+            # the same bound from what a hash cost inside accounts in the window itself
+            by_inside = result["rps"] * inside / os.cpu_count()
+            print(f"  {'':22} {by_inside:.2f}× of the bound that hash cost gives")
         else:
             print()
-        return result
+        return {**result, "bound": bound}
     finally:
         for client in clients:
             client.close()
@@ -814,8 +822,8 @@ async def main(args: argparse.Namespace) -> None:
                     f"p99 {me['p99_ms']:.1f} ms = {ratio(me['p99_ms'], TARGET_ME_P99_MS)} its 30 ms"
                 )
         if "login" in wanted:
-            login = await scenario_login(r, args, bound, verify)
-            print(f"  login: {ratio(login['rps'], bound * TARGET_LOGIN_OF_BOUND)} of the 90 % target")
+            login = await scenario_login(r, args)
+            print(f"  login: {ratio(login['rps'], login['bound'] * TARGET_LOGIN_OF_BOUND)} of the 90 % target")
         if "confirm" in wanted:
             await scenario_confirm(r, args, bound)
         if "register" in wanted:
