@@ -9,6 +9,7 @@ by the mail worker from the mail's row), so one registration can be followed fro
 through the events to the mail.
 """
 
+import functools
 import json
 import logging
 import re
@@ -57,7 +58,15 @@ def request_context(request_id: str | None) -> Iterator[None]:
 
 
 def redact(text: str) -> str:
+    if "=" not in text and ":" not in text:  # a secret in text follows one of them (_SECRET_IN_TEXT)
+        return text
     return _SECRET_IN_TEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _secret_key(key: str) -> bool:
+    """Whether an `extra` key names a secret; the same few keys come with every line."""
+    return _SECRET_KEY.search(key) is not None
 
 
 class JsonFormatter(logging.Formatter):
@@ -79,7 +88,7 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key in _STANDARD or key.startswith("_"):
                 continue
-            entry[key] = "[redacted]" if _SECRET_KEY.search(key) else _plain(value)
+            entry[key] = "[redacted]" if _secret_key(key) else _plain(value)
         request_id = _REQUEST_ID.get()
         if request_id is not None:  # after the extras: the id one follows is never overwritten
             entry["request_id"] = request_id

@@ -134,3 +134,7 @@ def test_logs_never_carry_secrets() -> None:
     line = json.loads(JsonFormatter("test").format(record))
     assert line["password"] == "[redacted]" and line["user_id"] == "u1"
     assert "xyz" not in line["msg"]
+    # the same key again (its verdict is remembered), and text without "=" or ":" left as it is
+    again = json.loads(JsonFormatter("test").format(logging.makeLogRecord({"msg": "x", "password": "hunter3"})))
+    assert again["password"] == "[redacted]"
+    assert redact("pin 1234 token abc") == "pin 1234 token abc" and "abc" not in redact("token = abc")
