@@ -32,7 +32,7 @@ IDENTITY_HEADERS = (USER_HEADER, CLIENT_HEADER, SIGNATURE_HEADER)
 LIFETIME_SECONDS = 30
 # A header expires LIFETIME_SECONDS after the start of the step it was made in: it lives 25 to 30 s.
 STEP_SECONDS = 5
-REMEMBERED = 4096  # signatures a signer or verifier keeps; when full it starts afresh (bounded memory)
+REMEMBERED = 4096  # signatures a signer keeps in a step, a verifier in all; when full, afresh (bounded)
 EMPTY_BODY = hashlib.sha256(b"").hexdigest()
 
 
@@ -55,13 +55,17 @@ class Signer:
 
     def __init__(self, private_key_b64: str) -> None:
         self._key = SigningKey(base64.b64decode(private_key_b64))
-        self._signed: dict[bytes, str] = {}  # message -> signature, this step's and the last ones'
+        self._signed: dict[bytes, str] = {}  # message -> signature, this step's only
+        self._step = ""
 
     def headers(
         self, identity: Identity, method: str, path: str, body: bytes = b"", now: float | None = None
     ) -> dict[str, str]:
         current = int(now if now is not None else time.time())
         expires = str(current - current % STEP_SECONDS + LIFETIME_SECONDS)
+        if expires != self._step:  # a new step: what was signed before is never asked for again
+            self._signed.clear()
+            self._step = expires
         message = _message(identity, method, path, body_digest(body), expires)
         signature = self._signed.get(message)
         if signature is None:
