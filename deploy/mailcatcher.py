@@ -13,6 +13,7 @@ import html
 import itertools
 import re
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +40,7 @@ class Mail:
     envelope_sender: str
     received_at: datetime
     tls: bool = False  # it came over TLS (STARTTLS or from the first byte)
+    arrived: float = 0.0  # time.perf_counter() at arrival: which mails came within a timed window
 
     @classmethod
     def parse(cls, id: int, envelope: Envelope, *, tls: bool = False) -> "Mail":
@@ -49,6 +51,7 @@ class Mail:
             envelope_sender=envelope.mail_from or "",
             received_at=datetime.now().astimezone(),
             tls=tls,
+            arrived=time.perf_counter(),
         )
 
     @functools.cached_property

@@ -9,12 +9,13 @@ The gateway strips all of these headers from every inbound request before it add
 The expiry moves in steps of a few seconds, so a member's requests for one path with one body
 within a step carry the same header: the gateway signs it once and each service checks the
 signature once, and both remember the result (a bounded number of them; issue 12). Remembering
-changes nothing of what is accepted: a service remembers only signatures it checked itself, keyed
-by everything they cover, and checks the expiry on every request.
+changes nothing of what is accepted: a service remembers only verdicts it reached itself, keyed by
+the signature and everything it covers, and checks the expiry on every request.
 """
 
 import base64
 import binascii
+import functools
 import hashlib
 import time
 from collections.abc import Mapping
@@ -32,7 +33,7 @@ IDENTITY_HEADERS = (USER_HEADER, CLIENT_HEADER, SIGNATURE_HEADER)
 LIFETIME_SECONDS = 30
 # A header expires LIFETIME_SECONDS after the start of the step it was made in: it lives 25 to 30 s.
 STEP_SECONDS = 5
-REMEMBERED = 4096  # signatures a signer keeps in a step, a verifier in all; when full, afresh (bounded)
+REMEMBERED = 4096  # signatures a signer or a verifier keeps; the least recently used are forgotten
 EMPTY_BODY = hashlib.sha256(b"").hexdigest()
 
 
@@ -55,23 +56,18 @@ class Signer:
 
     def __init__(self, private_key_b64: str) -> None:
         self._key = SigningKey(base64.b64decode(private_key_b64))
-        self._signed: dict[bytes, str] = {}  # message -> signature, this step's only
-        self._step = ""
+        self._sign = functools.lru_cache(maxsize=REMEMBERED)(self._signature)
 
     def headers(
         self, identity: Identity, method: str, path: str, body: bytes = b"", now: float | None = None
     ) -> dict[str, str]:
         current = int(now if now is not None else time.time())
         expires = str(current - current % STEP_SECONDS + LIFETIME_SECONDS)
-        if expires != self._step:  # a new step: what was signed before is never asked for again
-            self._signed.clear()
-            self._step = expires
-        message = _message(identity, method, path, body_digest(body), expires)
-        signature = self._signed.get(message)
-        if signature is None:
-            signature = base64.urlsafe_b64encode(self._key.sign(message).signature).decode()
-            _remember(self._signed, message, signature)
+        signature = self._sign(_message(identity, method, path, body_digest(body), expires))
         return {USER_HEADER: identity.user, CLIENT_HEADER: identity.client, SIGNATURE_HEADER: f"{expires}.{signature}"}
+
+    def _signature(self, message: bytes) -> str:
+        return base64.urlsafe_b64encode(self._key.sign(message).signature).decode()
 
 
 class Verifier:
@@ -79,7 +75,7 @@ class Verifier:
 
     def __init__(self, public_key_b64: str) -> None:
         self._key = VerifyKey(base64.b64decode(public_key_b64))
-        self._checked: dict[tuple[bytes, str], Identity] = {}  # (message, signature) found valid
+        self._valid = functools.lru_cache(maxsize=REMEMBERED)(self._check)
 
     def verify(
         self, headers: Mapping[str, str], method: str, path: str, body: bytes = b"", now: float | None = None
@@ -91,22 +87,16 @@ class Verifier:
         if not current <= int(expires) <= current + LIFETIME_SECONDS + 5:  # 5 s of clock skew
             return None
         identity = Identity(user=headers.get(USER_HEADER, ""), client=headers.get(CLIENT_HEADER, ""))
-        message = _message(identity, method, path, body_digest(body), expires)
-        checked = self._checked.get((message, signature))
-        if checked is not None:
-            return checked
+        valid = self._valid(_message(identity, method, path, body_digest(body), expires), signature)
+        return identity if valid else None
+
+    def _check(self, message: bytes, signature: str) -> bool:
+        """The same bytes get the same verdict every time: it is remembered, right or wrong."""
         try:
             self._key.verify(message, base64.urlsafe_b64decode(signature))
         except (BadSignatureError, binascii.Error, ValueError):
-            return None
-        _remember(self._checked, (message, signature), identity)
-        return identity
-
-
-def _remember(memory: dict, key, value) -> None:
-    if len(memory) >= REMEMBERED:
-        memory.clear()
-    memory[key] = value
+            return False
+        return True
 
 
 def generate_signing_keypair() -> tuple[str, str]:

@@ -1,6 +1,7 @@
 """What every service's HTTP side shares: middlewares, health, readiness, metrics, identity."""
 
 import asyncio
+import functools
 import logging
 import os
 import time
@@ -66,24 +67,21 @@ def access_middleware(trust_id: TrustId, client: ClientOf):
 
 def _observe(request: web.Request, status: int, elapsed: float) -> None:
     resource = request.match_info.route.resource
-    route = resource.canonical if resource else "unmatched"
-    key = (request.method, route, status)
-    series = _SERIES.get(key)
-    if series is None:
-        series = (
-            metrics.HTTP_REQUESTS.labels(request.method, route, str(status)),
-            metrics.HTTP_LATENCY.labels(request.method, route, f"{status // 100}xx"),
-        )
-        if len(_SERIES) < _SERIES_KEPT:
-            _SERIES[key] = series
-    series[0].inc()
-    series[1].observe(elapsed)
+    requests, latency = _series(request.method, resource.canonical if resource else "unmatched", status)
+    requests.inc()
+    latency.observe(elapsed)
+
+
+def _labelled(method: str, route: str, status: int) -> tuple:
+    return (
+        metrics.HTTP_REQUESTS.labels(method, route, str(status)),
+        metrics.HTTP_LATENCY.labels(method, route, f"{status // 100}xx"),
+    )
 
 
 # The labelled series by (method, route, status): a lookup by labels costs more than the counting
 # (issue 12's profile). Methods are the client's to choose, so only so many are kept.
-_SERIES: dict[tuple[str, str, int], tuple] = {}
-_SERIES_KEPT = 1024
+_series = functools.lru_cache(maxsize=1024)(_labelled)
 
 
 def install_request_id_header(app: web.Application) -> None:

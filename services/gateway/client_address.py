@@ -11,6 +11,7 @@ any other request with a 400, its relaxed mode trusts a fixed number of hops who
 the rule above (a set of CIDRs, right-most untrusted hop) is what an ingress that scales needs.
 """
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 
@@ -25,31 +26,24 @@ def parse_networks(value: str) -> tuple[Network, ...]:
 
 # Answers kept, by what they were computed from: parsing addresses was a few per cent of the
 # gateway's CPU per request (issue 12), and a gateway sees the same peers and chains again and
-# again. Forgotten all at once when full, so a flood of new addresses costs what it did before.
+# again. The least recently used are forgotten, so a flood of new addresses costs what it did.
 SEEN_KEPT = 4096
 
 
 class ClientAddress:
     def __init__(self, trusted: Iterable[Network]) -> None:
         self.trusted = tuple(trusted)
-        self._clients: dict[tuple[str | None, tuple[str, ...]], str] = {}
-        self._proxies: dict[str | None, bool] = {}
+        self._client_of = functools.lru_cache(maxsize=SEEN_KEPT)(self._client)
+        self.is_trusted_proxy = functools.lru_cache(maxsize=SEEN_KEPT)(self._trusted_proxy)
 
     def __call__(self, peer: str | None, forwarded_for: Iterable[str]) -> str:
         """The client's address as limits should count it: an IPv4 address, an IPv6 /64."""
-        key = (peer, tuple(forwarded_for))
-        found = self._clients.get(key)
-        if found is None:
-            found = _remember(self._clients, key, self._client(peer, key[1]))
-        return found
+        return self._client_of(peer, tuple(forwarded_for))
 
-    def is_trusted_proxy(self, peer: str | None) -> bool:
-        """Is the connection's peer one of the proxies ops named?"""
-        found = self._proxies.get(peer)
-        if found is None:
-            address = _address(peer)
-            found = _remember(self._proxies, peer, address is not None and self._is_trusted(address))
-        return found
+    def _trusted_proxy(self, peer: str | None) -> bool:
+        """Is the connection's peer one of the proxies ops named? (`is_trusted_proxy`)"""
+        address = _address(peer)
+        return address is not None and self._is_trusted(address)
 
     def _client(self, peer: str | None, forwarded_for: tuple[str, ...]) -> str:
         address = _address(peer)
@@ -68,13 +62,6 @@ class ClientAddress:
 
     def _is_trusted(self, address: Address) -> bool:
         return any(address in network for network in self.trusted)
-
-
-def _remember(seen: dict, key, value):
-    if len(seen) >= SEEN_KEPT:
-        seen.clear()
-    seen[key] = value
-    return value
 
 
 def _address(value: str | None) -> Address | None:

@@ -38,7 +38,7 @@ async def sweep(pool: asyncpg.Pool, clock: Callable[[], datetime]) -> dict[str, 
     now = clock()
     async with pool.acquire() as conn:
         counts = {
-            "mail_contents": _count(
+            "mail_contents": rows_affected(
                 await conn.execute(
                     "update mails set context = '{}', sealed = '{}'"
                     " where state = any($1::text[]) and (context <> '{}' or sealed <> '{}')"
@@ -49,24 +49,22 @@ async def sweep(pool: asyncpg.Pool, clock: Callable[[], datetime]) -> dict[str, 
                     now - CONTACT_CONTENTS,
                 )
             ),
-            "mail_records": _count(
+            "mail_records": rows_affected(
                 await conn.execute(
                     "delete from mails where state = any($1::text[]) and created_at < $2",
                     list(SETTLED),
                     now - MAIL_RECORDS,
                 )
             ),
-            "contact_throttle": _count(
+            "contact_throttle": rows_affected(
                 await conn.execute("delete from contact_requests where created_at < $1", now - CONTACT_THROTTLE)
             ),
-            "tombstones": _count(await conn.execute("delete from tombstones where deleted_at < $1", now - TOMBSTONES)),
+            "tombstones": rows_affected(
+                await conn.execute("delete from tombstones where deleted_at < $1", now - TOMBSTONES)
+            ),
         }
         counts |= await retention.purge(conn, now)
     return counts
-
-
-def _count(status: str) -> int:
-    return rows_affected(status)
 
 
 async def run(pool: asyncpg.Pool, clock: Callable[[], datetime]) -> None:

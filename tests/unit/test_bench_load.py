@@ -74,14 +74,15 @@ def test_command_line_defaults_and_modes():
 
 
 def test_cpu_is_read_for_a_process_and_its_children():
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    # a child that lives until its stdin closes: no timer, it ends when the test ends it
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
     try:
         assert family(os.getpid())[0] == os.getpid()
         assert child.pid in family(os.getpid())
         spent = cpu_of({"me": [os.getpid()]})
         assert spent["me"] > 0 and 0 <= spent["me sys"] <= spent["me"]
     finally:
-        child.kill()
+        child.stdin.close()
         child.wait()
 
 
