@@ -28,18 +28,21 @@ async def accept_event(pool: asyncpg.Pool, event: Event, now: datetime) -> bool:
     update = domain.recipient_from(event)
     wanted = domain.recipient_needed(event)
     member = None
-    async with pool.acquire() as conn, conn.transaction():
-        lock = repository.person_lock(update.user_id) if update is not None else None
-        if not await first_time(conn, event, lock=lock):
+    lock = repository.person_lock(update.user_id) if update is not None else None
+    if wanted is None:  # the mails need no lookup: marker, projection and mails in one call
+        async with pool.acquire() as conn:
+            added = await repository.record_event(conn, event, lock, update, domain.mails_for(event), now)
+        if added is False:
             return False
-        if wanted is None:  # the mails need no lookup: the projection and they in one statement
-            mails = domain.mails_for(event)
-            added = await repository.record(conn, update, mails, now) if update is not None or mails else []
-        elif update is not None and await repository.record(conn, update, [], now) is None:
-            added = None
-        else:  # the member is looked up with what this event just told about them
-            member = await repository.recipient(conn, wanted)
-            added = await repository.record(conn, None, domain.mails_for(event, member), now)
+    else:
+        async with pool.acquire() as conn, conn.transaction():
+            if not await first_time(conn, event, lock=lock):
+                return False
+            if update is not None and await repository.record(conn, update, [], now) is None:
+                added = None
+            else:  # the member is looked up with what this event just told about them
+                member = await repository.recipient(conn, wanted)
+                added = await repository.record(conn, None, domain.mails_for(event, member), now)
     if added is None:  # a user event that arrives after the person was erased: no row, no mail
         metrics.MAILS_SKIPPED.labels(event.SUBJECT, "erased").inc()
         log.info("event about an erased person, nothing kept", extra={"event_id": str(event.event_id)})

@@ -6,10 +6,12 @@ JSON goes in and out as text (`::text::jsonb`, `::text`), whatever codec the poo
 
 import json
 from datetime import datetime
+from typing import Literal
 from uuid import UUID, uuid4
 
 import asyncpg
 
+from contracts import Event
 from runtime.logs import current_request_id
 from services.notifications import domain, schedule
 
@@ -50,36 +52,7 @@ def _mail_values(mail_id: UUID, mail: domain.NewMail, now: datetime) -> tuple:
     )
 
 
-# A person's projection row and an event's mails in one statement (issue 12: four round trips
-# fewer for every user event). The tombstone is read with the statement's snapshot: after the
-# person's lock (`person_lock`, taken with the event's marker), so an erasure that held it before
-# has committed and is seen.
-_RECORD = """
-with erased as (select 1 from tombstones where user_id = $1),
-person as (
-    insert into recipients (user_id, email, first_name, last_name, updated_at)
-    select $1, $2, $3, $4, $5 where $1::uuid is not null and not exists (select 1 from erased)
-    on conflict (user_id) do update set email = excluded.email,
-        first_name = excluded.first_name, last_name = excluded.last_name, updated_at = excluded.updated_at
-    where recipients.updated_at <= excluded.updated_at
-),
-added as (
-    insert into mails (id, source_event_id, kind, recipient, context, sealed, message_id,
-        next_attempt_at, created_at, useful_until, urgency, request_id, forget_when_settled)
-    select m.id, m.source_event_id, m.kind, m.recipient, m.context::jsonb, m.sealed::jsonb, m.message_id,
-        m.at, m.at, m.useful_until, m.urgency, m.request_id, m.forget
-    from unnest($6::uuid[], $7::uuid[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
-                $13::timestamptz[], $14::timestamptz[], $15::smallint[], $16::text[], $17::boolean[])
-        as m(id, source_event_id, kind, recipient, context, sealed, message_id, at, useful_until, urgency,
-             request_id, forget)
-    where not exists (select 1 from erased)
-    on conflict (source_event_id, kind) do nothing
-    returning kind
-),
-woken as (select pg_notify($18, '') from (select from added limit 1) as any_added)
-select exists (select from erased) as erased, array(select kind from added) as added,
-       (select count(*) from woken) as woken
-"""
+_RECORD_EVENT = "select first, erased, added from record_event(" + ", ".join(f"${i}" for i in range(1, 22)) + ")"
 
 
 async def record(
@@ -87,12 +60,43 @@ async def record(
 ) -> list[str] | None:
     """What a user event tells about its `person` (an older event than the one recorded changes
     nothing) and the `mails` it asks for (as `add_mail`; the workers are woken on commit), in one
-    statement: the kinds of the mails queued now (a redelivered event's are there already), or
-    None when the person was erased (a tombstone): then nothing is written. Inside the
-    transaction that holds `person_lock`."""
+    call: the kinds of the mails queued now (a redelivered event's are there already), or None
+    when the person was erased (a tombstone): then nothing is written. Inside the transaction
+    that holds `person_lock` and the event's marker."""
+    _, erased, added = await _record_event(conn, None, None, person, mails, now)
+    return None if erased else added
+
+
+async def record_event(
+    conn: asyncpg.Connection,
+    event: Event,
+    lock: str | None,
+    person: domain.Recipient | None,
+    mails: list[domain.NewMail],
+    now: datetime,
+) -> list[str] | None | Literal[False]:
+    """As `record`, with the event's marker (runtime.inbox's table) and `lock` (`person_lock`)
+    taken first, all in one call and its own transaction (migration 0007: one round trip instead
+    of four): False when the event was handled before, and nothing else is done."""
+    first, erased, added = await _record_event(conn, event, lock, person, mails, now)
+    if not first:
+        return False
+    return None if erased else added
+
+
+async def _record_event(
+    conn: asyncpg.Connection,
+    event: Event | None,
+    lock: str | None,
+    person: domain.Recipient | None,
+    mails: list[domain.NewMail],
+    now: datetime,
+) -> tuple[bool, bool, list[str]]:
     columns = list(zip(*(_mail_values(uuid4(), mail, now) for mail in mails), strict=True)) or [()] * 12
     row = await conn.fetchrow(
-        _RECORD,
+        _RECORD_EVENT,
+        *((event.event_id, event.SUBJECT) if event is not None else (None, None)),
+        lock,
         *(
             (person.user_id, person.email, person.first_name, person.last_name, person.updated_at)
             if person is not None
@@ -101,7 +105,7 @@ async def record(
         *(list(column) for column in columns),
         CHANNEL,
     )
-    return None if row["erased"] else list(row["added"])
+    return row["first"], row["erased"], list(row["added"])
 
 
 def person_lock(user_id: UUID) -> str:

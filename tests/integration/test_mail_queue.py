@@ -18,8 +18,10 @@ import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 
+from contracts import UserRegisteredV1
 from deploy.infra import ROOT
 from runtime import db
+from runtime.crypto import generate_keypair, seal
 from runtime.service import stop_task
 from services.notifications import delivery, domain, queue, repository, schedule
 from services.notifications.app import MIGRATIONS, SCHEMA
@@ -323,3 +325,56 @@ async def test_a_user_event_about_someone_erased_writes_nothing(pool) -> None:
         assert await repository.record(conn, person(user_id, "weg@example.de", NOW), [initial], NOW) is None
         assert await repository.recipient(conn, user_id) is None
     assert await pool.fetchval("select count(*) from mails where source_event_id = $1", initial.source_event_id) == 0
+
+
+def registered(user_id) -> UserRegisteredV1:
+    return UserRegisteredV1(
+        user_id=user_id,
+        email="neu@example.de",
+        first_name="Erika",
+        last_name="Mustermann",
+        confirmation_link=seal(generate_keypair()[0], "http://portal.test/registrierung/bestaetigen?token=t"),
+        link_expires_at=NOW + 48 * HOUR,
+    )
+
+
+async def test_an_event_in_one_call_is_marked_with_its_mails_and_a_redelivery_does_nothing(pool) -> None:
+    event = registered(uuid4())
+    [confirmation] = domain.mails_for(event)
+    lock = repository.person_lock(event.user_id)
+    who = person(event.user_id, event.email, event.occurred_at)
+    async with pool.acquire() as conn:
+        assert await repository.record_event(conn, event, lock, who, [confirmation], NOW) == [confirmation.kind]
+        # committed on its own, marker with it: a redelivery is told so and queues nothing
+        assert not conn.is_in_transaction()
+        assert await pool.fetchval("select subject from processed_events where event_id = $1", event.event_id) == (
+            event.SUBJECT
+        )
+        assert await repository.record_event(conn, event, lock, who, [confirmation], NOW) is False
+    assert await pool.fetchval("select count(*) from mails where source_event_id = $1", event.event_id) == 1
+
+
+async def test_an_event_in_one_call_waits_for_an_erasure_holding_the_lock_and_then_writes_nothing(pool) -> None:
+    event = registered(uuid4())
+    lock = repository.person_lock(event.user_id)
+    eraser = await pool.acquire()
+    try:
+        erasure = eraser.transaction()
+        await erasure.start()
+        await eraser.execute("select pg_advisory_xact_lock(hashtext($1))", lock)
+        await repository.bury(eraser, event.user_id, NOW)
+        async with pool.acquire() as conn:
+            who = person(event.user_id, event.email, event.occurred_at)
+            late = asyncio.create_task(repository.record_event(conn, event, lock, who, domain.mails_for(event), NOW))
+            await until(
+                lambda: pool.fetchval("select count(*) from pg_locks where locktype = 'advisory' and not granted"),
+                "the event waiting for the person's lock",
+            )
+            await erasure.commit()
+            # read after the lock was granted, the tombstone is seen although it came after the call began
+            assert await late is None
+    finally:
+        await pool.release(eraser)
+    assert await pool.fetchval("select count(*) from recipients where user_id = $1", event.user_id) == 0
+    assert await pool.fetchval("select count(*) from mails where source_event_id = $1", event.event_id) == 0
+    assert await pool.fetchval("select count(*) from processed_events where event_id = $1", event.event_id) == 1

@@ -85,11 +85,22 @@ def store(monkeypatch) -> Store:
                 added.append(mail.kind)
         return added
 
+    async def record_event(conn, event, lock, person, mails, now):
+        """The marker, the lock and `record` in one call: its own transaction."""
+        store.in_transaction = True
+        try:
+            if not await first_time(conn, event, lock):
+                return False
+            return await record(conn, person, mails, now)
+        finally:
+            store.in_transaction = False
+
     async def lookup(conn, user_id):
         return store.recipients.get(user_id)
 
     monkeypatch.setattr(handlers, "first_time", first_time)
     monkeypatch.setattr(repository, "record", record)
+    monkeypatch.setattr(repository, "record_event", record_event)
     monkeypatch.setattr(repository, "recipient", lookup)
     return store
 
