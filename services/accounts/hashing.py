@@ -56,6 +56,7 @@ class Hashing:
         QUEUE_CAPACITY.set(self._capacity)
         self._in_flight = 0
         self._dummy: str | None = None
+        self._dummy_made = asyncio.Lock()
 
     async def hash(self, password: str) -> str:
         return await self._run("hash", HASHER.hash, password)
@@ -64,11 +65,17 @@ class Hashing:
         """False for a wrong password — and for no hash at all, after the same work, so an
         unknown address takes as long as a known one."""
         if stored_hash is None:
-            if self._dummy is None:
-                self._dummy = await self._run("hash", HASHER.hash, secrets.token_hex(16))
-            await self._run("verify", _check, self._dummy, password)
+            await self._run("verify", _check, await self._dummy_hash(), password)
             return False
         return await self._run("verify", _check, stored_hash, password)
+
+    async def _dummy_hash(self) -> str:
+        """Made once, by the first check that needs it: concurrent first ones wait for it rather
+        than each hashing one more."""
+        async with self._dummy_made:
+            if self._dummy is None:
+                self._dummy = await self._run("hash", HASHER.hash, secrets.token_hex(16))
+        return self._dummy
 
     async def _run(self, operation: str, function, *args):
         if self._in_flight >= self._capacity:

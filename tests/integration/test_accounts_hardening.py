@@ -4,6 +4,7 @@ it, 503 instead of 500 when the hashing pool is full, a pending registration nob
 rewrite, and control characters refused before anything is stored."""
 
 import asyncio
+import secrets
 from dataclasses import dataclass
 
 import aiohttp
@@ -66,10 +67,10 @@ def login(email: str, password: str) -> dict:
     return {"email": email, "password": password}
 
 
-def hashes_run() -> float:
+def hashes_run(*operations: str) -> float:
     return sum(
         REGISTRY.get_sample_value("accounts_password_hashes_total", {"operation": operation}) or 0
-        for operation in ("hash", "verify")
+        for operation in operations or ("hash", "verify")
     )
 
 
@@ -129,6 +130,18 @@ async def test_a_hundred_parallel_wrong_logins_check_only_the_allowance(accounts
     assert hashes_run() - before == len(checked)  # a refused attempt costs no hash
     assert await failures(accounts, email) == throttle.ACCOUNT_LIMIT
     assert throttled(await send(accounts, "POST", LOGIN, login(email, password)))
+
+
+async def test_logins_to_an_address_without_an_account_are_reserved_and_throttled_alike(accounts) -> None:
+    nobody = f"niemand-{secrets.token_hex(4)}@example.de"
+    verified, hashed = hashes_run("verify"), hashes_run("hash")
+    answers = await asyncio.gather(*(send(accounts, "POST", LOGIN, login(nobody, WRONG)) for _ in range(40)))
+    checked = [a for a in answers if a.status == 401]
+    assert len(checked) == throttle.ACCOUNT_LIMIT  # the same allowance as a real account's
+    assert all(throttled(a) for a in answers if a.status != 401), {a.status for a in answers}
+    assert hashes_run("verify") - verified == len(checked)  # each checked one did a login's work
+    assert hashes_run("hash") - hashed <= 1  # against one stand-in hash, made once, not once each
+    assert await failures(accounts, nobody) == throttle.ACCOUNT_LIMIT
 
 
 async def test_a_hundred_parallel_wrong_current_passwords_check_only_the_allowance(accounts) -> None:
