@@ -66,13 +66,19 @@ class Sessions:
     async def login(self, email: str, password: str, client: str, device_token: str | None) -> NewSession:
         key = domain.email_key(email)
         device_hash = self.context.cookie_hash(device_token) if device_token else None
+        now = self.context.clock()
         async with self.pool.acquire() as conn:
-            user = await repo.user_for_login(conn, key, device_hash)
-        active = user is not None and user["state"] == "active"
-        device = device_hash if active and user["device_trusted"] else None  # as trusted_device
-        stored_hash = user["password_hash"] if active else None
-        attempt = await attempts.check_reserved(
-            self.context, key, client, device, stored_hash, policy.normalize(password)
+            # the user and the check's reservation in one round trip, in the lane of the device
+            # cookie when the account trusts it (as trusted_device)
+            found = await repo.reserve_login(conn, key, client, device_hash, now, *attempts.limits(now))
+            device = found["device"]
+            await attempts.admit(
+                conn, found["attempt"], found["lane"], found["address"], now, trusted=device is not None
+            )
+        user = found if found["id"] is not None else None
+        stored_hash = user["password_hash"] if user is not None and user["state"] == "active" else None
+        attempt = await attempts.verify_reserved(
+            self.context, found["attempt"], device is not None, stored_hash, policy.normalize(password)
         )
         if attempt is None:
             raise ApiError(401, "login_failed", LOGIN_FAILED)
@@ -110,7 +116,7 @@ class Sessions:
         attempt: int | None = None,
     ) -> NewSession:
         """A new session (a new token at every login: no fixation) and a device cookie to trust;
-        `attempt`: the login's reservation (attempts.check_reserved), dropped with it."""
+        `attempt`: the login's reservation (attempts.verify_reserved), dropped with it."""
         token, session_id = random_token(), uuid4()
         expires_at = now + self.absolute(staff)
         new_device = None if trusted else random_token()

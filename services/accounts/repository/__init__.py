@@ -5,6 +5,7 @@ from services.accounts.repository.attempts import (
     clear_failures,
     drop_attempt,
     reserve_attempt,
+    reserve_login,
 )
 from services.accounts.repository.housekeeping import purge
 from services.accounts.repository.memberships import add_membership, memberships, remove_membership
@@ -32,7 +33,6 @@ from services.accounts.repository.users import (
     mark_repeat_notice,
     user_by_email_for_update,
     user_by_id,
-    user_for_login,
 )
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "purge",
     "remove_membership",
     "reserve_attempt",
+    "reserve_login",
     "reset",
     "resets_since",
     "save_device",
@@ -68,5 +69,4 @@ __all__ = [
     "use_resets",
     "user_by_email_for_update",
     "user_by_id",
-    "user_for_login",
 ]

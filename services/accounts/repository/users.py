@@ -108,19 +108,6 @@ async def activate_user(
     await conn.execute("update confirmations set used_at = $2 where user_id = $1 and used_at is null", user_id, now)
 
 
-async def user_for_login(conn: asyncpg.Connection, key: str, device_hash: bytes | None) -> asyncpg.Record | None:
-    """The user and whether they trust the browser's device cookie (`device_hash`, None without
-    one) in one round trip: `device_trusted`."""
-    return await conn.fetchrow(
-        "select id, email, first_name, last_name, state, password_hash, password_is_initial,"
-        " password_expires_at, role, deactivated_at, $2::bytea is not null and exists"
-        " (select 1 from devices where token_hash = $2 and devices.user_id = users.id) as device_trusted"
-        " from users where email_key = $1",
-        key,
-        device_hash,
-    )
-
-
 async def user_by_id(conn: asyncpg.Connection, user_id: UUID, *, lock: bool = False) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "select id, email, email_key, first_name, last_name, state, password_hash, password_is_initial, role"
