@@ -13,6 +13,7 @@ import ssl
 
 from faststream.exceptions import IncorrectState
 from faststream.nats import NatsBroker
+from faststream.nats.message import NatsMessage
 from faststream.nats.security import NatsCredentials, NatsSecurity
 from nats.js.errors import NotFoundError
 
@@ -37,6 +38,14 @@ class ServiceBroker(NatsBroker):
         self.stream_replicas = stream_replicas
 
 
+async def the_message(message: NatsMessage) -> NatsMessage:
+    """A subscriber's decoder: the handler gets the message itself (its body, headers and ack),
+    with the broker's `apply_types=False`. FastStream's injection of `Context("message")` runs
+    in a worker thread for every message (a sync step of FastDepends), and our handlers want
+    nothing else injected (issue 12's profile). Async: a sync decoder would take that thread too."""
+    return message
+
+
 class StreamsNotReady(RuntimeError):
     """A stream or durable that ops have not made (yet), or too few replicas."""
 
@@ -55,6 +64,10 @@ def create_broker(settings: ServiceSettings, service: str) -> ServiceBroker:
         connect_timeout=5,
         allow_reconnect=True,
         logger=logging.getLogger(f"{client_name}.bus"),
+        # FastStream's two lines per message ("Received", "Processed") at debug: runtime.consumers
+        # writes one per event, with its outcome and ids. Its errors keep their level.
+        log_level=logging.DEBUG,
+        apply_types=False,  # handlers take the message itself: the_message
     )
 
 

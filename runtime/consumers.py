@@ -27,12 +27,14 @@ from uuid import UUID
 import asyncpg
 from aiohttp import web
 from faststream import AckPolicy
-from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats.message import NatsMessage
 from pydantic import ValidationError
 
 from contracts import EVENTS_BY_SUBJECT, Event
 from contracts.durables import Durable, durable_for, durables_of, inbox_prefix
 from runtime import redelivery
+from runtime.bus import the_message
 from runtime.deadletters import DeadLetter, DeadLetters
 from runtime.logs import REQUEST_ID_HEADER, request_context
 from runtime.metrics import EVENTS_HANDLED
@@ -104,6 +106,7 @@ def subscribe(
         pull_sub=PULL,
         inbox_prefix=f"{inbox_prefix(service)}.".encode(),
         ack_policy=AckPolicy.MANUAL,  # every answer, and the silence of a failure, is chosen below
+        decoder=the_message,
     )(_handler(durable, contract, accept, dead_letters, max_deliver or _contract_limit(durable)))
 
 

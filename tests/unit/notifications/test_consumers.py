@@ -21,7 +21,7 @@ class Accepted:
 
 
 def broker_with(accept) -> NatsBroker:
-    broker = NatsBroker()
+    broker = NatsBroker(apply_types=False)  # as runtime.bus.create_broker: handlers take the message
     subscribe_all(broker, "notifications", accept)
     return broker
 

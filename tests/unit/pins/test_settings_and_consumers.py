@@ -43,7 +43,7 @@ def test_the_commands():
 
 
 def test_one_durable_pull_subscriber_per_event_on_the_users_stream():
-    broker = NatsBroker()
+    broker = NatsBroker(apply_types=False)  # as runtime.bus.create_broker: handlers take the message
     subscribe_all(broker, "pins", lambda event: None)
     assert sorted((sub.config.durable_name, sub.stream.name) for sub in broker.subscribers) == [
         ("pins_user_confirmed_v1", "PORTAL_USERS"),
@@ -58,7 +58,7 @@ async def test_the_consumer_hands_the_contract_to_the_use_case():
         seen.append(event)
         return True
 
-    broker = NatsBroker()
+    broker = NatsBroker(apply_types=False)  # as runtime.bus.create_broker: handlers take the message
     subscribe_all(broker, "pins", accept)
     public, _ = generate_keypair()
     event = UserConfirmedV1(
