@@ -74,6 +74,7 @@ class Window:
     latencies: list[float] = field(default_factory=list)
     statuses: Counter = field(default_factory=Counter)
     errors: int = 0
+    counted: dict[str, float] = field(default_factory=dict)  # closed_loop's `counters`, grown in the window
 
     def record(self, started: float, finished: float, ok: bool, status: int | str) -> bool:
         if started < self.start or finished > self.end:
@@ -155,13 +156,23 @@ def cpu_of(pids: dict[str, list[int]]) -> dict[str, float]:
 Op = Callable[[aiohttp.ClientSession, int], Awaitable[tuple[bool, int | str]]]
 
 
+Counters = Callable[[], Awaitable[dict[str, float]]]
+
+
 async def closed_loop(
-    sessions: list[aiohttp.ClientSession], op: Op, warmup: float, seconds: float, pids: dict[str, list[int]]
+    sessions: list[aiohttp.ClientSession],
+    op: Op,
+    warmup: float,
+    seconds: float,
+    pids: dict[str, list[int]],
+    counters: Counters | None = None,
 ) -> tuple[Window, dict[str, float]]:
-    """Each session is one connection sending its next request when the last answered."""
+    """Each session is one connection sending its next request when the last answered.
+    `counters`: read with the CPU at the window's start and end, their growth in `window.counted`."""
     now = time.perf_counter()
     window = Window(now + warmup, now + warmup + seconds)
     cpu_before: dict[str, float] = {}
+    counted_before: dict[str, float] = {}
 
     async def worker(i: int) -> None:
         session = sessions[i]
@@ -177,12 +188,17 @@ async def closed_loop(
     async def sample_cpu() -> None:
         await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
         cpu_before.update(cpu_of(pids))
+        if counters is not None:
+            counted_before.update(await counters())
 
     pids = {**pids, "driver": [os.getpid()]}  # this process: its share of the cores shows too
     sampler = asyncio.create_task(sample_cpu())
     await asyncio.gather(*(worker(i) for i in range(len(sessions))))
     await sampler
     after = cpu_of(pids)
+    if counters is not None:
+        counted = await counters()
+        window.counted = {name: value - counted_before.get(name, 0.0) for name, value in counted.items()}
     return window, {name: after[name] - cpu_before.get(name, after[name]) for name in after}
 
 
@@ -416,19 +432,32 @@ async def peer_log_in(session: aiohttp.ClientSession, email: str) -> tuple[bool,
 # --- anchors ---------------------------------------------------------------------------------
 
 
+async def metric_sums(r: Rig, wanted: dict[str, tuple[str, str]]) -> dict[str, float]:
+    """Sums over every instance of a service of the series whose line starts with a prefix:
+    {name: (service, prefix)}, read from the services' /metrics."""
+    sums = dict.fromkeys(wanted, 0.0)
+    async with aiohttp.ClientSession() as session:
+        for service in {service for service, _ in wanted.values()}:
+            for process in r.portal.instances(service):
+                async with session.get(process.metrics_url) as response:
+                    lines = (await response.text()).splitlines()
+                for name, (of, prefix) in wanted.items():
+                    if of == service:
+                        sums[name] += sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(prefix))
+    return sums
+
+
 async def hashes_done(r: Rig) -> tuple[float, float]:
     """Argon2 computations accounts ran so far and their CPU seconds (its /metrics), to count
     them per request and to see what one costs inside the service."""
-    count = seconds = 0.0
-    async with aiohttp.ClientSession() as session:
-        for process in r.portal.instances("accounts"):
-            async with session.get(process.metrics_url) as response:
-                for line in (await response.text()).splitlines():
-                    if line.startswith("accounts_password_hashes_total{"):
-                        count += float(line.rsplit(" ", 1)[1])
-                    elif line.startswith("accounts_password_hash_cpu_seconds_total{"):
-                        seconds += float(line.rsplit(" ", 1)[1])
-    return count, seconds
+    found = await metric_sums(
+        r,
+        {
+            "count": ("accounts", "accounts_password_hashes_total{"),
+            "seconds": ("accounts", "accounts_password_hash_cpu_seconds_total{"),
+        },
+    )
+    return found["count"], found["seconds"]
 
 
 async def bare_anchor(r: Rig, args: argparse.Namespace) -> dict:
@@ -550,6 +579,13 @@ async def scenario_login(r: Rig, args: argparse.Namespace) -> dict:
             client.close()
 
 
+# What the pipeline behind a registration did, from the services' /metrics (closed_loop's counters).
+PIPELINE = {
+    "published": ("accounts", "portal_events_published_total "),
+    "taken_in": ("notifications", 'portal_events_handled_total{outcome="handled",subject="user.registered.v1"}'),
+}
+
+
 async def scenario_register(r: Rig, args: argparse.Namespace) -> dict:
     base = r.portal.gateway_url
     clients = [Lean(base, origin=base) for _ in range(args.connections)]
@@ -561,14 +597,23 @@ async def scenario_register(r: Rig, args: argparse.Namespace) -> dict:
 
     try:
         profilers = profile(r, args, "register")
-        window, cpu = await closed_loop(clients, op, args.warmup, args.seconds, r.portal_pids())
+
+        async def counters() -> dict[str, float]:
+            return await metric_sums(r, PIPELINE)
+
+        window, cpu = await closed_loop(clients, op, args.warmup, args.seconds, r.portal_pids(), counters)
         for profiler in profilers:
             profiler.wait(60)
         result = report("register", window, cpu, ("of the 1,000/s target", TARGET_REGISTRATIONS_PER_S))
         # whether the outbox, notifications and the mail worker keep pace: their CPU counts per
         # registration only for the work they did in the window
         mails = len(r.mail.find(lambda m: window.start <= m.arrived < window.end))
-        print(f"  {'':22} confirmation mails at the catcher in the window: {mails / args.seconds:.0f}/s")
+        done = {name: window.counted[name] / args.seconds for name in PIPELINE}
+        print(
+            f"  {'':22} in the window, per second: events published {done['published']:.0f},"
+            f" registrations taken in by notifications {done['taken_in']:.0f},"
+            f" confirmation mails at the catcher {mails / args.seconds:.0f}"
+        )
         return result
     finally:
         for client in clients:
