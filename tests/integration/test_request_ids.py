@@ -100,6 +100,8 @@ async def test_a_trusted_proxys_id_is_followed_from_the_gateway_to_the_mail(port
     assert all("duration_ms" in line for line in (gateway, accounts))
     handled = [line for line in found["notifications"] if line["msg"] == "event handled"]
     assert [line["subject"] for line in handled] == ["user.registered.v1"]
+    # that one line per event, with its outcome: FastStream's own per message stay at debug
+    assert not [line for line in log_lines(portal.log_dir, "notifications") if line["msg"] in ("Received", "Processed")]
     sent = [line for line in found["notifications"] if line["msg"] == "mail sent"]
     assert len(sent) == 1 and sent[0]["kind"]
     # and stored with what it caused: accounts' outbox row and notifications' mail

@@ -2,7 +2,7 @@ from faststream.nats import NatsBroker, TestNatsBroker
 
 from contracts import Event, UserDeletedV1, UserPasswordChangedV1
 from services.notifications import consumers, domain, news
-from tests.support.consumers import subscribe_all
+from tests.support.consumers import service_broker, subscribe_all
 
 NAMES = ("registered", "repeated", "confirmed", "reset", "changed")
 PIN_NAMES = ("pin_requested", "pin_linked", "pin_unlinked", "changed_by_staff")
@@ -21,7 +21,7 @@ class Accepted:
 
 
 def broker_with(accept) -> NatsBroker:
-    broker = NatsBroker(apply_types=False)  # as runtime.bus.create_broker: handlers take the message
+    broker = service_broker("notifications")
     subscribe_all(broker, "notifications", accept)
     return broker
 

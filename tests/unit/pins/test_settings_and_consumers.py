@@ -1,5 +1,5 @@
 import pytest
-from faststream.nats import NatsBroker, TestNatsBroker
+from faststream.nats import TestNatsBroker
 from pydantic import ValidationError
 
 from contracts import UserConfirmedV1
@@ -7,7 +7,7 @@ from runtime.cli import Service, parser
 from runtime.crypto import generate_keypair, generate_secret, seal
 from services.pins.cli import COMMANDS
 from services.pins.settings import LetterSettings, RegisterSettings, Settings
-from tests.support.consumers import subscribe_all
+from tests.support.consumers import service_broker, subscribe_all
 
 
 def test_the_import_needs_the_database_url_alone(monkeypatch):
@@ -43,7 +43,7 @@ def test_the_commands():
 
 
 def test_one_durable_pull_subscriber_per_event_on_the_users_stream():
-    broker = NatsBroker(apply_types=False)  # as runtime.bus.create_broker: handlers take the message
+    broker = service_broker("pins")
     subscribe_all(broker, "pins", lambda event: None)
     assert sorted((sub.config.durable_name, sub.stream.name) for sub in broker.subscribers) == [
         ("pins_user_confirmed_v1", "PORTAL_USERS"),
@@ -58,7 +58,7 @@ async def test_the_consumer_hands_the_contract_to_the_use_case():
         seen.append(event)
         return True
 
-    broker = NatsBroker(apply_types=False)  # as runtime.bus.create_broker: handlers take the message
+    broker = service_broker("pins")
     subscribe_all(broker, "pins", accept)
     public, _ = generate_keypair()
     event = UserConfirmedV1(
