@@ -52,7 +52,11 @@ def _mail_values(mail_id: UUID, mail: domain.NewMail, now: datetime) -> tuple:
     )
 
 
-_RECORD_EVENT = "select first, erased, added from record_event(" + ", ".join(f"${i}" for i in range(1, 22)) + ")"
+# migration 0007: the event's marker, the lock, the person (5), the mails' columns (12), the channel
+_RECORD_EVENT = (
+    "select first, erased, added from record_event("
+    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+)
 
 
 async def record(
