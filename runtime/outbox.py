@@ -9,7 +9,9 @@ fails waits with backoff while the rows of other aggregates pass it. Replicas sh
 a claimed row is no one else's until its lease runs out (a relay killed mid-publish), and a row
 published twice then is dropped by JetStream's duplicate window (`Nats-Msg-Id` is the event id)
 and by the consumers' inbox beyond it. The relay wakes on `NOTIFY`, polls as a fallback and
-outlives Postgres and NATS outages.
+outlives Postgres and NATS outages. An event written by a statement of its own (`enqueue_with`)
+in a process whose relay is listening wakes that relay directly, after the commit, instead: a
+NOTIFY costs Postgres a signal and the listener's wake-up for every commit (issue 12).
 
 Order is the order of `id`: a use case locks its aggregate's row before it enqueues, so two
 transactions of one aggregate never commit out of their ids' order.
@@ -73,16 +75,37 @@ async def enqueue_with(conn: asyncpg.Connection, event: Event, schema: str, ctes
     """The change an event reports, its row and the relay's wake-up in one statement, so in one
     round trip and its own transaction: `ctes` are data-modifying CTEs (their parameters numbered
     from $7) that write the change; the event goes in only when the CTE named `guard` returned a
-    row. True when it did (the change was made)."""
+    row. True when it did (the change was made). The wake-up is this process's listening relay's,
+    set once the statement has committed, or else a NOTIFY (also inside a caller's transaction,
+    whose commit is still to come)."""
+    local = None if conn.is_in_transaction() else _listening_relay(schema)
     row = await conn.fetchrow(
         f"with {ctes}, added as ({_INSERT_SELECT} from {guard} limit 1 returning id),"
-        " woken as (select pg_notify($6, '') from added)"
+        " woken as (select pg_notify($6, '') from added where $6::text is not null)"
         " select exists (select 1 from added) as enqueued, (select count(*) from woken) as woken",
         *_row(event),
-        channel(schema),
+        None if local is not None else channel(schema),
         *args,
     )
+    if local is not None and row["enqueued"]:
+        local.set()
     return row["enqueued"]
+
+
+# This process's relay for each schema while it listens: its loop and its wake-up.
+_LISTENING: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Event]] = {}
+
+
+def _listening_relay(schema: str) -> asyncio.Event | None:
+    found = _LISTENING.get(schema)
+    if found is None or found[0] is not asyncio.get_running_loop():
+        return None
+    return found[1]
+
+
+def relay_listening(schema: str) -> bool:
+    """Whether a relay of this process listens for `schema`'s rows (its events wake it directly)."""
+    return _LISTENING.get(schema) is not None
 
 
 async def enqueue_many(conn: asyncpg.Connection, events: list[Event], schema: str) -> None:
@@ -166,6 +189,14 @@ class OutboxRelay:
         self._next_backlog = 0.0
 
     async def run(self) -> None:
+        wake, loop = asyncio.Event(), asyncio.get_running_loop()
+
+        def listening(now: bool) -> None:
+            if now:
+                _LISTENING[self.schema] = (loop, wake)
+            elif _LISTENING.get(self.schema, (None, None))[1] is wake:
+                del _LISTENING[self.schema]
+
         await run_on_notify(
             self.pool,
             channel(self.schema),
@@ -173,6 +204,8 @@ class OutboxRelay:
             batch_size=self.batch_size,
             poll_interval=self.poll_interval,
             name="outbox relay",
+            wake=wake,
+            listening=listening,
         )
 
     async def _drain(self) -> int:

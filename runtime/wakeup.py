@@ -26,12 +26,17 @@ async def run_on_notify(
     batch_size: int,
     poll_interval: float = 1.0,
     name: str = "worker",
+    wake: asyncio.Event | None = None,
+    listening: Callable[[bool], None] | None = None,
 ) -> None:
-    wake = asyncio.Event()
+    """`wake`: an event of the caller's that wakes the loop as a NOTIFY does (work written in
+    this process); `listening` is told when the loop starts and stops listening, so a writer
+    knows whether setting `wake` reaches a loop that will drain."""
+    wake = wake if wake is not None else asyncio.Event()
     backoff = poll_interval
     while True:
         try:
-            await _listen(pool, channel, drain, wake, batch_size, poll_interval)
+            await _listen(pool, channel, drain, wake, batch_size, poll_interval, listening)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # Postgres, NATS or SMTP away: wait longer each time
@@ -42,7 +47,7 @@ async def run_on_notify(
             backoff = poll_interval
 
 
-async def _listen(pool, channel, drain, wake: asyncio.Event, batch_size: int, poll_interval: float) -> None:
+async def _listen(pool, channel, drain, wake: asyncio.Event, batch_size: int, poll_interval: float, listening) -> None:
     listener = await pool.acquire()
 
     def notified(*_: object) -> None:
@@ -50,6 +55,8 @@ async def _listen(pool, channel, drain, wake: asyncio.Event, batch_size: int, po
 
     try:
         await listener.add_listener(channel, notified)
+        if listening is not None:
+            listening(True)
         while True:
             wake.clear()
             while await drain() >= batch_size:
@@ -62,6 +69,8 @@ async def _listen(pool, channel, drain, wake: asyncio.Event, batch_size: int, po
             if _closed(listener):
                 raise ConnectionError("listener connection closed")
     finally:
+        if listening is not None:
+            listening(False)
         with contextlib.suppress(Exception):
             await listener.remove_listener(channel, notified)
         with contextlib.suppress(Exception):  # the pool may have taken a broken one back

@@ -15,7 +15,7 @@ from faststream.nats import NatsBroker
 
 from contracts import PinLinkedV1, SessionRevokeV1, UserRegistrationRepeatedV1
 from runtime import bus, db
-from runtime.outbox import OutboxRelay, enqueue
+from runtime.outbox import OutboxRelay, channel, enqueue, enqueue_with, relay_listening
 from runtime.outbox_rules import aggregate_key
 from runtime.service import stop_task
 from tests.support.burst import Burst
@@ -189,6 +189,32 @@ async def test_rows_behind_a_published_one_go_out_in_the_same_drain_not_at_the_n
     assert [c for c in publisher.calls if c in {str(e.event_id) for e in events[:4]}] == [
         str(e.event_id) for e in events[:4]
     ]
+
+
+async def test_a_statement_of_its_own_wakes_this_process_relay_directly_and_sends_no_notify(outbox, nats) -> None:
+    """`enqueue_with` beside a listening relay of the same process: published at once (the poll
+    is a minute away) with no NOTIFY for anyone; inside a caller's transaction, the NOTIFY."""
+    heard: list[str] = []
+    outsider = await outbox.acquire()
+    await outsider.add_listener(channel(SCHEMA), lambda *_: heard.append("notify"))
+    tasks = relays(outbox, Publisher(bus.publisher(nats)), poll_interval=60.0)
+    try:
+        await until(lambda: relay_listening(SCHEMA), "the relay listening")
+        alone = revocation(uuid4())
+        async with outbox.acquire() as conn:
+            assert await enqueue_with(conn, alone, SCHEMA, "made as (select 1 as one)", "made")
+        await until(lambda: _none(unpublished(outbox, [alone])), "published without a poll", timeout=10)
+        inside = revocation(uuid4())
+        async with outbox.acquire() as conn, conn.transaction():
+            assert await enqueue_with(conn, inside, SCHEMA, "made as (select 1 as one)", "made")
+        await until(lambda: _none(unpublished(outbox, [inside])), "published on the NOTIFY", timeout=10)
+        await until(lambda: heard, "the NOTIFY of the transaction's commit")
+    finally:
+        await stopped(tasks)
+        await outsider.reset()
+        await outbox.release(outsider)
+    assert heard == ["notify"]  # one: the transaction's; the statement of its own sent none
+    assert not relay_listening(SCHEMA)
 
 
 async def test_while_nats_is_away_rows_wait_without_counting_a_failure(outbox, nats_server) -> None:
