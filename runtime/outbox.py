@@ -28,10 +28,9 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from contracts import STREAMS, Event
-from runtime import logs, metrics
+from runtime import logs, metrics, wakeup
 from runtime.db import rows_affected
 from runtime.outbox_rules import aggregate_key, retry_delay
-from runtime.wakeup import run_on_notify
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +77,7 @@ async def enqueue_with(conn: asyncpg.Connection, event: Event, schema: str, ctes
     row. True when it did (the change was made). The wake-up is this process's listening relay's,
     set once the statement has committed, or else a NOTIFY (also inside a caller's transaction,
     whose commit is still to come)."""
-    local = None if conn.is_in_transaction() else _listening_relay(schema)
+    local = None if conn.is_in_transaction() else wakeup.here(channel(schema))
     row = await conn.fetchrow(
         f"with {ctes}, added as ({_INSERT_SELECT} from {guard} limit 1 returning id),"
         " woken as (select pg_notify($6, '') from added where $6::text is not null)"
@@ -90,22 +89,6 @@ async def enqueue_with(conn: asyncpg.Connection, event: Event, schema: str, ctes
     if local is not None and row["enqueued"]:
         local.set()
     return row["enqueued"]
-
-
-# This process's relay for each schema while it listens: its loop and its wake-up.
-_LISTENING: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Event]] = {}
-
-
-def _listening_relay(schema: str) -> asyncio.Event | None:
-    found = _LISTENING.get(schema)
-    if found is None or found[0] is not asyncio.get_running_loop():
-        return None
-    return found[1]
-
-
-def relay_listening(schema: str) -> bool:
-    """Whether a relay of this process listens for `schema`'s rows (its events wake it directly)."""
-    return _LISTENING.get(schema) is not None
 
 
 async def enqueue_many(conn: asyncpg.Connection, events: list[Event], schema: str) -> None:
@@ -189,23 +172,13 @@ class OutboxRelay:
         self._next_backlog = 0.0
 
     async def run(self) -> None:
-        wake, loop = asyncio.Event(), asyncio.get_running_loop()
-
-        def listening(now: bool) -> None:
-            if now:
-                _LISTENING[self.schema] = (loop, wake)
-            elif _LISTENING.get(self.schema, (None, None))[1] is wake:
-                del _LISTENING[self.schema]
-
-        await run_on_notify(
+        await wakeup.run_on_notify(
             self.pool,
             channel(self.schema),
             self._drain,
             batch_size=self.batch_size,
             poll_interval=self.poll_interval,
             name="outbox relay",
-            wake=wake,
-            listening=listening,
         )
 
     async def _drain(self) -> int:

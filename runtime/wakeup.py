@@ -2,6 +2,7 @@
 
 The outbox relay and the mail worker both drain a table this way: `drain()` does one pass and
 returns how many rows it handled; a full batch means there may be more, so it runs again at once.
+Work written in the same process by a statement of its own can wake the loop directly (`here`).
 """
 
 import asyncio
@@ -26,17 +27,12 @@ async def run_on_notify(
     batch_size: int,
     poll_interval: float = 1.0,
     name: str = "worker",
-    wake: asyncio.Event | None = None,
-    listening: Callable[[bool], None] | None = None,
 ) -> None:
-    """`wake`: an event of the caller's that wakes the loop as a NOTIFY does (work written in
-    this process); `listening` is told when the loop starts and stops listening, so a writer
-    knows whether setting `wake` reaches a loop that will drain."""
-    wake = wake if wake is not None else asyncio.Event()
+    wake = asyncio.Event()
     backoff = poll_interval
     while True:
         try:
-            await _listen(pool, channel, drain, wake, batch_size, poll_interval, listening)
+            await _listen(pool, channel, drain, wake, batch_size, poll_interval)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # Postgres, NATS or SMTP away: wait longer each time
@@ -47,7 +43,22 @@ async def run_on_notify(
             backoff = poll_interval
 
 
-async def _listen(pool, channel, drain, wake: asyncio.Event, batch_size: int, poll_interval: float, listening) -> None:
+# The loops of this process that listen, by channel: their event loop and their wake-up.
+_HERE: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Event]] = {}
+
+
+def here(channel: str) -> asyncio.Event | None:
+    """The wake-up of a loop of this process (and this event loop) listening on `channel`, or
+    None. A writer whose statement has committed may set it instead of sending a NOTIFY, which
+    costs Postgres a signal and the listener's wake-up for every commit (issue 12); other
+    processes' loops then find the work at their next poll."""
+    found = _HERE.get(channel)
+    if found is None or found[0] is not asyncio.get_running_loop():
+        return None
+    return found[1]
+
+
+async def _listen(pool, channel, drain, wake: asyncio.Event, batch_size: int, poll_interval: float) -> None:
     listener = await pool.acquire()
 
     def notified(*_: object) -> None:
@@ -55,8 +66,7 @@ async def _listen(pool, channel, drain, wake: asyncio.Event, batch_size: int, po
 
     try:
         await listener.add_listener(channel, notified)
-        if listening is not None:
-            listening(True)
+        _HERE[channel] = (asyncio.get_running_loop(), wake)
         while True:
             wake.clear()
             while await drain() >= batch_size:
@@ -69,8 +79,8 @@ async def _listen(pool, channel, drain, wake: asyncio.Event, batch_size: int, po
             if _closed(listener):
                 raise ConnectionError("listener connection closed")
     finally:
-        if listening is not None:
-            listening(False)
+        if _HERE.get(channel, (None, None))[1] is wake:
+            del _HERE[channel]
         with contextlib.suppress(Exception):
             await listener.remove_listener(channel, notified)
         with contextlib.suppress(Exception):  # the pool may have taken a broken one back

@@ -14,8 +14,8 @@ import pytest
 from faststream.nats import NatsBroker
 
 from contracts import PinLinkedV1, SessionRevokeV1, UserRegistrationRepeatedV1
-from runtime import bus, db
-from runtime.outbox import OutboxRelay, channel, enqueue, enqueue_with, relay_listening
+from runtime import bus, db, wakeup
+from runtime.outbox import OutboxRelay, channel, enqueue, enqueue_with
 from runtime.outbox_rules import aggregate_key
 from runtime.service import stop_task
 from tests.support.burst import Burst
@@ -199,7 +199,7 @@ async def test_a_statement_of_its_own_wakes_this_process_relay_directly_and_send
     await outsider.add_listener(channel(SCHEMA), lambda *_: heard.append("notify"))
     tasks = relays(outbox, Publisher(bus.publisher(nats)), poll_interval=60.0)
     try:
-        await until(lambda: relay_listening(SCHEMA), "the relay listening")
+        await until(lambda: wakeup.here(channel(SCHEMA)), "the relay listening")
         alone = revocation(uuid4())
         async with outbox.acquire() as conn:
             assert await enqueue_with(conn, alone, SCHEMA, "made as (select 1 as one)", "made")
@@ -214,7 +214,7 @@ async def test_a_statement_of_its_own_wakes_this_process_relay_directly_and_send
         await outsider.reset()
         await outbox.release(outsider)
     assert heard == ["notify"]  # one: the transaction's; the statement of its own sent none
-    assert not relay_listening(SCHEMA)
+    assert wakeup.here(channel(SCHEMA)) is None  # stopped: a writer sends the NOTIFY again
 
 
 async def test_while_nats_is_away_rows_wait_without_counting_a_failure(outbox, nats_server) -> None:

@@ -20,7 +20,7 @@ from prometheus_client import REGISTRY
 
 from contracts import UserRegisteredV1
 from deploy.infra import ROOT
-from runtime import db
+from runtime import db, wakeup
 from runtime.crypto import generate_keypair, seal
 from runtime.service import stop_task
 from services.notifications import delivery, domain, queue, repository, schedule
@@ -378,3 +378,34 @@ async def test_an_event_in_one_call_waits_for_an_erasure_holding_the_lock_and_th
     assert await pool.fetchval("select count(*) from recipients where user_id = $1", event.user_id) == 0
     assert await pool.fetchval("select count(*) from mails where source_event_id = $1", event.event_id) == 0
     assert await pool.fetchval("select count(*) from processed_events where event_id = $1", event.event_id) == 1
+
+
+async def test_a_worker_listening_in_this_process_is_woken_without_a_notify(pool) -> None:
+    heard: list[str] = []
+    outsider = await pool.acquire()
+    await outsider.add_listener(repository.CHANNEL, lambda *_: heard.append("notify"))
+    passes = 0
+
+    async def drain() -> int:
+        nonlocal passes
+        passes += 1
+        return 0
+
+    worker = asyncio.create_task(wakeup.run_on_notify(pool, repository.CHANNEL, drain, batch_size=10, poll_interval=60))
+    try:
+        await until(
+            lambda: wakeup.here(repository.CHANNEL) and passes == 1, "the worker listening, its first pass done"
+        )
+        event = registered(uuid4())
+        who = person(event.user_id, event.email, event.occurred_at)
+        lock = repository.person_lock(event.user_id)
+        async with pool.acquire() as conn:
+            assert await repository.record_event(conn, event, lock, who, domain.mails_for(event), NOW) == [
+                domain.REGISTRATION_CONFIRMATION
+            ]
+        await until(lambda: passes == 2, "a pass for the new mail, the poll a minute away")
+    finally:
+        await stop_task(worker)
+        await outsider.reset()
+        await pool.release(outsider)
+    assert heard == []  # the commit sent no NOTIFY: the worker here was woken directly

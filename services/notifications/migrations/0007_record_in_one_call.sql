@@ -8,7 +8,8 @@
 -- p_event_id null: no marker (the caller took it); p_lock null: no lock (no person). Returns
 -- `first` false when the event was handled before (nothing else done), `erased` when the person
 -- has a tombstone (nothing written), and the kinds of the mails queued now (a redelivered event's
--- are there already). The workers are woken on commit when a mail was queued.
+-- are there already). The workers are woken on commit when a mail was queued, by a NOTIFY on
+-- p_channel; p_channel null: none (the caller wakes a worker of its own process after the commit).
 create function record_event(
     p_event_id uuid,
     p_subject text,
@@ -74,7 +75,7 @@ begin
         returning kind
     )
     select array(select kind from queued) into added;
-    if cardinality(added) > 0 then
+    if cardinality(added) > 0 and p_channel is not null then
         perform pg_notify(p_channel, '');
     end if;
 end
