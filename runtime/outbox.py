@@ -77,7 +77,7 @@ async def enqueue_with(conn: asyncpg.Connection, event: Event, schema: str, ctes
     row. True when it did (the change was made). The wake-up is this process's listening relay's,
     set once the statement has committed, or else a NOTIFY (also inside a caller's transaction,
     whose commit is still to come)."""
-    local = None if conn.is_in_transaction() else wakeup.here(channel(schema))
+    local = wakeup.after_commit(conn, channel(schema))
     row = await conn.fetchrow(
         f"with {ctes}, added as ({_INSERT_SELECT} from {guard} limit 1 returning id),"
         " woken as (select pg_notify($6, '') from added where $6::text is not null)"

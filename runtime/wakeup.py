@@ -58,6 +58,13 @@ def here(channel: str) -> asyncio.Event | None:
     return found[1]
 
 
+def after_commit(conn: asyncpg.Connection, channel: str) -> asyncio.Event | None:
+    """The wake-up to set once the statement about to run on `conn` has committed, in place of
+    its NOTIFY: None inside a transaction (its commit is still to come) or when no loop of this
+    process listens on `channel` — then the statement sends the NOTIFY."""
+    return None if conn.is_in_transaction() else here(channel)
+
+
 async def _listen(pool, channel, drain, wake: asyncio.Event, batch_size: int, poll_interval: float) -> None:
     listener = await pool.acquire()
 

@@ -28,21 +28,18 @@ async def accept_event(pool: asyncpg.Pool, event: Event, now: datetime) -> bool:
     update = domain.recipient_from(event)
     wanted = domain.recipient_needed(event)
     member = None
-    lock = repository.person_lock(update.user_id) if update is not None else None
-    if wanted is None:  # the mails need no lookup: marker, projection and mails in one call
+    if wanted is None:  # a user event: marker, projection and mails in one call
+        lock = repository.person_lock(update.user_id) if update is not None else None
         async with pool.acquire() as conn:
             added = await repository.record_event(conn, event, lock, update, domain.mails_for(event), now)
         if added is False:
             return False
-    else:
+    else:  # a pin event (none tells about its person): the member is looked up for the mails
         async with pool.acquire() as conn, conn.transaction():
-            if not await first_time(conn, event, lock=lock):
+            if not await first_time(conn, event):
                 return False
-            if update is not None and await repository.record(conn, update, [], now) is None:
-                added = None
-            else:  # the member is looked up with what this event just told about them
-                member = await repository.recipient(conn, wanted)
-                added = await repository.record(conn, None, domain.mails_for(event, member), now)
+            member = await repository.recipient(conn, wanted)
+            added = await repository.record(conn, None, domain.mails_for(event, member), now)
     if added is None:  # a user event that arrives after the person was erased: no row, no mail
         metrics.MAILS_SKIPPED.labels(event.SUBJECT, "erased").inc()
         log.info("event about an erased person, nothing kept", extra={"event_id": str(event.event_id)})

@@ -84,7 +84,7 @@ async def record_event(
     taken first, all in one call and its own transaction (migration 0007: one round trip instead
     of four): False when the event was handled before, and nothing else is done. A mail worker
     listening in this process is woken directly once it committed, instead of by a NOTIFY."""
-    local = None if conn.is_in_transaction() else wakeup.here(CHANNEL)
+    local = wakeup.after_commit(conn, CHANNEL)
     first, erased, added = await _record_event(conn, event, lock, person, mails, now, notify=local is None)
     if not first:
         return False

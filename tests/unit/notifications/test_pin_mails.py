@@ -7,6 +7,7 @@ from uuid import uuid4
 
 import pytest
 
+from contracts import Event
 from runtime import german
 from services.notifications import domain
 from tests.unit.notifications.sample import NOW
@@ -164,3 +165,14 @@ def test_a_plain_day_stays_that_day():
     # a moment late on 31 December in UTC is already the new year in Wiesbaden
     assert german.german_date((NOW.replace(month=12, day=31, hour=23)).isoformat()) == "01.01.2026"
     assert german.german_date(NOW + timedelta(days=1)) == "04.03.2025"
+
+
+def test_no_event_both_tells_about_its_person_and_needs_one_looked_up(events):
+    """accept_event writes a person's news in one call and looks members up only for the others."""
+    both = [
+        name
+        for name, event in events.items()
+        if isinstance(event, Event) and domain.recipient_from(event) and domain.recipient_needed(event)
+    ]
+    assert both == []
+    assert {"changed_by_staff", "pin_unlinked", "registered"} <= set(events)  # the kinds are all there
