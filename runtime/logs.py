@@ -120,6 +120,11 @@ class RefusedRequests(logging.Filter):
 
 
 def setup_logging(service: str, level: str = "INFO", instance: str = "") -> None:
+    # A record asks for nothing our lines do not carry: no caller's file and line (a walk up the
+    # stack per record), no thread or process names (the logging HOWTO's "Optimization"). A
+    # fifth of what a line cost (22-23 -> 17-18 us; issue 12).
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service, instance))
     root = logging.getLogger()
