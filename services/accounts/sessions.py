@@ -1,5 +1,6 @@
 """Logging in and out, and what a session cookie stands for."""
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,9 +93,17 @@ class Sessions:
             await repo.drop_attempt(self.pool, attempt)  # the right password: no failure
             raise refused
         staff = user["role"] == "staff"
-        session = await self.start(
-            user["id"], now, trusted=device is not None, device_token=device_token, staff=staff, attempt=attempt
-        )
+        try:
+            session = await self.start(
+                user["id"], now, trusted=device is not None, device_token=device_token, staff=staff, attempt=attempt
+            )
+        except Exception:
+            # The reservation was to go with the session: a right password is no failure, also when
+            # its session could not be written (a member retrying through an outage must not lock
+            # themselves out). When Postgres is away altogether, this fails too and the row stays.
+            with contextlib.suppress(Exception):
+                await repo.drop_attempt(self.pool, attempt)
+            raise
         log.info("logged in", extra={"user_id": str(user["id"]), "session_id": str(session.session_id)})
         return NewSession(
             session.token,

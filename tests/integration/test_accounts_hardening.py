@@ -209,6 +209,31 @@ async def test_an_attacker_spraying_from_an_office_does_not_refuse_its_members(a
     assert throttled(stranger) and int(stranger.headers["Retry-After"]) <= 61
 
 
+# --- a right password whose session could not be written -----------------------------------------
+
+
+async def test_a_right_password_whose_session_was_not_written_counts_as_no_failure(accounts) -> None:
+    """The login's reservation goes with its session in one statement; when that statement fails
+    (here a trigger stands for a timeout or a lost connection), the reservation must go anyway:
+    the password was right, and a member retrying through an outage must not lock themselves out."""
+    email, password = await active_member(accounts)
+    await query(
+        accounts.dsn,
+        "create function accounts.refuse_sessions() returns trigger language plpgsql as"
+        " $$ begin raise exception 'no session now'; end $$",
+    )
+    await query(
+        accounts.dsn,
+        "create trigger refuse before insert on accounts.sessions for each row execute function accounts.refuse_sessions()",
+    )
+    for _ in range(3):
+        assert (await send(accounts, "POST", LOGIN, login(email, password))).status >= 500
+    row = await user_row(accounts, email)
+    assert (row["sessions"], row["failures"]) == (0, 0)
+    await query(accounts.dsn, "drop trigger refuse on accounts.sessions")
+    assert (await send(accounts, "POST", LOGIN, login(email, password))).status == 201
+
+
 # --- a full hashing pool ------------------------------------------------------------------------
 
 
