@@ -166,6 +166,25 @@ class DeadLetters:
             await asyncio.sleep(interval)
 
 
+# An erased person in a message given up on: its payload (their name, their address) and its
+# reason (an error's text may quote a value) go, and an open row closes as dropped, so no retry,
+# however late, brings them back. Found by their id's bytes, as a payload that never parsed holds
+# them too; the erasure's own message stays as it is.
+_FORGET = """
+update dead_letters
+set payload = ''::bytea, reason = 'erased with the person it was about',
+    state = case when state = 'open' then 'dropped' else state end, resolved_at = coalesce(resolved_at, now())
+where position(convert_to($1::text, 'UTF8') in payload) > 0 and ($2::uuid is null or event_id is distinct from $2)
+"""
+
+
+async def forget_person(conn: asyncpg.Connection, user_id: UUID, erasure_event_id: UUID | None = None) -> int:
+    """In the erasure's transaction: every dead letter about `user_id` loses its payload and, if
+    open, closes as dropped (an operator sees that it was, and why). `erasure_event_id`: the
+    user.deleted.v1 being handled, whose own row a retry closes. How many rows."""
+    return rows_affected(await conn.execute(_FORGET, str(user_id), erasure_event_id))
+
+
 async def purge_resolved(conn: asyncpg.Connection, resolved_before: datetime) -> int:
     """Closed rows (retried or dropped) resolved before `resolved_before`; open ones wait for an operator."""
     result = await conn.execute("delete from dead_letters where state <> 'open' and resolved_at < $1", resolved_before)

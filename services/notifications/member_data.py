@@ -13,6 +13,7 @@ import asyncpg
 from pydantic import BaseModel
 
 from contracts import UserDeletedV1
+from runtime import deadletters
 from runtime.inbox import first_time
 from services.notifications import contact, news, repository
 
@@ -73,6 +74,7 @@ async def erase(pool: asyncpg.Pool, event: UserDeletedV1, now: datetime) -> bool
         if not await first_time(conn, event, lock=repository.person_lock(event.user_id)):
             return False
         await repository.bury(conn, event.user_id, now)
+        await deadletters.forget_person(conn, event.user_id, event.event_id)
         # What a business is told of their unlinking names them, not their address: a mail still
         # to go keeps the news without the name, a settled one loses its contents like the others.
         await conn.execute(

@@ -9,6 +9,7 @@ import asyncpg
 from pydantic import BaseModel
 
 from contracts import UserDeletedV1
+from runtime import deadletters
 from runtime.inbox import first_time
 from services.pins import repository as repo
 
@@ -88,4 +89,5 @@ async def erase(pool: asyncpg.Pool, event: UserDeletedV1) -> bool:
         await conn.execute("delete from link_failures where user_id = $1", event.user_id)
         await conn.execute("delete from members where user_id = $1", event.user_id)
         await repo.bury(conn, event.user_id, event.occurred_at)
+        await deadletters.forget_person(conn, event.user_id, event.event_id)
     return True

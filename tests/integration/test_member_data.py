@@ -153,6 +153,20 @@ async def dump(database_url: str) -> str:
     return out.decode().lower()
 
 
+async def gave_up_on(portal, schema: str, user_id, person: dict) -> None:
+    """A message about the person that a service's consumer gave up on, as runtime.consumers keeps
+    it: its payload names them, and so may the error's text."""
+    payload = json.dumps({"user_id": str(user_id), **person}).encode()
+    await query(
+        portal.database_url,
+        f"insert into {schema}.dead_letters (consumer, stream, subject, sequence, published_at, payload, reason,"
+        " deliveries) values ('gave-up-on', 'USERS', 'user.registered.v1', $1, now(), $2, $3, 5)",
+        secrets.randbelow(2**62),
+        payload,
+        f"handler failed on delivery 5: UniqueViolationError: Key (email)=({person['email']}) already exists",
+    )
+
+
 async def erase(portal, client: Client, person: dict, by: str) -> None:
     """ "Konto löschen" by the member, or the staff area's erasure."""
     if by == "member":
@@ -181,6 +195,9 @@ async def test_deleting_leaves_no_trace_and_the_business_keeps_its_data(portal, 
         before = await dump(portal.database_url)
         assert all(needle.lower() in before for needle in needles)  # and so does the dump
 
+        for schema in SCHEMAS:
+            await gave_up_on(portal, schema, user["id"], person)
+
         await erase(portal, client, person, by)
         assert (await client.api("GET", "/api/v1/accounts/me"))[0] == 401  # every session ended
 
@@ -200,6 +217,16 @@ async def test_deleting_leaves_no_trace_and_the_business_keeps_its_data(portal, 
             return not any(needle.lower() in text for needle in needles)
 
         await until(no_trace_in_the_dump, "no trace of the person in a full pg_dump", timeout=30)
+        # pg_dump writes a payload's bytes as hex: the dead letters are read as text themselves
+        for schema in SCHEMAS:
+            rows = await query(
+                portal.database_url,
+                f"select state, convert_from(payload, 'UTF8') || reason as text from {schema}.dead_letters"
+                " where consumer = 'gave-up-on'",
+            )
+            text = " ".join(r["text"] for r in rows if r["state"] == "dropped").lower()
+            assert len(rows) == len([r for r in rows if r["state"] == "dropped"]) >= 1, (schema, rows)
+            assert not any(needle.lower() in text for needle in needles), (schema, text)
         left = await traces(portal, *needles)
         print(f"member data ({by}): traces left after deletion: {left}")
         assert left == []

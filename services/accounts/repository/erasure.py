@@ -4,6 +4,8 @@ from uuid import UUID
 
 import asyncpg
 
+from runtime import deadletters
+
 
 async def export_user(conn: asyncpg.Connection, user_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
@@ -32,7 +34,9 @@ async def failure_times(conn: asyncpg.Connection, email_key: str) -> list[asyncp
 async def erase_user(conn: asyncpg.Connection, user_id: UUID, email_key: str) -> None:
     """The user row takes its confirmations, sessions, resets, devices and memberships with it
     (on delete cascade); failed attempts are counted by address, and the outbox still holds the
-    events that named the person (published or not): they go too, the person is to be gone."""
+    events that named the person (published or not): they go too, the person is to be gone; so
+    does what the messages accounts gave up on say of them (runtime.deadletters.forget_person)."""
     await conn.execute("delete from users where id = $1", user_id)
+    await deadletters.forget_person(conn, user_id)
     await conn.execute("delete from login_failures where account_key = $1", email_key)
     await conn.execute("delete from outbox where aggregate_key = $1", f"user:{user_id}")
