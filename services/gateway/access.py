@@ -6,12 +6,14 @@ import functools
 from aiohttp import web
 
 from runtime.errors import UNAVAILABLE, UNAVAILABLE_CODE, ApiError
+from services.gateway import way_back
 from services.gateway.rendering import message_page
 from services.gateway.session_cache import SESSION, Resolved
 from services.gateway.sessions import UNAVAILABLE as SESSION_UNAVAILABLE
 
 CHANGE_PAGE = "/passwort-aendern"
 LOGIN_PAGE = "/login"
+ACCOUNT_PAGE = "/konto"  # where a login leads when no page was asked for
 CHANGE_REQUIRED_CODE = "password_change_required"
 CHANGE_REQUIRED = "Bitte vergeben Sie zuerst ein eigenes Passwort."
 # What a session with the initial password may still do through the API.
@@ -58,7 +60,7 @@ def login_required(view=None, *, before_change: bool = False):
             return message_page(request, 503, UNAVAILABLE_TITLE, UNAVAILABLE, links=[("/", "Zur Startseite")])
         found = request.get(SESSION)
         if found is None:
-            raise web.HTTPSeeOther(LOGIN_PAGE)
+            raise web.HTTPSeeOther(way_back.login_page(request, LOGIN_PAGE, ACCOUNT_PAGE))
         if found.must_change_password and not before_change:
             raise web.HTTPSeeOther(CHANGE_PAGE)
         return await view(request)

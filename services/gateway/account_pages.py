@@ -4,8 +4,9 @@ cookie; these views hand its Set-Cookie on to the browser unchanged."""
 from aiohttp import web
 
 from runtime.sessions import STAFF, STAFF_PENDING
-from services.gateway import upstream
+from services.gateway import upstream, way_back
 from services.gateway.access import (
+    ACCOUNT_PAGE,
     CHANGE_PAGE,
     LOGIN_PAGE,
     UNAVAILABLE_TITLE,
@@ -18,7 +19,6 @@ from services.gateway.sessions import forget_session
 from services.gateway.staff_access import SECOND_FACTOR_PAGE
 from services.gateway.upstream import ACCOUNTS_API
 
-ACCOUNT_PAGE = "/konto"
 MISMATCH = "Die Passwörter stimmen nicht überein."
 PASSWORD_FIELDS = ("current_password", "new_password", "new_password_repeat")
 
@@ -44,21 +44,23 @@ def redirect(location: str, cookies: tuple[str, ...] = ()) -> web.Response:
 
 
 async def login_form(request: web.Request) -> web.Response:
+    back = way_back.target(request.query.get(way_back.PARAM))
     if current_session(request) is not None:
-        raise web.HTTPSeeOther(ACCOUNT_PAGE)
-    return render(request, "login.html", email="", errors={}, message=None)
+        raise web.HTTPSeeOther(back or ACCOUNT_PAGE)
+    return render(request, "login.html", email="", errors={}, message=None, back=back)
 
 
 async def login(request: web.Request) -> web.Response:
     form = await request.post()
     email = str(form.get("email", "")).strip()
+    back = way_back.target(form.get(way_back.PARAM))
     # The password goes on as typed: accounts alone decides what surrounding spaces mean.
     payload = {"email": email, "password": str(form.get("password", ""))}
     answer = await upstream.post_json(request, "accounts", ACCOUNTS_API + "/sessions", payload)
     if answer.status == 201:
         forget_session(request)
         forced = bool(answer.body.get("must_change_password"))
-        return redirect(CHANGE_PAGE if forced else after_login(answer.body), answer.cookies)
+        return redirect(CHANGE_PAGE if forced else after_login(answer.body, back), answer.cookies)
     return render(
         request,
         "login.html",
@@ -66,12 +68,14 @@ async def login(request: web.Request) -> web.Response:
         email=email,
         errors=answer.fields,
         message=answer.message,
+        back=back,
     )
 
 
-def after_login(body: dict) -> str:
-    """Staff go on to their second factor (then the staff area), members to their account."""
-    return SECOND_FACTOR_PAGE if body.get("role") in (STAFF, STAFF_PENDING) else ACCOUNT_PAGE
+def after_login(body: dict, back: str | None = None) -> str:
+    """Staff go on to their second factor (then the staff area), members to the page they asked
+    for before the login (way_back), else to their account."""
+    return SECOND_FACTOR_PAGE if body.get("role") in (STAFF, STAFF_PENDING) else back or ACCOUNT_PAGE
 
 
 async def logout(request: web.Request) -> web.Response:

@@ -1,4 +1,5 @@
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -76,6 +77,57 @@ async def test_konto_needs_login(gateway, accounts):
     response = await gateway.get("/konto", allow_redirects=False)
     assert response.status == 303 and response.headers["Location"] == "/login"
     assert accounts.calls == []
+
+
+async def test_a_page_that_needs_login_is_where_the_login_leads_back_to(gateway, accounts):
+    response = await gateway.get("/mein-betrieb/pin-anfordern?betriebsnummer=1234567", allow_redirects=False)
+    assert response.status == 303
+    login_page = urlsplit(response.headers["Location"])
+    back = "/mein-betrieb/pin-anfordern?betriebsnummer=1234567"
+    assert (login_page.path, parse_qs(login_page.query)) == ("/login", {"weiter": [back]})
+    html = await (await gateway.get(response.headers["Location"])).text()
+    assert '<input type="hidden" name="weiter" value="/mein-betrieb/pin-anfordern?betriebsnummer=1234567">' in html
+    accounts.answers[LOGIN] = (201, {"must_change_password": False, "expires_at": "2030-01-01T00:00:00Z"})
+    response = await post(gateway, "/login", {"email": "anna@example.de", "password": "Geheim 1", "weiter": back})
+    assert response.status == 303 and response.headers["Location"] == back
+    # a wrong password keeps the way back in the form shown again
+    accounts.answers[LOGIN] = (401, {"error": {"code": "login_failed", "message": "Falsch.", "fields": {}}})
+    response = await post(gateway, "/login", {"email": "anna@example.de", "password": "x", "weiter": back})
+    assert 'name="weiter" value="/mein-betrieb/pin-anfordern?betriebsnummer=1234567"' in await response.text()
+
+
+@pytest.mark.parametrize(
+    "weiter",
+    [
+        "//evil.example/konto",
+        "https://evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "mein-betrieb",
+        "/api/v1/accounts/me",
+        "/login",
+        "/konto\r\nSet-Cookie: x=y",
+        "/" + "a" * 600,
+    ],
+)
+async def test_the_way_back_after_login_never_leaves_the_portals_pages(gateway, accounts, weiter):
+    accounts.answers[LOGIN] = (201, {"must_change_password": False, "expires_at": "2030-01-01T00:00:00Z"})
+    response = await post(gateway, "/login", {"email": "anna@example.de", "password": "Geheim 1", "weiter": weiter})
+    assert response.status == 303 and response.headers["Location"] == "/konto"
+    html = await (await gateway.get("/login", params={"weiter": weiter})).text()
+    assert 'name="weiter"' not in html
+
+
+async def test_the_initial_password_is_changed_first_whatever_the_way_back(gateway, accounts):
+    accounts.answers[LOGIN] = (201, {"must_change_password": True, "expires_at": "2030-01-01T00:00:00Z"})
+    response = await post(gateway, "/login", {"email": "a@b.de", "password": "Geheim 1", "weiter": "/mein-betrieb"})
+    assert response.headers["Location"] == "/passwort-aendern"
+
+
+async def test_a_signed_in_member_opening_the_login_goes_the_way_back(gateway, accounts):
+    signed_in(accounts)
+    response = await gateway.get("/login?weiter=%2Fmein-betrieb", headers=cookie("tok"), allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == "/mein-betrieb"
 
 
 async def test_konto_shows_the_profile_and_the_signed_in_header(gateway, accounts):
