@@ -40,10 +40,14 @@ class Staff:
         self.pool = context.pool
         self.registrations = registrations
 
-    async def member(self, staff: SessionUser, email: str) -> StaffMemberOut:
+    async def member(self, staff: SessionUser, email: str | None = None, user_id: UUID | None = None) -> StaffMemberOut:
+        """A member's account, found by e-mail (the search) or by id (their page); each view is audited."""
         now = self.context.clock()
         async with self.pool.acquire() as conn, conn.transaction():
-            row = await staff_repo.member_by_email(conn, domain.email_key(email))
+            if email is not None:
+                row = await staff_repo.member_by_email(conn, domain.email_key(email))
+            else:
+                row = await staff_repo.member_by_id(conn, user_id, lock=False)
             if row is None:
                 raise ApiError(404, "member_not_found", NOT_FOUND)
             links = await repo.memberships(conn, row["id"])

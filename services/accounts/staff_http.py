@@ -109,7 +109,12 @@ async def member(request: web.Request) -> web.Response:
         form = EmailIn(email=query.email)
     except ValueError:
         raise ApiError(404, "member_not_found", NOT_FOUND) from None
-    return answer(await request.app[STAFF_CASES].member(staff, form.email))
+    return answer(await request.app[STAFF_CASES].member(staff, email=form.email))
+
+
+async def member_by_id(request: web.Request) -> web.Response:
+    staff = await staff_caller(request)
+    return answer(await request.app[STAFF_CASES].member(staff, user_id=_user_id(request)))
 
 
 def _action(name: str, status: int):
@@ -172,6 +177,14 @@ ENDPOINTS = (
         answer=StaffMemberOut,
         session=True,
         query=EmailQuery,
+    ),
+    Endpoint(
+        "GET",
+        MEMBER,
+        member_by_id,
+        "Staff: a member's account, by id (the staff area's member page: no address in its URL)",
+        answer=StaffMemberOut,
+        session=True,
     ),
     Endpoint(
         "POST",

@@ -1,9 +1,8 @@
-"""A member in the staff area, found by e-mail: the account from accounts, the mails from
-notifications, and the actions on the account — each a POST form that calls accounts' staff API
+"""A member in the staff area, found by e-mail (posted: never in a URL) and then shown at their
+id: the account from accounts, the mails from notifications, and the actions on the account — each a POST form that calls accounts' staff API
 and comes back (PRG) with a fixed German result. Accounts writes the audit line and tells the
 member by mail, in the action's own transaction."""
 
-import asyncio
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -59,46 +58,61 @@ ACTIONS = {
 RESULTS = {name: action.done for name, action in ACTIONS.items()}
 
 
-def member_url(email: str, result: str = "") -> str:
-    return MEMBER_PAGE + "?" + urlencode({"email": email} | ({"ergebnis": result} if result else {}))
+def member_url(user_id: str, result: str = "") -> str:
+    """A member's page: by id, so no address stands in a URL (a proxy's log, the browser's history)."""
+    return f"{MEMBER_PAGE}/{user_id}" + (f"?{urlencode({'ergebnis': result})}" if result else "")
 
 
-async def _find(request: web.Request, email: str) -> upstream.Answer:
-    return await upstream.call(request, "GET", "accounts", MEMBERS_API + "?" + urlencode({"email": email}))
+@staff_required
+async def search(request: web.Request) -> web.Response:
+    """The search form posts the address (never in the URL) and gets the member's page."""
+    email = str((await request.post()).get("email", "")).strip()
+    if not email:
+        return search_page(request, 422, errors={"email": EMAIL_MISSING})
+    found = await upstream.call(request, "GET", "accounts", MEMBERS_API + "?" + urlencode({"email": email}))
+    return await _member_page(request, found, typed=email)
+
+
+@staff_required
+async def old_search(request: web.Request) -> web.Response:
+    """A bookmark of the search's old address (`?email=`): to the search, the address unread."""
+    raise web.HTTPSeeOther(HOME)
 
 
 @staff_required
 async def member(request: web.Request) -> web.Response:
-    email = request.query.get("email", "").strip()
-    if not email:
-        return search_page(request, 422, errors={"email": EMAIL_MISSING})
-    return await _member_page(request, email)
+    return await _member_page(request, await _by_id(request, user_id_of(request)))
 
 
-async def _member_page(request: web.Request, email: str, status: int = 200, error: str | None = None) -> web.Response:
-    """`error`: why the action just posted was refused (409: not in that state), shown above the
-    member as they are now."""
-    found, mails = await asyncio.gather(
-        _find(request, email),
-        upstream.call(request, "GET", "notifications", MAILS_API + "?" + urlencode({"email": email})),
-    )
+async def _by_id(request: web.Request, user_id: str) -> upstream.Answer:
+    return await upstream.call(request, "GET", "accounts", f"{MEMBERS_API}/{user_id}")
+
+
+async def _member_page(
+    request: web.Request, found: upstream.Answer, status: int = 200, error: str | None = None, typed: str = ""
+) -> web.Response:
+    """`found`: accounts' answer for the member; `error`: why the action just posted was refused
+    (409: not in that state), shown above the member as they are now; `typed`: the address
+    searched for, shown again when no one has it."""
     if found.status in NOT_FOUND_STATUSES:
-        return not_found(request, found, "email", email)
+        return not_found(request, found, "email", typed)
     if not found.ok:
         return refused(request, found)
+    email = found.body.get("email", "")
+    mails = await upstream.call(request, "GET", "notifications", MAILS_API + "?" + urlencode({"email": email}))
     # Without the mail log the page still shows the account.
     listed = (mails.body.get("mails") or []) if mails.ok else None
     return page(request, "intern_member.html", status, results=RESULTS, member=found.body, mails=listed, error=error)
 
 
-async def _after(request: web.Request, answer: upstream.Answer, email: str, done: str) -> web.Response:
+async def _after(request: web.Request, answer: upstream.Answer, user_id: str, done: str) -> web.Response:
     if answer.ok:
         raise web.HTTPSeeOther(done)
     if cannot_go_on(answer):
         return refused(request, answer)
-    if not email or answer.code == "member_not_found":
+    if answer.code == "member_not_found":
         return search_page(request, answer.status, error=answer.message)
-    return await _member_page(request, email, answer.status, answer.message)
+    return await _member_page(request, await _by_id(request, user_id), answer.status, answer.message)
 
 
 @staff_required
@@ -108,20 +122,16 @@ async def act(request: web.Request) -> web.Response:
     if action is None:
         raise web.HTTPNotFound
     user_id = user_id_of(request)
-    email = str((await request.post()).get("email", "")).strip()
     answer = await upstream.call(request, action.method, "accounts", f"{MEMBERS_API}/{user_id}{action.suffix}")
-    return await _after(request, answer, email, member_url(email, name))
+    return await _after(request, answer, user_id, member_url(user_id, name))
 
 
 @staff_required
 async def erase_form(request: web.Request) -> web.Response:
     """The step before erasing: whose account, and what erasing means."""
-    email = request.query.get("email", "").strip()
-    if not email:
-        return search_page(request, 422, errors={"email": EMAIL_MISSING})
-    found = await _find(request, email)
+    found = await _by_id(request, user_id_of(request))
     if found.status in NOT_FOUND_STATUSES:
-        return not_found(request, found, "email", email)
+        return search_page(request, found.status, error=found.message)
     if not found.ok:
         return refused(request, found)
     return page(request, "intern_member_erase.html", member=found.body)
@@ -130,14 +140,15 @@ async def erase_form(request: web.Request) -> web.Response:
 @staff_required
 async def erase(request: web.Request) -> web.Response:
     user_id = user_id_of(request)
-    email = str((await request.post()).get("email", "")).strip()
     answer = await upstream.call(request, "DELETE", "accounts", f"{MEMBERS_API}/{user_id}")
-    return await _after(request, answer, email, HOME + "?ergebnis=konto-geloescht")
+    return await _after(request, answer, user_id, HOME + "?ergebnis=konto-geloescht")
 
 
 ROUTES = [
-    web.get(MEMBER_PAGE, member),
-    web.get(MEMBER_PAGE + "/konto-loeschen", erase_form),
+    web.post(MEMBER_PAGE, search),
+    web.get(MEMBER_PAGE, old_search),
+    web.get(MEMBER_PAGE + "/{user_id}", member),
+    web.get(MEMBER_PAGE + "/{user_id}/konto-loeschen", erase_form),
     web.post(MEMBER_PAGE + "/{user_id}/konto-loeschen", erase),
     web.post(MEMBER_PAGE + "/{user_id}/{action}", act),
 ]

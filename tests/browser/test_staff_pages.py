@@ -3,6 +3,8 @@ confirmation mail, finds a business, sends it a new PIN letter and ends a member
 clicking the pages' own labels; axe-core finds nothing serious or critical on any page on the way.
 Screenshots: test-output/browser.test_staff_pages.<test>/."""
 
+from urllib.parse import unquote
+
 import pytest
 from playwright.async_api import expect
 
@@ -85,6 +87,7 @@ async def test_staff_find_a_member_and_a_business_and_act(portal, context, page,
     await steps("mitglied")
     await page.get_by_role("button", name="Bestätigungs-E-Mail erneut senden").click()
     await expect(status).to_have_text("Eine neue Bestätigungs-E-Mail wird gesendet.")
+    assert "/intern/mitglieder/" in page.url and "@" not in unquote(page.url)  # no address in a URL
     await until(lambda: portal.mail.count(lambda m: m.to == pending and "token=" in m.text) == 2, "a second mail")
     await steps("bestaetigung-gesendet")
 

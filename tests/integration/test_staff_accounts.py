@@ -152,7 +152,7 @@ async def test_members_get_403_on_every_staff_route_of_accounts(accounts) -> Non
     routes = [
         (e.method, e.path.replace("{user_id}", str(uuid4()))) for e in accounts_http.ENDPOINTS if "/staff/" in e.path
     ]
-    assert len(routes) == 12
+    assert len(routes) == 13
     for method, path in routes:
         body = {"code": "123456"} if method == "POST" and "second-factor" in path else None
         status, answer = await call(accounts, method, path, body, user=member)
@@ -170,6 +170,8 @@ async def test_each_staff_action_with_its_audit_line(accounts) -> None:
     user_id = found["user_id"]
     assert found["state"] == "active" and found["role"] == "member" and found["last_login_at"] is not None
     assert found["login_throttled"] is False and found["memberships"] == []
+    # by id too (the staff area's member page), the same answer and a view of its own in the audit
+    assert await call(accounts, "GET", f"{STAFF_API}/members/{user_id}", user=staff.user) == (200, found)
 
     # throttled by wrong passwords, lifted by staff
     for _ in range(5):
@@ -225,6 +227,8 @@ async def test_each_staff_action_with_its_audit_line(accounts) -> None:
     status, body = await call(accounts, "GET", f"{STAFF_API}/members?email={email}", user=staff.user)
     assert (status, body["error"]["code"]) == (404, "member_not_found")
     assert (await call(accounts, "DELETE", f"{STAFF_API}/members/{user_id}", user=staff.user))[0] == 404
+    status, body = await call(accounts, "GET", f"{STAFF_API}/members/{user_id}", user=staff.user)
+    assert (status, body["error"]["code"]) == (404, "member_not_found")
 
     status, page = await call(accounts, "GET", f"{STAFF_API}/audit?limit=200", user=staff.user)
     assert status == 200
@@ -236,6 +240,7 @@ async def test_each_staff_action_with_its_audit_line(accounts) -> None:
         ("deactivated", user_id),
         ("member_viewed", user_id),
         ("throttle_lifted", user_id),
+        ("member_viewed", user_id),
         ("member_viewed", user_id),
         ("member_viewed", user_id),
     ]

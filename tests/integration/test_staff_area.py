@@ -46,17 +46,18 @@ async def audited(staff: Client, service: str, action: str, *, user_id=None, num
 
 async def action(staff: Client, email: str, user_id: str, name: str) -> str:
     """Posts an action's form; returns the member page it redirects to (with its result)."""
-    status, html, headers = await staff.page("POST", f"/intern/mitglieder/{user_id}/{name}", {"email": email})
+    status, html, headers = await staff.page("POST", f"/intern/mitglieder/{user_id}/{name}")
     assert status == 303, html
     location = headers["Location"]
-    assert URL(location).path == "/intern/mitglieder" and URL(location).query["ergebnis"] == name
+    assert URL(location).path == f"/intern/mitglieder/{user_id}" and URL(location).query["ergebnis"] == name
+    assert email not in location  # the member's page is at their id: no address in a URL
     status, html, _ = await staff.page("GET", location)
     assert status == 200 and 'role="status"' in html
     return html
 
 
 async def member_page(staff: Client, email: str) -> tuple[str, str]:
-    status, html, _ = await staff.page("GET", "/intern/mitglieder?" + URL.build(query={"email": email}).query_string)
+    status, html, _ = await staff.page("POST", "/intern/mitglieder", {"email": email})
     assert status == 200, html
     user_id = re.search(r'action="/intern/mitglieder/([0-9a-f-]{36})/', html)
     assert user_id, html
@@ -126,19 +127,15 @@ async def test_an_active_member_new_password_throttle_deactivation_and_erasure(p
         await logged_in(member, email, password)
 
         # Erased after the confirmation step: the session ends, the login answers as for a stranger.
-        status, html, _ = await staff.page(
-            "GET", "/intern/mitglieder/konto-loeschen?" + URL.build(query={"email": email}).query_string
-        )
+        status, html, _ = await staff.page("GET", f"/intern/mitglieder/{user_id}/konto-loeschen")
         assert status == 200 and "kann nicht rückgängig gemacht werden" in html
-        status, html, headers = await staff.page(
-            "POST", f"/intern/mitglieder/{user_id}/konto-loeschen", {"email": email}
-        )
+        status, html, headers = await staff.page("POST", f"/intern/mitglieder/{user_id}/konto-loeschen")
         assert status == 303 and headers["Location"] == "/intern?ergebnis=konto-geloescht", html
         assert (await member.api("GET", "/api/v1/accounts/me"))[0] == 401
         status, body = await member.api("POST", "/api/v1/accounts/sessions", {"email": email, "password": password})
         assert status == 401, body
     await audited(staff, "accounts", "erased", user_id=user_id)
-    status, html, _ = await staff.page("GET", "/intern/mitglieder?" + URL.build(query={"email": email}).query_string)
+    status, html, _ = await staff.page("POST", "/intern/mitglieder", {"email": email})
     assert status == 404 and 'role="alert"' in html
 
 
@@ -191,7 +188,7 @@ async def test_a_business_a_new_letter_and_an_ended_link(portal, staff, tmp_path
 async def test_a_member_reaches_no_staff_page(portal):
     async with Client(portal.gateway_url) as member:
         email, _ = await member_with_own_password(portal, member, "nosy")
-        for path in ("/intern", f"/intern/mitglieder?email={email}", "/intern/betriebe?betriebsnummer=1"):
+        for path in ("/intern", f"/intern/mitglieder/{uuid4()}", "/intern/betriebe?betriebsnummer=1"):
             status, html, _ = await member.page("GET", path)
             assert status == 403 and "Mitglied suchen" not in html, (path, status)
         status, html, _ = await member.page("POST", f"/intern/betriebe/1/verknuepfungen/{uuid4()}")

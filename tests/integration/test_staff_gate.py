@@ -22,7 +22,7 @@ SECOND_FACTOR = "/api/v1/accounts/staff/second-factor"
 STAFF_PAGES = [
     "/intern",
     "/intern/protokoll",
-    "/intern/mitglieder?email=jemand%40example.de",
+    "/intern/mitglieder/6f1c2b5e-8d4a-4c3e-9b7a-2e5d1f0a3c48",
     "/intern/betriebe?betriebsnummer=1234567",
     "/intern/anmeldung",
 ]

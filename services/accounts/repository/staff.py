@@ -111,9 +111,11 @@ async def member_by_email(conn: asyncpg.Connection, key: str) -> asyncpg.Record 
     return await conn.fetchrow(f"select {MEMBER_COLUMNS} from users where email_key = $1", key)
 
 
-async def member_by_id(conn: asyncpg.Connection, user_id: UUID) -> asyncpg.Record | None:
-    """Locked: a staff action and a concurrent one on the same account take turns."""
-    return await conn.fetchrow(f"select {MEMBER_COLUMNS} from users where id = $1 for update", user_id)
+async def member_by_id(conn: asyncpg.Connection, user_id: UUID, *, lock: bool = True) -> asyncpg.Record | None:
+    """Locked: a staff action and a concurrent one on the same account take turns (a view needs no lock)."""
+    return await conn.fetchrow(
+        f"select {MEMBER_COLUMNS} from users where id = $1" + (" for update" if lock else ""), user_id
+    )
 
 
 async def failures_by_lane(conn: asyncpg.Connection, key: str, since: datetime) -> list[tuple[bytes | None, datetime]]:

@@ -25,7 +25,7 @@ STAFF_API = [
     ("GET", "/api/v1/accounts/Staff/members?email=a%40example.de"),
 ]
 SECOND_FACTOR = "/api/v1/accounts/staff/second-factor"
-STAFF_PAGES = ["/intern", "/intern/protokoll", "/intern/mitglieder?email=a%40example.de"]
+STAFF_PAGES = ["/intern", "/intern/protokoll", f"/intern/mitglieder/{uuid4()}"]
 AUDIT = {"accounts": ("GET", "/api/v1/accounts/staff/audit"), "pins": ("GET", "/api/v1/pins/staff/audit")}
 
 

@@ -17,6 +17,7 @@ from tests.unit.gateway.sessions_helpers import SAME_ORIGIN, cookie
 USER = str(uuid4())
 EMAIL = "erika+test@example.de"
 MEMBERS = "/api/v1/accounts/staff/members"
+BY_ID = ("GET", f"{MEMBERS}/{USER}")
 MAILS = "/api/v1/notifications/staff/mails"
 NUMBER = "1234567"
 BUSINESS = f"/api/v1/pins/staff/businesses/{NUMBER}"
@@ -151,8 +152,9 @@ def assert_page(html: str) -> None:
 
 ROUTES = [
     ("GET", "/intern"),
-    ("GET", f"/intern/mitglieder?email={EMAIL}"),
-    ("GET", f"/intern/mitglieder/konto-loeschen?email={EMAIL}"),
+    ("POST", "/intern/mitglieder"),
+    ("GET", f"/intern/mitglieder/{USER}"),
+    ("GET", f"/intern/mitglieder/{USER}/konto-loeschen"),
     ("POST", f"/intern/mitglieder/{USER}/bestaetigung"),
     ("POST", f"/intern/mitglieder/{USER}/konto-loeschen"),
     ("GET", f"/intern/betriebe?betriebsnummer={NUMBER}"),
@@ -196,7 +198,7 @@ async def test_home_has_both_searches_and_the_log(staff_portal):
 
 async def test_member_page_shows_account_links_and_mails_in_german(staff_portal, accounts, notifications_fake):
     accounts.answers[("GET", MEMBERS)] = (200, member())
-    response = await get(staff_portal, "/intern/mitglieder?email=erika%2Btest%40example.de")
+    response = await post(staff_portal, "/intern/mitglieder", {"email": f" {EMAIL} "})  # never in a URL
     html = await response.text()
     assert response.status == 200, html
     assert_page(html)
@@ -219,8 +221,19 @@ async def test_member_page_shows_account_links_and_mails_in_german(staff_portal,
     ]
     actions = re.findall(r'action="/intern/mitglieder/([^"]+)"', html)
     assert actions == [f"{USER}/erstpasswort", f"{USER}/deaktivieren"]
-    assert 'href="/intern/mitglieder/konto-loeschen?email=erika%2Btest%40example.de"' in html
-    assert html.count(f'<input type="hidden" name="email" value="{EMAIL}">') == 2
+    assert f'href="/intern/mitglieder/{USER}/konto-loeschen"' in html
+    assert 'name="email"' not in html and "?email=" not in html
+    # the member's own page is at their id, and shows the same
+    accounts.answers[BY_ID] = (200, member())
+    by_id = await get(staff_portal, f"/intern/mitglieder/{USER}")
+    assert by_id.status == 200 and "<h1>Mitglied: Erika Mustermann</h1>" in await by_id.text()
+    assert len(accounts.calls_to(*BY_ID)) == 1
+
+
+async def test_the_old_search_address_reads_no_address(staff_portal, accounts):
+    response = await get(staff_portal, f"/intern/mitglieder?email={EMAIL}")
+    assert response.status == 303 and response.headers["Location"] == "/intern"
+    assert [c for c in accounts.calls if "/staff/" in c.path_qs] == []
 
 
 @pytest.mark.parametrize(
@@ -236,8 +249,8 @@ async def test_member_page_shows_account_links_and_mails_in_german(staff_portal,
     ],
 )
 async def test_member_actions_follow_the_state(staff_portal, accounts, changes, expected):
-    accounts.answers[("GET", MEMBERS)] = (200, member(**changes))
-    html = await (await get(staff_portal, f"/intern/mitglieder?email={EMAIL}")).text()
+    accounts.answers[BY_ID] = (200, member(**changes))
+    html = await (await get(staff_portal, f"/intern/mitglieder/{USER}")).text()
     assert re.findall(rf'action="/intern/mitglieder/{USER}/([^"]+)"', html) == expected
     if changes.get("state") == "pending":
         assert "Nein, noch nicht bestätigt" in html and "Noch nie angemeldet" in html
@@ -245,26 +258,26 @@ async def test_member_actions_follow_the_state(staff_portal, accounts, changes, 
         assert "Ja, bis 04.03.2025, 13:00 Uhr" in html
     if changes.get("deactivated_at"):
         assert "Ja, seit 04.03.2025, 13:00 Uhr" in html
-    assert ("konto-loeschen?" in html) == bool(expected)
+    assert (f'href="/intern/mitglieder/{USER}/konto-loeschen"' in html) == bool(expected)
     assert ("Dies ist ein Mitarbeiterkonto." in html) == (not expected)
 
 
 async def test_an_unknown_member_is_a_message_on_the_search_page(staff_portal, accounts):
     accounts.answers[("GET", MEMBERS)] = NOT_FOUND
-    response = await get(staff_portal, "/intern/mitglieder?email=niemand%40example.de")
+    response = await post(staff_portal, "/intern/mitglieder", {"email": "niemand@example.de"})
     html = await response.text()
     assert response.status == 404
     assert "<h1>Interner Bereich</h1>" in html and 'role="alert"' in html
     assert "Zu dieser E-Mail-Adresse gibt es kein Konto." in html
     assert 'value="niemand@example.de"' in html and 'aria-invalid="true"' in html
-    empty = await get(staff_portal, "/intern/mitglieder?email=+")
+    empty = await post(staff_portal, "/intern/mitglieder", {"email": " "})
     assert empty.status == 422 and "Bitte geben Sie die E-Mail-Adresse des Mitglieds ein." in await empty.text()
 
 
 async def test_without_the_mail_log_the_member_still_shows(staff_portal, accounts, notifications_fake):
     accounts.answers[("GET", MEMBERS)] = (200, member())
     notifications_fake.answers[("GET", MAILS)] = (500, {})
-    response = await get(staff_portal, f"/intern/mitglieder?email={EMAIL}")
+    response = await post(staff_portal, "/intern/mitglieder", {"email": EMAIL})
     html = await response.text()
     assert response.status == 200 and "Erika Mustermann" in html
     assert "Die E-Mails können gerade nicht angezeigt werden." in html
@@ -282,22 +295,22 @@ async def test_without_the_mail_log_the_member_still_shows(staff_portal, account
 )
 async def test_each_member_action_calls_accounts_and_comes_back(staff_portal, accounts, action, method, suffix):
     accounts.answers[(method, f"{MEMBERS}/{USER}{suffix}")] = (202 if method == "POST" else 204, {})
-    response = await post(staff_portal, f"/intern/mitglieder/{USER}/{action}", {"email": EMAIL})
+    response = await post(staff_portal, f"/intern/mitglieder/{USER}/{action}")
     assert response.status == 303, await response.text()
     location = response.headers["Location"]
-    assert URL(location).path == "/intern/mitglieder"
-    assert dict(URL(location).query) == {"email": EMAIL, "ergebnis": action}
+    assert URL(location).path == f"/intern/mitglieder/{USER}"
+    assert dict(URL(location).query) == {"ergebnis": action}
     [call] = accounts.calls_to(method, f"{MEMBERS}/{USER}{suffix}")
     assert verified(call).user.endswith(":staff")
-    accounts.answers[("GET", MEMBERS)] = (200, member())
+    accounts.answers[BY_ID] = (200, member())
     html = await (await get(staff_portal, location)).text()
     assert f'<div class="alert alert-success" role="status"><p>{RESULTS[action]}</p></div>' in html
 
 
 async def test_a_refused_action_shows_why_above_the_member(staff_portal, accounts):
     accounts.answers[("POST", f"{MEMBERS}/{USER}/confirmation")] = CONFLICT
-    accounts.answers[("GET", MEMBERS)] = (200, member())
-    response = await post(staff_portal, f"/intern/mitglieder/{USER}/bestaetigung", {"email": EMAIL})
+    accounts.answers[BY_ID] = (200, member())
+    response = await post(staff_portal, f"/intern/mitglieder/{USER}/bestaetigung")
     html = await response.text()
     assert response.status == 409
     assert re.search(r'role="alert"[^>]*>\s*<p>Das Konto ist bereits bestätigt.</p>', html)
@@ -305,23 +318,25 @@ async def test_a_refused_action_shows_why_above_the_member(staff_portal, account
 
 
 async def test_unknown_actions_and_ids_are_not_found(staff_portal, accounts):
-    assert (await post(staff_portal, f"/intern/mitglieder/{USER}/loeschen-alles", {"email": EMAIL})).status == 404
-    assert (await post(staff_portal, "/intern/mitglieder/kein-uuid/bestaetigung", {"email": EMAIL})).status == 404
+    assert (await post(staff_portal, f"/intern/mitglieder/{USER}/loeschen-alles")).status == 404
+    assert (await post(staff_portal, "/intern/mitglieder/kein-uuid/bestaetigung")).status == 404
+    assert (await get(staff_portal, "/intern/mitglieder/kein-uuid")).status == 404
     assert [c for c in accounts.calls if "/staff/" in c.path_qs] == []
 
 
 async def test_erasing_asks_first_and_says_what_it_means(staff_portal, accounts):
-    accounts.answers[("GET", MEMBERS)] = (200, member())
-    response = await get(staff_portal, f"/intern/mitglieder/konto-loeschen?email={EMAIL}")
+    accounts.answers[BY_ID] = (200, member())
+    response = await get(staff_portal, f"/intern/mitglieder/{USER}/konto-loeschen")
     html = await response.text()
     assert response.status == 200
     assert_page(html)
     assert "<h1>Konto löschen</h1>" in html and "Erika Mustermann" in html
     assert "kann nicht rückgängig gemacht werden" in html and "Alle Sitzungen enden sofort" in html
     assert f'action="/intern/mitglieder/{USER}/konto-loeschen"' in html
+    assert f'href="/intern/mitglieder/{USER}">Abbrechen und zurück zum Mitglied</a>' in html
     assert accounts.calls_to("DELETE", f"{MEMBERS}/{USER}") == []
     accounts.answers[("DELETE", f"{MEMBERS}/{USER}")] = (204, {})
-    response = await post(staff_portal, f"/intern/mitglieder/{USER}/konto-loeschen", {"email": EMAIL})
+    response = await post(staff_portal, f"/intern/mitglieder/{USER}/konto-loeschen")
     assert response.status == 303 and response.headers["Location"] == "/intern?ergebnis=konto-geloescht"
     assert len(accounts.calls_to("DELETE", f"{MEMBERS}/{USER}")) == 1
     html = await (await get(staff_portal, response.headers["Location"])).text()
@@ -340,7 +355,7 @@ async def test_business_page_shows_record_accounts_letters_and_attempts(staff_po
     assert "Hauptstraße 1<br>65183 Wiesbaden" in html and "info@tischlerei-muster.de" in html
     assert "<dd>01.01.2025, 00:30 Uhr</dd>" in html  # imported at New Year's in Wiesbaden
     assert "<dt>Im Register</dt>\n    <dd>Ja</dd>" in html
-    assert 'href="/intern/mitglieder?email=erika%2Btest%40example.de">erika+test@example.de</a>' in html
+    assert f'href="/intern/mitglieder/{USER}">erika+test@example.de</a>' in html
     assert f'href="/intern/betriebe/{NUMBER}/verknuepfungen/{USER}" aria-describedby="konto-1"' in html
     assert "Von der Handwerkskammer veranlasst" in html and "31.05.2025" in html and "Verwendet" in html
     assert "Max Probe" in html and "04.03.2025, 13:00 Uhr" in html
@@ -414,8 +429,8 @@ async def test_a_refused_business_action_shows_why(staff_portal, pins):
 
 
 async def test_a_service_away_or_a_session_gone(staff_portal, accounts, pins):
-    accounts.answers[("GET", MEMBERS)] = (503, {})
-    response = await get(staff_portal, f"/intern/mitglieder?email={EMAIL}")
+    accounts.answers[BY_ID] = (503, {})
+    response = await get(staff_portal, f"/intern/mitglieder/{USER}")
     assert response.status == 503 and "Dienst nicht erreichbar" in await response.text()
     pins.answers[("POST", BUSINESS + "/letters")] = (
         401,
