@@ -30,7 +30,7 @@ import asyncpg
 from contracts import STREAMS, Event
 from runtime import logs, metrics, wakeup
 from runtime.db import rows_affected
-from runtime.outbox_rules import aggregate_key, retry_delay
+from runtime.outbox_rules import URGENT, aggregate_key, retry_delay
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +51,12 @@ def channel(schema: str) -> str:
     return f"{schema}_outbox"
 
 
-_COLUMNS = "event_id, subject, payload, aggregate_key, request_id"
-_INSERT = f"insert into outbox ({_COLUMNS}) values ($1, $2, $3, $4, $5)"
-_INSERT_SELECT = f"insert into outbox ({_COLUMNS}) select $1, $2, $3, $4, $5"
+_COLUMNS = "event_id, subject, payload, aggregate_key, request_id, urgent"
+# Whether a row is urgent follows from its subject (outbox_rules.URGENT, constants written into
+# the statement), so the parameters stay the five of `_row`.
+_URGENT = "$2 = any('{" + ",".join(sorted(URGENT)) + "}'::text[])"
+_INSERT = f"insert into outbox ({_COLUMNS}) values ($1, $2, $3, $4, $5, {_URGENT})"
+_INSERT_SELECT = f"insert into outbox ({_COLUMNS}) select $1, $2, $3, $4, $5, {_URGENT}"
 
 
 _INSERT_AND_NOTIFY = f"with added as ({_INSERT} returning id) select pg_notify($6, '') from added"
@@ -99,11 +102,12 @@ async def enqueue_many(conn: asyncpg.Connection, events: list[Event], schema: st
     await conn.execute("select pg_notify($1, '')", channel(schema))
 
 
-# The first unpublished row of each aggregate that is due and not leased to another relay.
+# The first unpublished row of each aggregate that is due and not leased to another relay; in the
+# urgent lane only the urgent ones among them (found by their partial index, not by walking a backlog).
 _CLAIM = """
 with heads as (
     select id from outbox o
-    where published_at is null
+    where published_at is null {lane}
       and (next_attempt_at is null or next_attempt_at <= now())
       and (claimed_until is null or claimed_until < now())
       and not exists (
@@ -119,6 +123,7 @@ from heads where outbox.id = heads.id
 returning outbox.id, outbox.event_id, outbox.subject, outbox.payload::text as payload, outbox.attempts,
           outbox.request_id
 """
+_CLAIMS = {False: _CLAIM.format(lane=""), True: _CLAIM.format(lane="and urgent")}
 # Whoever published it: published is published, even after the lease ran out.
 # The published rows, and whether another row of their aggregates waits behind them (it can be
 # claimed now): else a pass that claimed less than a batch leaves nothing for another pass.
@@ -183,22 +188,28 @@ class OutboxRelay:
 
     async def _drain(self) -> int:
         """Passes until one finds no more to claim: its batch was not full, and no published row
-        freed the next of its aggregate. (What is written meanwhile wakes the relay again.)"""
+        freed the next of its aggregate. (What is written meanwhile wakes the relay again.) After a
+        full batch there is a backlog: each pass then first claims what is urgent in it, so what
+        someone waits for goes out with the next batch, not behind the whole backlog."""
         done = 0
+        backlog = False
         while True:
+            if backlog:
+                done += (await self.relay_once(urgent=True))[0]
             handled, more = await self.relay_once()
             done += handled
             if not more and handled < self.batch_size:
                 break
+            backlog = handled >= self.batch_size
         await self._observe_backlog()
         return done
 
-    async def relay_once(self) -> tuple[int, bool]:
-        """Claim, publish and record one batch: how many rows were published or failed (rows put
-        back because NATS is away do not count: they are not done), and whether a published row
-        has the next of its aggregate waiting."""
+    async def relay_once(self, *, urgent: bool = False) -> tuple[int, bool]:
+        """Claim, publish and record one batch (`urgent`: of urgent rows only): how many rows were
+        published or failed (rows put back because NATS is away do not count: they are not done),
+        and whether a published row has the next of its aggregate waiting."""
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(_CLAIM, self.batch_size, self.owner, self.lease)
+            rows = await conn.fetch(_CLAIMS[urgent], self.batch_size, self.owner, self.lease)
         if not rows:
             return 0, False
         outcomes = await self._publish_all(rows)

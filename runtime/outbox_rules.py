@@ -12,6 +12,11 @@ from contracts import Event
 # other readers (the gateways), so no reader could see an order across the two anyway.
 AGGREGATE_FIELDS = {"user.": "user_id", "session.": "user_id", "pin.": "betriebsnummer"}
 
+# What someone waits for right now: an ended session everywhere (a logout, a password change),
+# a password reset's mail, the initial password after a confirmation. In a backlog (a burst of
+# registrations) the relay claims these before the rest; the order within an aggregate holds.
+URGENT = frozenset({"session.revoke.v1", "user.password_reset_requested.v1", "user.confirmed.v1"})
+
 FIRST_RETRY = timedelta(seconds=1)
 # A row is retried at least this often however long it has failed: once the cause is fixed
 # (a stream made, a permission granted), it goes out within a minute, at no cost meanwhile.

@@ -191,6 +191,33 @@ async def test_rows_behind_a_published_one_go_out_in_the_same_drain_not_at_the_n
     ]
 
 
+async def test_in_a_backlog_what_someone_waits_for_goes_out_before_the_rest(outbox) -> None:
+    """A burst leaves hundreds of rows waiting; a session revocation (outbox_rules.URGENT: a
+    logout everywhere, a password reset's mail) written behind them goes out with the next batch,
+    not after the whole backlog. Only the order of the claims is asked here: the publish records
+    it and sends nothing (the stream's readers are other tests' too)."""
+
+    async def recorded(subject: str, payload: bytes, event_id: str) -> bool:
+        return False
+
+    publisher = Publisher(recorded)
+    burst = [
+        PinLinkedV1(user_id=uuid4(), betriebsnummer=str(10**6 + i), business_name="Tischlerei", linked_at=_now())
+        for i in range(300)
+    ]
+    urgent = revocation(uuid4())
+    await write(outbox, [*burst, urgent])
+    tasks = relays(outbox, publisher, batch_size=50)
+    try:
+        await until(lambda: _none(unpublished(outbox, [*burst, urgent])), "the backlog published", timeout=30)
+    finally:
+        await stopped(tasks)
+    position = publisher.calls.index(str(urgent.event_id))
+    print(f"\nthe revocation written after {len(burst)} rows went out as number {position + 1}")
+    assert position < 2 * 50  # within the batch after the first, not the 301st
+    assert [c for c in publisher.calls if c != str(urgent.event_id)] == [str(e.event_id) for e in burst]
+
+
 async def test_a_statement_of_its_own_wakes_this_process_relay_directly_and_sends_no_notify(outbox, nats) -> None:
     """`enqueue_with` beside a listening relay of the same process: published at once (the poll
     is a minute away) with no NOTIFY for anyone; inside a caller's transaction, the NOTIFY."""
@@ -411,3 +438,7 @@ async def _nothing_left(portal, schema: str) -> None:
 
 async def _none(pending) -> bool:
     return not await pending
+
+
+def _now():
+    return datetime.now(UTC)

@@ -5,10 +5,10 @@ from uuid import uuid4
 import pytest
 from faststream.nats import NatsBroker
 
-from contracts import ALL_EVENTS, PinLinkedV1, SessionRevokeV1
+from contracts import ALL_EVENTS, EVENTS_BY_SUBJECT, PinLinkedV1, SessionRevokeV1
 from runtime import bus, outbox_replay
 from runtime.outbox import KEEP_PUBLISHED, BusUnavailable, OutboxRelay
-from runtime.outbox_rules import AGGREGATE_FIELDS, aggregate_key, retry_delay
+from runtime.outbox_rules import AGGREGATE_FIELDS, URGENT, aggregate_key, retry_delay
 
 
 @pytest.mark.parametrize("event", ALL_EVENTS, ids=lambda e: e.SUBJECT)
@@ -66,3 +66,8 @@ def test_replay_offers_the_streams_the_service_publishes_to() -> None:
     assert outbox_replay.wanted("pin.requested.v1", "PORTAL_PINS")
     assert not outbox_replay.wanted("user.registered.v1", "PORTAL_PINS")
     assert outbox_replay.wanted("user.registered.v1", None)
+
+
+def test_the_urgent_subjects_are_events_there_are_and_none_of_a_burst():
+    assert URGENT <= set(EVENTS_BY_SUBJECT)  # a renamed subject would lose its lane silently
+    assert "user.registered.v1" not in URGENT  # the burst itself: it may not overtake itself
