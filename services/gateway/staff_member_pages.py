@@ -1,7 +1,7 @@
 """A member in the staff area, found by e-mail (posted: never in a URL) and then shown at their
-id: the account from accounts, the mails from notifications, and the actions on the account — each a POST form that calls accounts' staff API
-and comes back (PRG) with a fixed German result. Accounts writes the audit line and tells the
-member by mail, in the action's own transaction."""
+id: the account from accounts, the mails from notifications, and the actions on the account —
+each a POST form that calls accounts' staff API and comes back (PRG) with a fixed German result.
+Accounts writes the audit line and tells the member by mail, in the action's own transaction."""
 
 from dataclasses import dataclass
 from urllib.parse import urlencode
