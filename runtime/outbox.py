@@ -102,28 +102,33 @@ async def enqueue_many(conn: asyncpg.Connection, events: list[Event], schema: st
     await conn.execute("select pg_notify($1, '')", channel(schema))
 
 
-# The first unpublished row of each aggregate that is due and not leased to another relay; in the
-# urgent lane only the urgent ones among them (found by their partial index, not by walking a backlog).
-_CLAIM = """
-with heads as (
-    select id from outbox o
-    where published_at is null {lane}
+# The first unpublished row of each aggregate that is due and not leased to another relay.
+_HEAD = """
+    published_at is null
       and (next_attempt_at is null or next_attempt_at <= now())
       and (claimed_until is null or claimed_until < now())
       and not exists (
           select 1 from outbox earlier
           where earlier.aggregate_key = o.aggregate_key and earlier.id < o.id and earlier.published_at is null
       )
-    order by id
-    limit $1
-    for update skip locked
+"""
+# A batch of heads, the urgent ones first (outbox_rules.URGENT, found by their partial index, not by
+# walking a backlog), then the oldest of the rest; one statement, so a backlog costs no round trip.
+_CLAIM = f"""
+with urgent as (
+    select id from outbox o where urgent and {_HEAD} order by id limit $1 for update skip locked
+), rest as (
+    select id from outbox o where {_HEAD} and o.id not in (select id from urgent)
+    order by id limit $1 for update skip locked
+), heads as (
+    select id from (select id, 0 as lane from urgent union all select id, 1 from rest) lanes
+    order by lane, id limit $1
 )
 update outbox set claimed_by = $2, claimed_until = now() + $3::interval
 from heads where outbox.id = heads.id
 returning outbox.id, outbox.event_id, outbox.subject, outbox.payload::text as payload, outbox.attempts,
           outbox.request_id
 """
-_CLAIMS = {False: _CLAIM.format(lane=""), True: _CLAIM.format(lane="and urgent")}
 # Whoever published it: published is published, even after the lease ran out.
 # The published rows, and whether another row of their aggregates waits behind them (it can be
 # claimed now): else a pass that claimed less than a batch leaves nothing for another pass.
@@ -188,28 +193,22 @@ class OutboxRelay:
 
     async def _drain(self) -> int:
         """Passes until one finds no more to claim: its batch was not full, and no published row
-        freed the next of its aggregate. (What is written meanwhile wakes the relay again.) After a
-        full batch there is a backlog: each pass then first claims what is urgent in it, so what
-        someone waits for goes out with the next batch, not behind the whole backlog."""
+        freed the next of its aggregate. (What is written meanwhile wakes the relay again.)"""
         done = 0
-        backlog = False
         while True:
-            if backlog:
-                done += (await self.relay_once(urgent=True))[0]
             handled, more = await self.relay_once()
             done += handled
             if not more and handled < self.batch_size:
                 break
-            backlog = handled >= self.batch_size
         await self._observe_backlog()
         return done
 
-    async def relay_once(self, *, urgent: bool = False) -> tuple[int, bool]:
-        """Claim, publish and record one batch (`urgent`: of urgent rows only): how many rows were
-        published or failed (rows put back because NATS is away do not count: they are not done),
-        and whether a published row has the next of its aggregate waiting."""
+    async def relay_once(self) -> tuple[int, bool]:
+        """Claim, publish and record one batch: how many rows were published or failed (rows put
+        back because NATS is away do not count: they are not done), and whether a published row
+        has the next of its aggregate waiting."""
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(_CLAIMS[urgent], self.batch_size, self.owner, self.lease)
+            rows = await conn.fetch(_CLAIM, self.batch_size, self.owner, self.lease)
         if not rows:
             return 0, False
         outcomes = await self._publish_all(rows)
