@@ -47,6 +47,7 @@ class SmtpMailer:
         ca_file: Path | None = None,
         timeout: float = 20.0,
         reuse_for: float = 10.0,
+        ask_after: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`tls`: TLS from the first byte (port 465); `ca_file`: a private CA, trusted instead of the
@@ -63,6 +64,8 @@ class SmtpMailer:
         self.tls_context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
         # Well under any server's idle timeout (RFC 5321 asks servers to wait 5 minutes).
         self.reuse_for = reuse_for
+        # Used this recently (a queue draining), the connection goes on without a NOOP first.
+        self.ask_after = ask_after
         self._clock = clock
         self._client: aiosmtplib.SMTP | None = None
         self._last_used = 0.0
@@ -70,9 +73,10 @@ class SmtpMailer:
 
     async def send(self, message: Outgoing) -> None:
         """One mail, on the connection the last one used while that is fresh (`reuse_for` seconds,
-        and the server still answers NOOP): a queue that drains sends its mails over one
-        connection instead of a connect, EHLO, STARTTLS and login each. Any failure closes the
-        connection: the next mail starts on a new one, never on one in an unknown state."""
+        and the server still answers NOOP when it was idle for `ask_after` seconds): a queue that
+        drains sends its mails over one connection instead of a connect, EHLO, STARTTLS and login
+        each, and without a NOOP between them. Any failure closes the connection: the next mail
+        starts on a new one, never on one in an unknown state."""
         async with self._lock:
             try:
                 await self._send(message)
@@ -82,16 +86,17 @@ class SmtpMailer:
 
     async def _send(self, message: Outgoing) -> None:
         try:
-            client = await self._connection()
-            await _greeted(client)  # what the server supports decides how the mail is written
-            eight_bit = client.supports_extension("8BITMIME")
-            options = ["BODY=8BITMIME"] if eight_bit else []
-            if message.needs_utf8():  # as aiosmtplib's send_message: an address that is not ASCII
-                if not client.supports_extension("SMTPUTF8"):
-                    raise aiosmtplib.SMTPNotSupported("an address is not ASCII and the server lacks SMTPUTF8")
-                options.append("SMTPUTF8")
-            data = message.as_smtp(eight_bit=eight_bit)
-            await client.sendmail(message.sender, [message.recipient], data, mail_options=options)
+            client, unasked = await self._connection()
+            try:
+                await _mail(client, message)
+            except aiosmtplib.SMTPServerDisconnected:
+                if not unasked:
+                    raise
+                # Cut meanwhile, and its end not read yet (no NOOP asked): the server took nothing
+                # on a connection it had closed, so the mail goes once more on a new one.
+                self._drop()
+                client, _ = await self._connection()
+                await _mail(client, message)
             self._last_used = self._clock()
         except aiosmtplib.SMTPRecipientsRefused as error:
             if all(500 <= r.code < 600 for r in error.recipients):
@@ -106,12 +111,16 @@ class SmtpMailer:
                 raise PermanentMailError(f"{error.code} {error.message}") from None
             raise
 
-    async def _connection(self) -> aiosmtplib.SMTP:
+    async def _connection(self) -> tuple[aiosmtplib.SMTP, bool]:
+        """The connection for the next mail, and whether it goes on unasked (used a moment ago)."""
         client = self._client
-        if client is not None and client.is_connected and self._clock() - self._last_used < self.reuse_for:
+        idle = self._clock() - self._last_used
+        if client is not None and client.is_connected and idle < self.reuse_for:
+            if idle < self.ask_after:
+                return client, True
             try:
                 await client.noop()
-                return client
+                return client, False
             except (aiosmtplib.SMTPException, OSError):  # gone meanwhile (its idle timeout, a restart)
                 self._drop()
         client = aiosmtplib.SMTP(
@@ -126,7 +135,7 @@ class SmtpMailer:
         )
         await _connect(client)
         self._client = client
-        return client
+        return client, False
 
     def _drop(self) -> None:
         client, self._client = self._client, None
@@ -142,6 +151,18 @@ class SmtpMailer:
                     await client.quit()
                 except (aiosmtplib.SMTPException, OSError):
                     client.close()
+
+
+async def _mail(client: aiosmtplib.SMTP, message: Outgoing) -> None:
+    await _greeted(client)  # what the server supports decides how the mail is written
+    eight_bit = client.supports_extension("8BITMIME")
+    options = ["BODY=8BITMIME"] if eight_bit else []
+    if message.needs_utf8():  # as aiosmtplib's send_message: an address that is not ASCII
+        if not client.supports_extension("SMTPUTF8"):
+            raise aiosmtplib.SMTPNotSupported("an address is not ASCII and the server lacks SMTPUTF8")
+        options.append("SMTPUTF8")
+    data = message.as_smtp(eight_bit=eight_bit)
+    await client.sendmail(message.sender, [message.recipient], data, mail_options=options)
 
 
 async def _connect(client: aiosmtplib.SMTP) -> None:
