@@ -25,24 +25,24 @@ COLUMNS = (
 async def claim_due(pool: asyncpg.Pool, now: datetime, limit: int, worker: UUID) -> list[domain.QueuedMail]:
     """Take due mails, the most urgent and then the oldest first, and mails whose worker died,
     under a lease held by `worker`, and commit at once: the sending happens outside any
-    transaction, and other replicas skip what is taken."""
-    async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(
-            "with claimed as (update mails m set state = 'processing', lease_owner = $4,"
-            "  locked_until = now() + $2::interval, attempts = m.attempts + 1,"
-            "  takeovers = m.takeovers + (m.state = 'processing')::int"
-            " where id in (select id from mails"
-            "  where ((state = 'queued' and next_attempt_at <= $1)"
-            "     or (state = 'processing' and locked_until <= now()))"
-            "    and useful_until > $1"
-            "  order by urgency, created_at limit $3 for update skip locked)"
-            " returning *)"
-            f" select {COLUMNS} from claimed order by urgency, created_at",
-            now,
-            schedule.LEASE,
-            limit,
-            worker,
-        )
+    transaction, and other replicas skip what is taken. One statement, its own transaction (no
+    BEGIN and COMMIT around it: two round trips a batch fewer)."""
+    rows = await pool.fetch(
+        "with claimed as (update mails m set state = 'processing', lease_owner = $4,"
+        "  locked_until = now() + $2::interval, attempts = m.attempts + 1,"
+        "  takeovers = m.takeovers + (m.state = 'processing')::int"
+        " where id in (select id from mails"
+        "  where ((state = 'queued' and next_attempt_at <= $1)"
+        "     or (state = 'processing' and locked_until <= now()))"
+        "    and useful_until > $1"
+        "  order by urgency, created_at limit $3 for update skip locked)"
+        " returning *)"
+        f" select {COLUMNS} from claimed order by urgency, created_at",
+        now,
+        schedule.LEASE,
+        limit,
+        worker,
+    )
     return [_queued(row) for row in rows]
 
 
