@@ -92,8 +92,9 @@ class SmtpMailer:
             except aiosmtplib.SMTPServerDisconnected:
                 if not unasked:
                     raise
-                # Cut meanwhile, and its end not read yet (no NOOP asked): the server took nothing
-                # on a connection it had closed, so the mail goes once more on a new one.
+                # Most likely cut while idle, its end not read yet (no NOOP asked): the mail goes
+                # once more on a new connection. Cut after the server took the mail, it would go
+                # twice, as any mail whose answer is lost does (the queue sends it again then).
                 self._drop()
                 client, _ = await self._connection()
                 await _mail(client, message)
