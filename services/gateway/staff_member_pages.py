@@ -88,16 +88,25 @@ async def _by_id(request: web.Request, user_id: str) -> upstream.Answer:
     return await upstream.call(request, "GET", "accounts", f"{MEMBERS_API}/{user_id}")
 
 
+def _not_shown(request: web.Request, found: upstream.Answer, typed: str | None) -> web.Response | None:
+    """What a page about a member shows instead when accounts found none (`typed`: the address
+    searched for, shown again at its field; None: a member's page by id, gone meanwhile) or
+    refused; None when `found` is the member."""
+    if found.status in NOT_FOUND_STATUSES:
+        if typed is None:
+            return search_page(request, found.status, error=found.message)
+        return not_found(request, found, "email", typed)
+    return None if found.ok else refused(request, found)
+
+
 async def _member_page(
-    request: web.Request, found: upstream.Answer, status: int = 200, error: str | None = None, typed: str = ""
+    request: web.Request, found: upstream.Answer, status: int = 200, error: str | None = None, typed: str | None = None
 ) -> web.Response:
     """`found`: accounts' answer for the member; `error`: why the action just posted was refused
-    (409: not in that state), shown above the member as they are now; `typed`: the address
-    searched for, shown again when no one has it."""
-    if found.status in NOT_FOUND_STATUSES:
-        return not_found(request, found, "email", typed)
-    if not found.ok:
-        return refused(request, found)
+    (409: not in that state), shown above the member as they are now; `typed`: see _not_shown."""
+    instead = _not_shown(request, found, typed)
+    if instead is not None:
+        return instead
     email = found.body.get("email", "")
     mails = await upstream.call(request, "GET", "notifications", MAILS_API + "?" + urlencode({"email": email}))
     # Without the mail log the page still shows the account.
@@ -130,11 +139,7 @@ async def act(request: web.Request) -> web.Response:
 async def erase_form(request: web.Request) -> web.Response:
     """The step before erasing: whose account, and what erasing means."""
     found = await _by_id(request, user_id_of(request))
-    if found.status in NOT_FOUND_STATUSES:
-        return search_page(request, found.status, error=found.message)
-    if not found.ok:
-        return refused(request, found)
-    return page(request, "intern_member_erase.html", member=found.body)
+    return _not_shown(request, found, None) or page(request, "intern_member_erase.html", member=found.body)
 
 
 @staff_required

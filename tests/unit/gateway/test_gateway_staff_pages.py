@@ -272,6 +272,13 @@ async def test_an_unknown_member_is_a_message_on_the_search_page(staff_portal, a
     assert 'value="niemand@example.de"' in html and 'aria-invalid="true"' in html
     empty = await post(staff_portal, "/intern/mitglieder", {"email": " "})
     assert empty.status == 422 and "Bitte geben Sie die E-Mail-Adresse des Mitglieds ein." in await empty.text()
+    # a member's page by id whose account went meanwhile: the search, saying so above the form
+    accounts.answers[BY_ID] = NOT_FOUND
+    for path in (f"/intern/mitglieder/{USER}", f"/intern/mitglieder/{USER}/konto-loeschen"):
+        gone = await get(staff_portal, path)
+        html = await gone.text()
+        assert gone.status == 404 and "<h1>Interner Bereich</h1>" in html, path
+        assert "Zu dieser E-Mail-Adresse gibt es kein Konto." in html and 'aria-invalid="true"' not in html
 
 
 async def test_without_the_mail_log_the_member_still_shows(staff_portal, accounts, notifications_fake):
