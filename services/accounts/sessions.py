@@ -94,9 +94,7 @@ class Sessions:
             raise refused
         staff = user["role"] == "staff"
         try:
-            session = await self.start(
-                user["id"], now, trusted=device is not None, device_token=device_token, staff=staff, attempt=attempt
-            )
+            session = await self.start(user["id"], now, trusted_device=device, staff=staff, attempt=attempt)
         except Exception:
             # The reservation was to go with the session: a right password is no failure, also when
             # its session could not be written (a member retrying through an outage must not lock
@@ -119,17 +117,17 @@ class Sessions:
         user_id: UUID,
         now: datetime,
         *,
-        trusted: bool,
-        device_token: str | None,
+        trusted_device: bytes | None,
         staff: bool = False,
         attempt: int | None = None,
     ) -> NewSession:
-        """A new session (a new token at every login: no fixation) and a device cookie to trust;
-        `attempt`: the login's reservation (attempts.verify_reserved), dropped with it."""
+        """A new session (a new token at every login: no fixation) and a device cookie to trust:
+        `trusted_device`, the keyed hash of the browser's cookie when the account trusts it already,
+        else a new one; `attempt`: the login's reservation (attempts.verify_reserved), dropped with it."""
         token, session_id = random_token(), uuid4()
         expires_at = now + self.absolute(staff)
-        new_device = None if trusted else random_token()
-        device_hash = self.context.cookie_hash(new_device or device_token)
+        new_device = None if trusted_device is not None else random_token()
+        device_hash = trusted_device if new_device is None else self.context.cookie_hash(new_device)
         async with self.pool.acquire() as conn:
             await repo.start_session(
                 conn, session_id, self.context.cookie_hash(token), device_hash, user_id, now, expires_at, attempt

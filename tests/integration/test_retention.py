@@ -19,6 +19,7 @@ from services.notifications.app import MIGRATIONS as MAIL_MIGRATIONS
 from services.pins import app as pins_app
 from services.pins import housekeeping as pins_housekeeping
 from tests.support.client import new_email, query
+from tests.support.identity import signed
 from tests.support.inprocess import Clock, accounts_in_process, active_member, call, login
 from tests.support.pins import pins_in_process
 
@@ -134,6 +135,32 @@ async def test_sessions_devices_and_login_failures_go_when_they_no_longer_count(
     await sweep_accounts(accounts)
     assert await count(accounts.dsn, devices, user_id) == 1
     moved(accounts.clock, timedelta(days=365) + MINUTE, start)
+    await sweep_accounts(accounts)
+    assert await count(accounts.dsn, devices, user_id) == 0
+
+
+async def test_a_browser_in_use_stays_trusted_a_year_after_its_last_login(accounts) -> None:
+    email, password = await active_member(accounts)
+    user_id = (await query(accounts.dsn, "select id from accounts.users where email_key = lower($1)", email))[0]["id"]
+    devices = "accounts.devices where user_id = $1"
+    start = accounts.clock()
+    await login(accounts, email, password)
+    device = next(
+        c
+        for name, c in accounts.session.cookie_jar.filter_cookies(accounts.make_url("/")).items()
+        if name.endswith("kp_device")
+    )
+    moved(accounts.clock, timedelta(days=1), start)
+    path, body = "/api/v1/accounts/sessions", {"email": email, "password": password}
+    async with accounts.post(path, **signed("POST", path, body)) as again:
+        assert again.status == 201
+        assert not any(name.endswith("kp_device") for name in again.cookies)  # trusted: no new cookie
+    assert accounts.session.cookie_jar.filter_cookies(accounts.make_url("/"))[device.key].value == device.value
+    assert await count(accounts.dsn, devices, user_id) == 1
+    moved(accounts.clock, timedelta(days=366) - MINUTE, start)
+    await sweep_accounts(accounts)
+    assert await count(accounts.dsn, devices, user_id) == 1  # a year after the second login, not the first
+    moved(accounts.clock, timedelta(days=366) + MINUTE, start)
     await sweep_accounts(accounts)
     assert await count(accounts.dsn, devices, user_id) == 0
 
