@@ -39,10 +39,11 @@ class ServiceBroker(NatsBroker):
 
 
 async def the_message(message: NatsMessage) -> NatsMessage:
-    """A subscriber's decoder: the handler gets the message itself (its body, headers and ack),
-    with the broker's `apply_types=False`. FastStream's injection of `Context("message")` runs
-    in a worker thread for every message (a sync step of FastDepends), and our handlers want
-    nothing else injected (issue 12's profile). Async: a sync decoder would take that thread too."""
+    """The broker's decoder, so every subscriber's: the handler gets the message itself (its
+    body, headers and ack), with the broker's `apply_types=False`. FastStream's injection of
+    `Context("message")` runs in a worker thread for every message (a sync step of FastDepends),
+    and our handlers want nothing else injected (issue 12's profile). Async: a sync decoder
+    would take that thread too."""
     return message
 
 
@@ -67,7 +68,8 @@ def create_broker(settings: ServiceSettings, service: str) -> ServiceBroker:
         # FastStream's two lines per message ("Received", "Processed") at debug: runtime.consumers
         # writes one per event, with its outcome and ids. Its errors keep their level.
         log_level=logging.DEBUG,
-        apply_types=False,  # handlers take the message itself: the_message
+        apply_types=False,  # every handler takes the message itself (the_message)
+        decoder=the_message,
     )
 
 

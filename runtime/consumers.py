@@ -34,7 +34,6 @@ from pydantic import ValidationError
 from contracts import EVENTS_BY_SUBJECT, Event
 from contracts.durables import Durable, durable_for, durables_of, inbox_prefix
 from runtime import redelivery
-from runtime.bus import the_message
 from runtime.deadletters import DeadLetter, DeadLetters
 from runtime.logs import REQUEST_ID_HEADER, request_context
 from runtime.metrics import EVENTS_HANDLED
@@ -106,7 +105,6 @@ def subscribe(
         pull_sub=PULL,
         inbox_prefix=f"{inbox_prefix(service)}.".encode(),
         ack_policy=AckPolicy.MANUAL,  # every answer, and the silence of a failure, is chosen below
-        decoder=the_message,
     )(_handler(durable, contract, accept, dead_letters, max_deliver or _contract_limit(durable)))
 
 

@@ -15,7 +15,6 @@ from faststream.nats.message import NatsMessage
 from pydantic import ValidationError
 
 from contracts import SessionRevokeV1
-from runtime.bus import the_message
 from runtime.metrics import EVENTS_HANDLED
 from services.gateway.session_cache import SessionCache
 
@@ -51,4 +50,4 @@ def subscribe(broker: NatsBroker, cache: SessionCache) -> None:
 
     # The message arrives with the publisher's reply inbox (accounts' JetStream publish waits
     # there for the stream's ack): never answer or "ack" it, or accounts reads an empty reply.
-    broker.subscriber(SUBJECT, no_reply=True, ack_policy=AckPolicy.MANUAL, decoder=the_message)(on_session_revoke_v1)
+    broker.subscriber(SUBJECT, no_reply=True, ack_policy=AckPolicy.MANUAL)(on_session_revoke_v1)
