@@ -90,3 +90,27 @@ def test_argon2_anchors_measure_the_portals_hash():
     one = argon2_verify_seconds(repeat=1)
     assert 0 < one < 5  # CPU seconds of one verify at m = 19 MiB: milliseconds, never nothing
     assert argon2_parallel_rate(1, seconds=0.2) > 0
+
+
+async def test_the_login_floors_proxy_passes_the_answer_on_as_it_came():
+    """tests/bench/login_floor.py: its bare proxy forwards method, path and body, and answers
+    with the upstream's status and body, so the floor it measures is one hop and nothing less."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from tests.bench.login_floor import proxy_app
+
+    seen = []
+
+    async def upstream(request: web.Request) -> web.Response:
+        seen.append((request.method, request.path_qs, await request.read()))
+        return web.json_response({"right": True}, status=201)
+
+    service = web.Application()
+    service.router.add_post("/login", upstream)
+    async with TestServer(service) as behind:
+        upstream_url = str(behind.make_url("")).rstrip("/")
+        async with TestClient(TestServer(await proxy_app(upstream_url))) as client:
+            answer = await client.post("/login?x=1", data=b'{"a": 1}')
+            assert (answer.status, await answer.json()) == (201, {"right": True})
+    assert seen == [("POST", "/login?x=1", b'{"a": 1}')]
