@@ -281,7 +281,7 @@ async def rig(args: argparse.Namespace):
             log_dir=folder / "portal",
             replicas=args.replicas,
             nats_nodes=args.nats_nodes,
-            log_level="WARNING",
+            log_level=args.log_level,
         )
         port = free_port()
         r.bare = subprocess.Popen([sys.executable, "-m", "tests.bench.upstream_echo", str(port)], cwd=ROOT)
@@ -833,7 +833,8 @@ async def main(args: argparse.Namespace) -> None:
     args.peer = bool(wanted & {"peer-me"}) or args.login_storm
     print(
         f"load: {os.cpu_count()} cores, -c {args.connections}, warm-up {args.warmup:g} s, window {args.seconds:g} s, "
-        f"replicas {args.replicas}, NATS nodes {args.nats_nodes}, {time.strftime('%Y-%m-%d %H:%M %Z')}"
+        f"replicas {args.replicas}, NATS nodes {args.nats_nodes}, log level {args.log_level}, "
+        f"{time.strftime('%Y-%m-%d %H:%M %Z')}"
     )
     verify = argon2_verify_seconds()
     bound = os.cpu_count() / verify
@@ -901,6 +902,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", type=Path, help="py-spy the gateway and accounts during `me` into DIR")
     parser.add_argument("--memory", type=int, default=0, help="RSS of each service after this many requests")
     parser.add_argument("--hold", type=float, default=0.0, help="keep the portal up this long at the end")
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        help="the portal's PORTAL_LOG_LEVEL (WARNING: no access lines, as the peer writes none; INFO as deployed)",
+    )
     args = parser.parse_args(argv)
     if unknown := set(args.scenarios) - set(SCENARIOS):
         parser.error(f"unknown scenario {', '.join(sorted(unknown))}; choose from {', '.join(SCENARIOS)}")

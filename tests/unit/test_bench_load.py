@@ -59,7 +59,8 @@ def test_ratio_reads_against_its_anchor():
 
 def test_command_line_defaults_and_modes():
     args = parse_args([])
-    assert (args.scenarios, args.connections, args.rate) == (["me", "peer-me"], 32, 50.0)
+    assert (args.scenarios, args.connections, args.rate, args.log_level) == (["me", "peer-me"], 32, 50.0, "WARNING")
+    assert parse_args(["me", "--log-level", "INFO"]).log_level == "INFO"
     args = parse_args(["login", "-c", "8", "--mail-latency", "--rate", "20", "--login-storm"])
     assert (args.scenarios, args.connections, args.mail_latency, args.rate, args.login_storm) == (
         ["login"],
