@@ -25,7 +25,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from deploy.infra import Postgres
+from deploy.infra import Postgres, free_port
 from tests.bench.anchors import PASSWORD, argon2_verify_seconds
 from tests.bench.client import Lean
 from tests.bench.load import closed_loop, report
@@ -91,14 +91,6 @@ def serve(role: str, port: int, target: str) -> None:
 
 
 # --- the run ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def started(url: str) -> None:
