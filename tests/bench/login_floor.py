@@ -25,7 +25,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from deploy.infra import Postgres, free_port
+from deploy.infra import Postgres, _until, free_port
 from tests.bench.anchors import PASSWORD, argon2_verify_seconds
 from tests.bench.client import Lean
 from tests.bench.load import closed_loop, report
@@ -93,17 +93,9 @@ def serve(role: str, port: int, target: str) -> None:
 # --- the run ----------------------------------------------------------------------------------
 
 
-async def started(url: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            try:
-                async with session.post(url + LOGIN, data=b"{}") as answer:
-                    if answer.status == 201:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
+async def answers(url: str) -> bool:
+    async with aiohttp.ClientSession() as session, session.post(url + LOGIN, data=b"{}") as answer:
+        return answer.status == 201
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -119,7 +111,7 @@ async def main(args: argparse.Namespace) -> None:
         ):
             command = [sys.executable, "-m", "tests.bench.login_floor", "--serve", role, str(port), target]
             processes.append(subprocess.Popen(command))
-            await started(f"http://127.0.0.1:{port}")
+            await _until(lambda url=f"http://127.0.0.1:{port}": answers(url), 30, f"the floor's {role}")
         base = f"http://127.0.0.1:{proxy_port}"
         clients = [Lean(base) for _ in range(args.connections)]
         request = clients[0].prepare("POST", LOGIN, b'{"email": "erika@example.org", "password": "..."}')
