@@ -136,7 +136,10 @@ async def main(args: argparse.Namespace) -> None:
     finally:
         for process in processes:
             process.terminate()
-            process.wait(10)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
         await postgres.stop()
 
 

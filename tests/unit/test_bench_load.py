@@ -1,4 +1,4 @@
-"""The load driver's pure parts (tests/bench/load.py), so the instrument does not rot."""
+"""The load driver's pure parts (tests/bench/load.py) and the login floor's proxy, so the instruments do not rot."""
 
 import math
 import os
@@ -6,9 +6,12 @@ import subprocess
 import sys
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from tests.bench.anchors import argon2_parallel_rate, argon2_verify_seconds
 from tests.bench.load import SCENARIOS, Window, cpu_of, family, parse_args, percentile, ratio
+from tests.bench.login_floor import proxy_app
 
 
 def test_percentile_is_nearest_rank():
@@ -96,11 +99,6 @@ def test_argon2_anchors_measure_the_portals_hash():
 async def test_the_login_floors_proxy_passes_the_answer_on_as_it_came():
     """tests/bench/login_floor.py: its bare proxy forwards method, path and body, and answers
     with the upstream's status and body, so the floor it measures is one hop and nothing less."""
-    from aiohttp import web
-    from aiohttp.test_utils import TestClient, TestServer
-
-    from tests.bench.login_floor import proxy_app
-
     seen = []
 
     async def upstream(request: web.Request) -> web.Response:
