@@ -9,7 +9,7 @@ from aiosmtpd.smtp import SMTP
 
 from services.notifications.mailer import PermanentMailError, SmtpMailer
 from services.notifications.mime import Outgoing
-from tests.support.refusing_mail import RefusingMailCatcher, _RefusingSMTP
+from tests.support.refusing_mail import RefusingMailCatcher, RefusingSMTP
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
@@ -30,9 +30,9 @@ class CountingCatcher(RefusingMailCatcher):
         return _CountingSMTP(self, loop)
 
 
-class _CountingSMTP(_RefusingSMTP):
+class _CountingSMTP(RefusingSMTP):
     async def smtp_NOOP(self, arg: str) -> None:
-        self._catcher.noops += 1
+        self.catcher.noops += 1
         await super().smtp_NOOP(arg)
 
 

@@ -16,16 +16,19 @@ class RefusingMailCatcher(MailCatcher):
         self.refuse = {address.lower() for address in refuse}
 
     def new_session(self, loop: asyncio.AbstractEventLoop) -> SMTP:
-        return _RefusingSMTP(self, loop)
+        return RefusingSMTP(self, loop)
 
 
-class _RefusingSMTP(SMTP):
+class RefusingSMTP(SMTP):
+    """The catcher's SMTP session: a subclass may count or change what it answers
+    (tests/integration/test_smtp_reuse.py counts the NOOPs)."""
+
     def __init__(self, catcher: RefusingMailCatcher, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(_Handler(catcher), hostname="refusing", loop=loop, enable_SMTPUTF8=True)
-        self._catcher = catcher
+        self.catcher = catcher
 
     def connection_lost(self, error: Exception | None) -> None:
-        self._catcher._connections.discard(self)
+        self.catcher._connections.discard(self)
         super().connection_lost(error)
 
 
